@@ -1,0 +1,9 @@
+using Retain.Training;
+
+namespace Retain.Approaches;
+
+/// <summary>
+/// Fine-tuning: the whole shared network is trained with cross-entropy on each task in turn. The reference for
+/// catastrophic forgetting; every hook is the base loop's.
+/// </summary>
+public sealed class Sgd(ApproachContext context) : Approach(context);

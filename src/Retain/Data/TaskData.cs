@@ -1,0 +1,33 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Retain.Data;
+
+/// <summary>Inputs <c>X</c> (float32, N x C x H x W, normalised) and labels <c>Y</c> (int64, 0..classes-1), on the CPU.</summary>
+public sealed class Split(Tensor x, Tensor y) : IDisposable
+{
+    public Tensor X { get; } = x;
+    public Tensor Y { get; } = y;
+    public int Count => (int)X.shape[0];
+
+    public Split Select(long[] indices)
+    {
+        using var index = tensor(indices, ScalarType.Int64);
+        return new Split(X.index_select(0, index), Y.index_select(0, index));
+    }
+
+    public void Dispose() { X.Dispose(); Y.Dispose(); }
+}
+
+/// <summary>One task of a benchmark: its own classes with train, validation and test splits.</summary>
+public sealed record TaskData(string Name, int ClassCount, Split Train, Split Valid, Split Test) : IDisposable
+{
+    public void Dispose() { Train.Dispose(); Valid.Dispose(); Test.Dispose(); }
+}
+
+/// <summary>A sequence of tasks, the input size <c>[C, H, W]</c> they share, and where the data came from.</summary>
+public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
+{
+    public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
+    public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
+}

@@ -1,0 +1,74 @@
+using Retain;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Retain.Evaluation;
+
+/// <summary>
+/// The result files of a run. The accuracy matrix is written as the seed writes it (numpy <c>savetxt</c>, <c>%.4f</c>,
+/// space separated, one row per task trained, zeros above the diagonal), so the seed's plotting scripts read it. The
+/// JSON file beside it holds everything: configuration, per-epoch history, accuracy and loss matrices.
+/// Both are written atomically (temporary file, then rename) after every task.
+/// </summary>
+public static class ResultFiles
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary><c>res/&lt;experiment&gt;_&lt;approach&gt;_&lt;seed&gt;[_&lt;name&gt;].txt</c>, the seed's naming.</summary>
+    public static string DefaultOutput(string resultsDir, string experiment, string approach, int seed, string? name) =>
+        Path.Combine(resultsDir, $"{experiment}_{approach}_{seed}{(string.IsNullOrEmpty(name) ? "" : "_" + name)}.txt");
+
+    public static string JsonPathFor(string output) => Path.ChangeExtension(output, ".json");
+
+    public static string FormatMatrix(double[][] matrix)
+    {
+        var text = new StringBuilder();
+        foreach (var row in matrix)
+            text.Append(string.Join(' ', row.Select(v => v.ToString("0.0000", CultureInfo.InvariantCulture)))).Append('\n');
+        return text.ToString();
+    }
+
+    public static void WriteAccuracyMatrix(string path, double[][] matrix) => WriteAtomically(path, FormatMatrix(matrix));
+
+    public static double[][] ReadAccuracyMatrix(string path)
+    {
+        if (!File.Exists(path)) throw new DataFileException(path, "file not found");
+        var rows = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToArray();
+        var matrix = new double[rows.Length][];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var cells = rows[r].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (cells.Length != rows.Length)
+                throw new DataFileException(path, $"row {r + 1} has {cells.Length} values, a {rows.Length}x{rows.Length} accuracy matrix needs {rows.Length}");
+            matrix[r] = new double[cells.Length];
+            for (var c = 0; c < cells.Length; c++)
+                if (!double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out matrix[r][c]) || matrix[r][c] is < 0 or > 1)
+                    throw new DataFileException(path, $"row {r + 1}, column {c + 1}: '{cells[c]}' is not an accuracy in [0,1]");
+        }
+        return matrix;
+    }
+
+    public static void WriteRecord<T>(string path, T record) => WriteAtomically(path, JsonSerializer.Serialize(record, Json));
+
+    public static T ReadRecord<T>(string path)
+    {
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new DataFileException(path, "empty JSON"); }
+        catch (JsonException e) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
+    }
+
+    private static void WriteAtomically(string path, string content)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        File.WriteAllText(tmp, content);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

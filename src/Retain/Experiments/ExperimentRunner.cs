@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Retain.Approaches;
+using Retain.Data;
+using Retain.Evaluation;
+using Retain.Networks;
+using Retain.Training;
+using TorchSharp;
+
+namespace Retain.Experiments;
+
+/// <summary>Everything a run produced; also the content of its JSON result file.</summary>
+public sealed record RunRecord
+{
+    public required string Experiment { get; init; }
+    public required string Approach { get; init; }
+    public required int Seed { get; init; }
+    public required string Device { get; init; }
+    public required string DataSource { get; init; }
+    public required string[] TaskNames { get; init; }
+    public required int[] ClassCounts { get; init; }
+    public required TrainingOptions Training { get; init; }
+    public required long ParameterCount { get; init; }
+    /// <summary><c>Accuracy[t][u]</c>: test accuracy on task u after training task t (0 for u &gt; t).</summary>
+    public required double[][] Accuracy { get; init; }
+    public required double[][] Loss { get; init; }
+    public required List<EpochRecord> History { get; init; }
+    public int TasksCompleted { get; set; }
+    public double Seconds { get; set; }
+}
+
+/// <summary>
+/// The seed's experiment protocol: seed the generators, load the experiment, build the network and the approach,
+/// then for each task train it and test on every task so far, rewriting the result files after each task.
+/// </summary>
+public static class ExperimentRunner
+{
+    public static RunRecord Run(RunConfig config, IRunObserver observer)
+    {
+        var info = ApproachRegistry.Get(config.Approach);
+        var training = config.ResolveTraining(info.Defaults);
+        var device = ParseDevice(config.Device);
+        var clock = Stopwatch.StartNew();
+
+        torch.manual_seed(config.Seed);
+        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed);
+        var taskCount = benchmark.Tasks.Count;
+        if (config.TestMode is { } n && (n < 1 || n > taskCount))
+            throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
+        var tasksToRun = config.TestMode ?? taskCount;
+
+        var network = NetworkFactory.Create(benchmark.InputSize, benchmark.ClassCounts);
+        network.to(device);
+        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)));
+
+        var record = new RunRecord
+        {
+            Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
+            DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
+            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, ParameterCount = network.ParameterCount,
+            Accuracy = Square(taskCount), Loss = Square(taskCount), History = [],
+        };
+        for (var t = 0; t < tasksToRun; t++)
+        {
+            observer.TaskStarted(t, benchmark.Tasks[t].Name, training.Epochs);
+            record.History.AddRange(approach.Train(t, benchmark.Tasks[t], observer));
+            var row = new List<EvalResult>();
+            for (var u = 0; u <= t; u++)
+            {
+                var test = approach.Evaluate(u, benchmark.Tasks[u].Test);
+                record.Accuracy[t][u] = test.Accuracy;
+                record.Loss[t][u] = test.Loss;
+                row.Add(test);
+            }
+            record.TasksCompleted = t + 1;
+            record.Seconds = clock.Elapsed.TotalSeconds;
+            ResultFiles.WriteAccuracyMatrix(config.Output, record.Accuracy);
+            ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
+            observer.TaskFinished(t, row);
+        }
+        return record;
+    }
+
+    public static torch.Device ParseDevice(string name)
+    {
+        if (name != "cpu" && !name.StartsWith("cuda", StringComparison.Ordinal))
+            throw new RetainException($"--device: expected cpu or cuda[:N] (got '{name}')");
+        if (name.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
+            throw new RetainException($"--device {name}: CUDA is not available (this build uses TorchSharp-cpu; reference TorchSharp-cuda-linux for a GPU)");
+        return torch.device(name);
+    }
+
+    private static double[][] Square(int n) => Enumerable.Range(0, n).Select(_ => new double[n]).ToArray();
+}

@@ -1,0 +1,46 @@
+using Retain.Training;
+
+namespace Retain.Experiments;
+
+/// <summary>
+/// What to run. Base-loop options left null take the approach's own defaults (the seed's run script silently
+/// replaced them with its own nepochs 200 / lr 0.05; here an approach's defaults hold unless an option is given).
+/// </summary>
+public sealed record RunConfig
+{
+    public required string Experiment { get; init; }
+    public required string Approach { get; init; }
+    public int Seed { get; init; }
+    public string DataDir { get; init; } = "dat";
+    /// <summary>Accuracy-matrix file; the JSON record is written beside it with the extension .json.</summary>
+    public required string Output { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>Train only the first N tasks (the seed's test_mode).</summary>
+    public int? TestMode { get; init; }
+
+    public int? Epochs { get; init; }
+    public int? BatchSize { get; init; }
+    public double? LearningRate { get; init; }
+    public double? MinLearningRate { get; init; }
+    public double? LearningRateFactor { get; init; }
+    public int? Patience { get; init; }
+    public double? ClipGradient { get; init; }
+    public Warmup? Warmup { get; init; }
+
+    public TrainingOptions ResolveTraining(TrainingOptions defaults)
+    {
+        var options = defaults with
+        {
+            Epochs = Epochs ?? defaults.Epochs,
+            BatchSize = BatchSize ?? defaults.BatchSize,
+            LearningRate = LearningRate ?? defaults.LearningRate,
+            MinLearningRate = MinLearningRate ?? defaults.MinLearningRate,
+            LearningRateFactor = LearningRateFactor ?? defaults.LearningRateFactor,
+            Patience = Patience ?? defaults.Patience,
+            ClipGradient = ClipGradient ?? defaults.ClipGradient,
+            Warmup = Warmup ?? defaults.Warmup,
+        };
+        options.Validate();
+        return options;
+    }
+}

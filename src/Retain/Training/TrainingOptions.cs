@@ -1,0 +1,49 @@
+namespace Retain.Training;
+
+/// <summary>
+/// Options of the base training loop (seed: BaseApproach). Defaults are the seed's base-class defaults; an approach
+/// may change them (e.g. ewc clips at 100).
+/// </summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Epochs per task (upper bound: the lr schedule may stop earlier).</summary>
+    public int Epochs { get; init; } = 100;
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 0.05;
+    /// <summary>Training of a task stops once the decayed learning rate falls below this.</summary>
+    public double MinLearningRate { get; init; } = 1e-4;
+    /// <summary>The learning rate is divided by this after <see cref="Patience"/> epochs without improvement.</summary>
+    public double LearningRateFactor { get; init; } = 3;
+    public int Patience { get; init; } = 5;
+    /// <summary>Global L2 norm to which gradients are clipped.</summary>
+    public double ClipGradient { get; init; } = 10000;
+    /// <summary>Warm-up: the first <c>Epochs</c> epochs train at lr / <c>Divisor</c>; null or 0 epochs: none.</summary>
+    public Warmup? Warmup { get; init; }
+
+    public void Validate()
+    {
+        if (Epochs < 1) throw new RetainException($"--nepochs must be at least 1 (got {Epochs})");
+        if (BatchSize < 1) throw new RetainException($"--sbatch must be at least 1 (got {BatchSize})");
+        if (!(LearningRate > 0)) throw new RetainException($"--lr must be positive (got {LearningRate})");
+        if (!(MinLearningRate >= 0)) throw new RetainException($"--lr-min must not be negative (got {MinLearningRate})");
+        if (!(LearningRateFactor > 1)) throw new RetainException($"--lr-factor must be greater than 1 (got {LearningRateFactor})");
+        if (Patience < 1) throw new RetainException($"--lr-patience must be at least 1 (got {Patience})");
+        if (!(ClipGradient > 0)) throw new RetainException($"--clipgrad must be positive (got {ClipGradient})");
+        if (Warmup is { } w && (w.Epochs < 0 || !(w.Divisor > 0)))
+            throw new RetainException($"--warmup must be EPOCHS,DIVISOR with EPOCHS >= 0 and DIVISOR > 0 (got {w.Epochs},{w.Divisor})");
+    }
+}
+
+public sealed record Warmup(int Epochs, double Divisor)
+{
+    /// <summary>Parses the seed's <c>[W,D]</c> form, also written <c>W,D</c>.</summary>
+    public static Warmup? Parse(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.Trim('[', ']', '(', ')', ' ').Split(',');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var w) ||
+            !double.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var d))
+            throw new RetainException($"--warmup: expected EPOCHS,DIVISOR such as 10,750 (got '{text}')");
+        return new Warmup(w, d);
+    }
+}
