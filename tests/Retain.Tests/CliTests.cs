@@ -1,0 +1,41 @@
+using Retain.Cli;
+
+namespace Retain.Tests;
+
+public class CliTests
+{
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (RetainApp.Run(args), error.ToString()); }
+        finally { Console.SetError(saved); }
+    }
+
+    [Theory]
+    [InlineData("--experiment: unknown experiment 'nope'", "run", "--experiment", "nope", "--approach", "sgd")]
+    [InlineData("--approach: unknown approach 'nope'", "run", "--experiment", "mnist2", "--approach", "nope")]
+    [InlineData("--nepochs must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "0")]
+    [InlineData("--warmup", "run", "--experiment", "mnist2", "--approach", "sgd", "--warmup", "x")]
+    [InlineData("--experiment is required", "run", "--approach", "sgd")]
+    [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
+    public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
+    {
+        var (code, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public void MissingDataNamesTheFolderAndTheFix()
+    {
+        var empty = TestSupport.TempDir();
+        var output = Path.Combine(empty, "out.txt");
+        var (code, error) = Run("run", "--experiment", "mnist2", "--approach", "sgd", "--data", empty, "--output", output);
+        Assert.Equal(2, code);
+        Assert.Contains("MNIST not found", error);
+        Assert.False(File.Exists(output));
+    }
+}

