@@ -73,6 +73,10 @@ public sealed class RunSettings : CommandSettings
     [Description("Data folder (default: $RETAIN_DATA, else ./dat).")]
     public string? DataDir { get; init; }
 
+    [CommandOption("--network <BACKBONE>")]
+    [Description("Backbone: mlp or alexnet (default: the experiment's; mlp for mnist2/pmnist, alexnet otherwise).")]
+    public string? Network { get; init; }
+
     [CommandOption("--device <DEVICE>")]
     [Description("cpu or cuda[:N].")]
     [DefaultValue("cpu")]
@@ -98,13 +102,18 @@ public sealed class RunCommand : Command<RunSettings>
             Epochs = s.Epochs, LearningRate = s.LearningRate, MinLearningRate = s.MinLearningRate,
             LearningRateFactor = s.LearningRateFactor, Patience = s.Patience, BatchSize = s.BatchSize,
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
+            Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
         };
-        var training = config.ResolveTraining(ApproachRegistry.Get(config.Approach).Defaults);
+        var info = ApproachRegistry.Get(config.Approach);
+        var training = config.ResolveTraining(info.Defaults);
+        var options = info.Options(info.BindOptions(config.Parameters));
         AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{config.Experiment}[/], approach [cyan]{config.Approach}[/], seed {config.Seed}, device {config.Device}");
         AnsiConsole.MarkupLine(Markup.Escape(
             $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
             $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
             $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}"));
+        if (options.Count > 0)
+            AnsiConsole.MarkupLine(Markup.Escape($"  {config.Approach}: " + string.Join(", ", options.Select(o => $"{o.Name} {o.Value}"))));
 
         RunRecord record;
         if (AnsiConsole.Profile.Capabilities.Interactive)
@@ -123,6 +132,31 @@ public sealed class RunCommand : Command<RunSettings>
         PrintMatrix(record);
         AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(config.Output)}[/] and [green]{Markup.Escape(ResultFiles.JsonPathFor(config.Output))}[/] ({record.Seconds:F1} s)");
         return 0;
+    }
+
+    private static Networks.BackboneKind? ParseNetwork(string? name) => name switch
+    {
+        null => null,
+        "mlp" => Networks.BackboneKind.Mlp,
+        "alexnet" => Networks.BackboneKind.AlexNet,
+        _ => throw new RetainException($"--network: expected mlp or alexnet (got '{name}')"),
+    };
+
+    /// <summary>
+    /// Options the run command does not declare are the approach's own (<c>--lamb 5000</c>); the approach's options
+    /// record checks their names and types.
+    /// </summary>
+    private static Dictionary<string, string> ApproachParameters(CommandContext context)
+    {
+        var parameters = new Dictionary<string, string>();
+        foreach (var group in context.Remaining.Parsed)
+        {
+            var value = group.LastOrDefault() ?? throw new RetainException($"--{group.Key}: needs a value");
+            parameters[group.Key.TrimStart('-')] = value;
+        }
+        if (context.Remaining.Raw.Count > 0 && context.Remaining.Parsed.Count == 0)
+            throw new RetainException($"unexpected argument '{context.Remaining.Raw[0]}'");
+        return parameters;
     }
 
     private static void PrintMatrix(RunRecord record)

@@ -20,6 +20,8 @@ public class CliTests
     [InlineData("--warmup", "run", "--experiment", "mnist2", "--approach", "sgd", "--warmup", "x")]
     [InlineData("--experiment is required", "run", "--approach", "sgd")]
     [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
+    [InlineData("--network: expected mlp or alexnet", "run", "--experiment", "mnist2", "--approach", "sgd", "--network", "vgg")]
+    [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
     public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
     {
         var (code, error) = Run(args);

@@ -24,7 +24,7 @@ public class TrainingLoopTests
     private static (MultiHeadNetwork, Sgd) Build(TrainingOptions options)
     {
         manual_seed(0);
-        var network = new MultiHeadNetwork(new Mlp([1, 4, 5], hidden: 16, depth: 1), [2]);
+        var network = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 16, depth: 1), new Gating(), 1), [2]);
         return (network, new Sgd(new ApproachContext(network, options, CPU, new NumpyRandomState(0))));
     }
 

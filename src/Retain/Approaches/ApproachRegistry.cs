@@ -1,12 +1,33 @@
+using Retain.Networks;
 using Retain.Training;
 
 namespace Retain.Approaches;
 
-/// <summary>An approach the CLI can run: its name, what it does, and how to build it.</summary>
-public sealed record ApproachInfo(string Name, string Description, Func<ApproachContext, Approach> Create)
+/// <summary>What an approach needs to build its network: the backbone the experiment uses, the data's shape, the options.</summary>
+public sealed record NetworkRequest(BackboneKind Backbone, int[] InputSize, IReadOnlyList<int> ClassCounts, object? Options);
+
+/// <summary>An approach the CLI can run: its name, what it does, its options and how to build it.</summary>
+public sealed record ApproachInfo(string Name, string Description)
 {
     /// <summary>The seed's defaults of the base-loop options for this approach.</summary>
     public TrainingOptions Defaults { get; init; } = new();
+    /// <summary>The approach's own options record (properties marked with <see cref="OptionAttribute"/>), if any.</summary>
+    public Type? OptionsType { get; init; }
+    public required Func<ApproachContext, object?, Approach> Create { get; init; }
+    /// <summary>The network the approach trains; by default the experiment's backbone without gating.</summary>
+    public Func<NetworkRequest, MultiHeadNetwork> CreateNetwork { get; init; } =
+        r => NetworkFactory.Create(r.Backbone, r.InputSize, r.ClassCounts);
+
+    /// <summary>The approach's options with their defaults, or with the values of a bound <paramref name="options"/> record.</summary>
+    public IReadOnlyList<OptionInfo> Options(object? options = null) =>
+        OptionsType is null ? [] : ApproachOptions.Describe(OptionsType, options);
+
+    public object? BindOptions(IReadOnlyDictionary<string, string> values)
+    {
+        if (OptionsType is not null) return ApproachOptions.Bind(OptionsType, values, Name);
+        if (values.Count > 0) ApproachOptions.Bind(typeof(object), values, Name); // throws: no options
+        return null;
+    }
 }
 
 /// <summary>The approaches by name, as the command line knows them.</summary>
@@ -14,7 +35,10 @@ public static class ApproachRegistry
 {
     public static readonly IReadOnlyList<ApproachInfo> All =
     [
-        new("sgd", "Fine-tuning of the whole network on each task in turn (catastrophic forgetting reference).", c => new Sgd(c)),
+        new("sgd", "Fine-tuning of the whole network on each task in turn (catastrophic forgetting reference).")
+        {
+            Create = (c, _) => new Sgd(c),
+        },
     ];
 
     public static ApproachInfo Get(string name) =>

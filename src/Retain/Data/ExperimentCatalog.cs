@@ -1,3 +1,5 @@
+using Retain.Networks;
+
 namespace Retain.Data;
 
 /// <summary>The experiments of the seed system, built from the files in a data folder.</summary>
@@ -9,6 +11,10 @@ public static class ExperimentCatalog
 
     /// <summary>Share of each task's training set held out for validation (model selection, lr schedule).</summary>
     public const double MnistValidFraction = 0.10;
+
+    /// <summary>The seed's network choice: the MLP for the MNIST experiments, AlexNet for the others.</summary>
+    public static BackboneKind DefaultBackbone(string experiment) =>
+        experiment is "mnist2" or "pmnist" ? BackboneKind.Mlp : BackboneKind.AlexNet;
 
     public static Benchmark Load(string name, string dataDir, int seed) => name switch
     {

@@ -19,6 +19,9 @@ public sealed record RunRecord
     public required string[] TaskNames { get; init; }
     public required int[] ClassCounts { get; init; }
     public required TrainingOptions Training { get; init; }
+    public required string Network { get; init; }
+    /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
+    public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
     /// <summary><c>Accuracy[t][u]</c>: test accuracy on task u after training task t (0 for u &gt; t).</summary>
     public required double[][] Accuracy { get; init; }
@@ -38,6 +41,7 @@ public static class ExperimentRunner
     {
         var info = ApproachRegistry.Get(config.Approach);
         var training = config.ResolveTraining(info.Defaults);
+        var options = info.BindOptions(config.Parameters);
         var device = ParseDevice(config.Device);
         var clock = Stopwatch.StartNew();
 
@@ -48,15 +52,17 @@ public static class ExperimentRunner
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
-        var network = NetworkFactory.Create(benchmark.InputSize, benchmark.ClassCounts);
+        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options));
         network.to(device);
-        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)));
+        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
 
         var record = new RunRecord
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, ParameterCount = network.ParameterCount,
+            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(),
+            Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), History = [],
         };
         for (var t = 0; t < tasksToRun; t++)

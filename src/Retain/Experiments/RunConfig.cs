@@ -1,3 +1,4 @@
+using Retain.Networks;
 using Retain.Training;
 
 namespace Retain.Experiments;
@@ -17,6 +18,10 @@ public sealed record RunConfig
     public string Device { get; init; } = "cpu";
     /// <summary>Train only the first N tasks (the seed's test_mode).</summary>
     public int? TestMode { get; init; }
+    /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>
+    public BackboneKind? Network { get; init; }
+    /// <summary>The approach's own options, <c>--name value</c> without the dashes.</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
 
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }

@@ -5,12 +5,6 @@ using static TorchSharp.torch.nn;
 
 namespace Retain.Networks;
 
-/// <summary>A feature extractor shared by all tasks; <see cref="FeatureSize"/> is the width the heads read.</summary>
-public abstract class Backbone(string name) : Module<Tensor, Tensor>(name)
-{
-    public abstract int FeatureSize { get; }
-}
-
 /// <summary>
 /// A backbone plus one linear output head per task (task-incremental setting: the task id picks the head).
 /// Parameters are named <c>backbone.*</c> and <c>last.&lt;task&gt;.*</c> (the seed's name for the heads).
@@ -33,11 +27,18 @@ public sealed class MultiHeadNetwork : Module
     public int TaskCount => _heads.Count;
 
     /// <summary>Logits of task <paramref name="task"/>'s head. Other heads do not affect them, so they are not computed.</summary>
-    public Tensor Forward(Tensor x, int task)
+    public Tensor Forward(Tensor x, int task) => Forward(x, new ForwardContext(task));
+
+    public Tensor Forward(Tensor x, ForwardContext context)
     {
-        using var features = Backbone.forward(x);
-        return _heads[task].forward(features);
+        using var features = Backbone.Forward(x, context);
+        return _heads[context.Task].forward(features);
     }
+
+    /// <summary>The shared features the heads read (LFL's distillation target).</summary>
+    public Tensor Features(Tensor x, ForwardContext context) => Backbone.Forward(x, context);
+
+    public Tensor Head(int task, Tensor features) => _heads[task].forward(features);
 
     /// <summary>A copy of every parameter's current value, by name (detached, same device).</summary>
     public Dictionary<string, Tensor> CopyParameters()
@@ -56,9 +57,14 @@ public sealed class MultiHeadNetwork : Module
     public long ParameterCount => parameters().Sum(p => p.numel());
 }
 
-/// <summary>Builds the seed's network for an experiment: the MLP for the MNIST experiments.</summary>
+public enum BackboneKind { Mlp, AlexNet }
+
+/// <summary>Builds the seed's networks: the MLP for the 28x28 MNIST experiments, AlexNet for the 32x32 ones.</summary>
 public static class NetworkFactory
 {
-    public static MultiHeadNetwork Create(int[] inputSize, IReadOnlyList<int> classCounts) =>
-        new(new Mlp(inputSize), classCounts);
+    public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null)
+    {
+        var specs = kind == BackboneKind.Mlp ? Architectures.Mlp(inputSize) : Architectures.AlexNet(inputSize);
+        return new MultiHeadNetwork(new Backbone(specs, gating ?? new Gating(), classCounts.Count), classCounts);
+    }
 }

@@ -1,0 +1,95 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Retain.Networks;
+
+/// <summary>
+/// How a backbone's blocks are computed. This base class is "no gating": every block is the plain
+/// conv/linear -> ReLU -> dropout (-> pool). Strategies override the three steps they change and own the parameters
+/// they add (HAT's task embeddings, DWA's mask generators and context processor, PathNet's module sets):
+/// <list type="bullet">
+/// <item><see cref="CreateLayer"/>: the module that holds a block's weights;</item>
+/// <item><see cref="Block"/>: a block's forward computation;</item>
+/// <item><see cref="Attach"/>: build the strategy's own parameters once the backbone's layers exist.</item>
+/// </list>
+/// </summary>
+public class Gating(string name = "none") : Module(name)
+{
+    /// <summary>Builds the strategy's own parameters; called once by the backbone after creating its layers.</summary>
+    public virtual void Attach(Backbone backbone, int taskCount) { }
+
+    /// <summary>The module holding block <paramref name="spec"/>'s weight and bias (a plain Conv2d or Linear here).</summary>
+    public virtual Module CreateLayer(LayerSpec spec) => spec.IsConvolution
+        ? Conv2d(spec.Inputs, spec.Outputs, spec.Kernel)
+        : Linear(spec.Inputs, spec.Outputs);
+
+    /// <summary>Block <paramref name="index"/> applied to <paramref name="input"/>.</summary>
+    public virtual Tensor Block(Backbone backbone, int index, Tensor input, ForwardContext context) =>
+        backbone.Activate(index, backbone.Transform(index, input));
+}
+
+/// <summary>
+/// A feature extractor: a list of blocks (<see cref="LayerSpec"/>) computed through a <see cref="Gating"/> strategy.
+/// Block weights are registered under the seed's layer names (c1..c3, fc1..fc3), the strategy under "gating".
+/// </summary>
+public sealed class Backbone : Module
+{
+    private readonly List<Module> _layers = [];
+    private readonly List<Dropout> _dropouts = [];
+    private readonly Dropout? _inputDropout;
+
+    public Backbone(IReadOnlyList<LayerSpec> specs, Gating gating, int taskCount, double inputDropout = 0) : base("backbone")
+    {
+        Specs = specs;
+        Gating = gating;
+        foreach (var spec in specs)
+        {
+            var layer = gating.CreateLayer(spec);
+            register_module(spec.Name, layer);
+            _layers.Add(layer);
+            _dropouts.Add(Dropout(spec.Dropout));
+        }
+        if (inputDropout > 0)
+        {
+            _inputDropout = Dropout(inputDropout);
+            register_module("input_dropout", _inputDropout);
+        }
+        for (var i = 0; i < _dropouts.Count; i++) register_module($"dropout{i + 1}", _dropouts[i]);
+        gating.Attach(this, taskCount);
+        register_module("gating", gating);
+    }
+
+    public IReadOnlyList<LayerSpec> Specs { get; }
+    public Gating Gating { get; }
+    public int FeatureSize => Specs[^1].Outputs;
+
+    /// <summary>The module that holds block <paramref name="index"/>'s weights.</summary>
+    public Module Layer(int index) => _layers[index];
+
+    public Tensor Forward(Tensor x, ForwardContext context)
+    {
+        var h = _inputDropout is null ? x.alias() : _inputDropout.forward(x.flatten(1));
+        for (var i = 0; i < Specs.Count; i++) h = Gating.Block(this, i, h, context);
+        return h;
+    }
+
+    /// <summary>Dense blocks read the flattened (channel-major) output of what precedes them.</summary>
+    public static Tensor FlattenFor(LayerSpec spec, Tensor input) =>
+        !spec.IsConvolution && input.dim() > 2 ? input.flatten(1) : input;
+
+    /// <summary>Block <paramref name="index"/>'s own conv or linear map (the pre-activation).</summary>
+    public Tensor Transform(int index, Tensor input)
+    {
+        var spec = Specs[index];
+        return ((Module<Tensor, Tensor>)_layers[index]).forward(FlattenFor(spec, input));
+    }
+
+    /// <summary>ReLU -> dropout (-> max-pool 2 for convolutions), the part of a block after its linear map.</summary>
+    public Tensor Activate(int index, Tensor preActivation)
+    {
+        var h = _dropouts[index].forward(functional.relu(preActivation));
+        return Specs[index].IsConvolution ? functional.max_pool2d(h, 2) : h;
+    }
+}
