@@ -55,7 +55,7 @@ public abstract class Approach : IDisposable
                 var (improved, stop) = schedule.EndOfEpoch(epoch, valid.Loss);
                 if (improved)
                 {
-                    DisposeAll(best);
+                    ParameterSet.DisposeAll(best);
                     best = Model.CopyParameters();
                 }
                 SetLearningRate(schedule.LearningRate);
@@ -68,7 +68,7 @@ public abstract class Approach : IDisposable
         }
         finally
         {
-            DisposeAll(best);
+            ParameterSet.DisposeAll(best);
         }
         FinishTask(task, data);
         return history;
@@ -141,11 +141,6 @@ public abstract class Approach : IDisposable
     protected void SetLearningRate(double lr)
     {
         foreach (var group in Optimizer.ParamGroups) group.LearningRate = lr;
-    }
-
-    protected static void DisposeAll(Dictionary<string, Tensor> tensors)
-    {
-        foreach (var t in tensors.Values) t.Dispose();
     }
 
     public virtual void Dispose()

@@ -1,0 +1,52 @@
+using Retain.Data;
+using Retain.Networks;
+using static TorchSharp.torch;
+
+namespace Retain.Training;
+
+/// <summary>
+/// The seed's empirical Fisher diagonal (used by ewc, imm-mode and dwa): in train mode, over the task's training set
+/// in stored order in batches of 20, <c>F += n_b * (d loss_b / d w)^2</c> with the gradient of the batch-mean loss,
+/// then <c>F /= N</c>. Gradients are zeroed before every batch. Two departures from the seed, both corrections:
+/// the last, shorter batch is weighted by its own size (the seed used 20), and DWA's variant that never zeroed
+/// gradients is not reproduced.
+/// </summary>
+public static class FisherDiagonal
+{
+    public const int BatchSize = 20;
+
+    /// <param name="loss">The approach's training objective on a batch (inputs and labels already on the device).</param>
+    public static Dictionary<string, Tensor> Compute(MultiHeadNetwork model, Split data, Device device,
+        Func<Tensor, Tensor, Tensor> loss, int batchSize = BatchSize)
+    {
+        var parameters = model.named_parameters().ToArray();
+        var fisher = parameters.ToDictionary(p => p.name, p => zeros_like(p.parameter).detach());
+        model.train();
+        for (var start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(batchSize, data.Count - start);
+            model.zero_grad();
+            loss(data.X.narrow(0, start, count).to(device), data.Y.narrow(0, start, count).to(device)).backward();
+            using var _ = no_grad();
+            foreach (var (name, p) in parameters)
+                if (p.grad is { } g) fisher[name].add_(g.square().mul_(count));
+        }
+        model.zero_grad();
+        foreach (var f in fisher.Values) f.div_(data.Count);
+        return fisher;
+    }
+
+    /// <summary>
+    /// The seed's merge across tasks: the running mean <c>(F_new + t F_old) / (t + 1)</c> after task t (t &gt; 0).
+    /// Disposes the tensors it replaces.
+    /// </summary>
+    public static Dictionary<string, Tensor> MergeMean(Dictionary<string, Tensor>? old, Dictionary<string, Tensor> fresh, int task)
+    {
+        if (old is null || task == 0) { ParameterSet.DisposeAll(old); return fresh; }
+        var merged = fresh.ToDictionary(kv => kv.Key, kv => kv.Value.add(old[kv.Key], alpha: task).div_(task + 1));
+        ParameterSet.DisposeAll(old);
+        ParameterSet.DisposeAll(fresh);
+        return merged;
+    }
+}
