@@ -13,6 +13,12 @@ namespace Retain.Training;
 public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions Options, Device Device, NumpyRandomState BatchOrder);
 
 /// <summary>
+/// A batch on the device: inputs, labels, and each sample's curriculum complexity in [0,1] (all ones without a
+/// curriculum). DWA weights its triplet loss by <c>1 - complexity</c>.
+/// </summary>
+public sealed record Batch(int Task, Tensor X, Tensor Y, Tensor Complexity);
+
+/// <summary>
 /// The per-task protocol of the seed's base approach. <see cref="Train"/> runs
 /// PrepareTask -> epochs { PrepareEpoch; batches { TrainStep }; evaluate train and valid; lr schedule } ->
 /// restore the best model by validation loss -> FinishTask. An approach overrides only the hooks it needs.
@@ -84,27 +90,31 @@ public abstract class Approach : IDisposable
             using var scope = NewDisposeScope();
             var end = Math.Min(start + Options.BatchSize, order.Length);
             var index = tensor(order[start..end].Select(i => (long)i).ToArray());
-            TrainStep(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device));
+            TrainStep(new Batch(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device),
+                ones(end - start, device: Device)));
         }
     }
 
     /// <summary>Forward, loss, backward, gradient surgery, clipping, SGD step.</summary>
-    protected virtual void TrainStep(int task, Tensor x, Tensor y)
+    protected virtual void TrainStep(Batch batch)
     {
-        var (loss, _) = Compute(task, x, y);
+        var (loss, _) = Compute(batch);
         Optimizer.zero_grad();
         loss.backward();
-        AdjustGradients(task);
+        AdjustGradients(batch.Task);
         nn.utils.clip_grad_norm_(Model.parameters(), Options.ClipGradient);
         Optimizer.step();
-        AfterStep(task);
+        AfterStep(batch.Task);
     }
 
-    /// <summary>The training objective on a batch (also reported as the validation loss) and head <paramref name="task"/>'s logits.</summary>
-    protected virtual (Tensor Loss, Tensor Logits) Compute(int task, Tensor x, Tensor y)
+    /// <summary>
+    /// The training objective on a batch and the task head's logits. Evaluation reports the same objective (the
+    /// seed's validation loss includes every regulariser); <c>Model.training</c> tells the two apart.
+    /// </summary>
+    protected virtual (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
-        var logits = Model.Forward(x, task);
-        return (nn.functional.cross_entropy(logits, y) + Penalty(task), logits);
+        var logits = Model.Forward(batch.X, batch.Task);
+        return (nn.functional.cross_entropy(logits, batch.Y) + Penalty(batch.Task), logits);
     }
 
     /// <summary>A regulariser added to the cross-entropy (EWC's quadratic penalty, for example). Zero by default.</summary>
@@ -131,7 +141,7 @@ public abstract class Approach : IDisposable
             var end = Math.Min(start + Options.BatchSize, split.Count);
             var x = split.X.narrow(0, start, end - start).to(Device);
             var y = split.Y.narrow(0, start, end - start).to(Device);
-            var (loss, logits) = Compute(task, x, y);
+            var (loss, logits) = Compute(new Batch(task, x, y, ones(end - start, device: Device)));
             lossSum += loss.item<float>() * (end - start);
             correct += logits.argmax(1).eq(y).sum().item<long>();
         }
