@@ -3,15 +3,7 @@ using Retain.Cli;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
-var app = new CommandApp();
-app.Configure(config =>
-{
-    config.SetApplicationName("retain");
-    config.PropagateExceptions();
-    config.AddCommand<RunCommand>("run")
-        .WithDescription("Train one approach on the tasks of one experiment and write its result files.")
-        .WithExample("run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "3");
-});
+var app = RetainApp.Create();
 
 try
 {

@@ -1,4 +1,7 @@
+using System.Globalization;
+using Retain.Cli;
 using Retain.Evaluation;
+using Spectre.Console;
 using Xunit;
 
 namespace Retain.Tests;
@@ -246,5 +249,138 @@ public sealed class MetricsTests : IDisposable
         // In the default results folder the command needs no --output.
         Assert.Equal("retain run --experiment mnist2 --approach random --seed 0",
             new MissingReferenceRun(Path.Combine("res", "mnist2_random_0.txt"), "mnist2", "random", 0).Command);
+    }
+
+    // ---- The CLI command, end to end on files written here ----
+
+    private void WriteMatrix(string fileName, double[][] matrix) => ResultFiles.WriteAccuracyMatrix(Path.Combine(_dir, fileName), matrix);
+
+    private (int ExitCode, string Output) RunCli(params string[] args)
+    {
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = 200;
+        var exitCode = RetainApp.Create(console).Run(args);
+        return (exitCode, output.ToString());
+    }
+
+    [Fact]
+    public void CommandPrintsPerRunMetricsAndTheAggregateOverSeeds()
+    {
+        // Seeds 1 and 2 shift seed 0's run by ±0.05 on the entries that move ρ; references are the same for all.
+        double[][] seed1 = [[0.90, 0, 0], [0.65, 0.80, 0], [0.55, 0.70, 0.90]];
+        double[][] seed2 = [[0.90, 0, 0], [0.75, 0.80, 0], [0.65, 0.70, 0.90]];
+        var runs = new[] { Run, seed1, seed2 };
+        for (var seed = 0; seed < 3; seed++)
+        {
+            WriteMatrix($"exp3_sgd_{seed}.txt", runs[seed]);
+            WriteMatrix($"exp3_random_{seed}.txt", Random);
+            WriteMatrix($"exp3_joint_{seed}.txt", Joint);
+        }
+        // Seed 0's JSON record carries the accuracies before training each task, so its FWT is known:
+        // ((0.6 − 0.5) + (0.45 − 0.5))/2 = 0.025 = 2.50%.
+        File.WriteAllText(Path.Combine(_dir, "exp3_sgd_0.json"), """{ "experiment": "exp3", "accuracy_before_training": [0.1, 0.6, 0.45] }""");
+
+        var files = Directory.GetFiles(_dir, "*.txt").Order(StringComparer.Ordinal).ToArray();
+        var (exitCode, output) = RunCli(["metrics", .. files]);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("exp3_random_0.txt: a random reference run", output);
+        Assert.Contains("experiment exp3, approach sgd, seed 0: 3 tasks", output);
+        Assert.Contains("-0.111", output);                          // ρ^{≤0}
+        Assert.Contains("-0.398", output);                          // ρ^{≤1} = 53/88 − 1
+        Assert.Contains("-0.460", output);                          // ρ^{≤2}
+        Assert.Contains("ACC 73.33%   BWT -20.00%   FWT 2.50%", output);
+        Assert.Contains("notebook: acc = 0.7333, forgotten = 43.65%", output);
+        Assert.Contains("FWT n/a (needs each task's accuracy before training it", output); // seeds 1 and 2: no JSON
+
+        // Aggregate: seeds 1 and 2 move ρ[t,0] by ∓0.05/(J[t,0] − 0.5) symmetrically about seed 0, so the means are
+        // seed 0's: ρ^{≤0} = −0.111 with half-width 0 (no spread); ρ^{≤1} = −0.398; ρ^{≤2} = −0.460.
+        // ρ^{≤1} per seed: seed 0 ± (0.05/0.44)/2 = ±0.056818; std (divisor 3) = 0.056818·sqrt(2/3) = 0.046392;
+        // half-width = 4.302653 · 0.046392 / sqrt(3) = 0.115243.
+        Assert.Contains("exp3_sgd (seeds 0,1,2)", output);
+        Assert.Contains("-0.111 (0.000)", output);
+        Assert.Contains("-0.398 (0.115)", output);
+        var expectedHalfWidth = 4.302653 * (0.05 / 0.44 / 2) * Math.Sqrt(2.0 / 3) / Math.Sqrt(3);
+        Assert.Equal("0.115", expectedHalfWidth.ToString("F3", CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void CommandListsMissingReferencesWithTheCommandsThatMakeThem()
+    {
+        WriteMatrix("exp3_sgd_0.txt", Run);
+        WriteMatrix("exp3_random_0.txt", Random);
+        var file = Path.Combine(_dir, "exp3_sgd_0.txt");
+
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(output) });
+        // The app propagates user errors; Program.cs turns a RetainException into its message and exit code 2.
+        var error = Assert.Throws<MissingReferenceRunsException>(() => RetainApp.Create(console).Run(["metrics", file]));
+        Assert.Equal(Path.Combine(_dir, "exp3_joint_0.txt"), Assert.Single(error.Missing).Path);
+        Assert.Contains($"missing {Path.Combine(_dir, "exp3_joint_0.txt")}: make it with  retain run --experiment exp3 --approach joint --seed 0 --output ", output.ToString());
+        Assert.DoesNotContain("exp3_random_0.txt", output.ToString());
+
+        // The references can be elsewhere.
+        var references = Directory.CreateDirectory(Path.Combine(_dir, "ref")).FullName;
+        ResultFiles.WriteAccuracyMatrix(Path.Combine(references, "exp3_random_0.txt"), Random);
+        ResultFiles.WriteAccuracyMatrix(Path.Combine(references, "exp3_joint_0.txt"), Joint);
+        Assert.Equal(0, RunCli("metrics", file, "--references", references).ExitCode);
+    }
+
+    [Fact]
+    public void CommandRejectsMissingAndMalformedFilesAsUserErrors()
+    {
+        var absent = Path.Combine(_dir, "exp3_sgd_0.txt");
+        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => RunCli("metrics", absent)).Message);
+
+        File.WriteAllText(absent, "0.9 0.0\n0.8\n");
+        Assert.Equal(absent, Assert.Throws<DataFileException>(() => RunCli("metrics", absent)).Path);
+
+        var badName = Path.Combine(_dir, "results.txt");
+        File.WriteAllText(badName, "0.9\n");
+        Assert.Equal(badName, Assert.Throws<DataFileException>(() => RunCli("metrics", badName)).Path);
+
+        Assert.Contains("--references", Assert.Throws<RetainException>(() => RunCli("metrics", badName, "--references", Path.Combine(_dir, "none"))).Message);
+    }
+
+    [Fact]
+    public void CommandRejectsAccuracyBeforeTrainingThatDoesNotCoverTheRun()
+    {
+        WriteMatrix("exp3_sgd_0.txt", Run);
+        WriteMatrix("exp3_random_0.txt", Random);
+        WriteMatrix("exp3_joint_0.txt", Joint);
+        var json = Path.Combine(_dir, "exp3_sgd_0.json");
+        File.WriteAllText(json, """{ "accuracy_before_training": [0.1, 0.6] }""");
+        var error = Assert.Throws<DataFileException>(() => RunCli("metrics", Path.Combine(_dir, "exp3_sgd_0.txt")));
+        Assert.Equal(json, error.Path);
+        Assert.Contains("2 values, but the run completed 3 tasks", error.Message);
+    }
+
+    [Fact]
+    public void CommandPrintsUndefinedRatiosAsNotAvailable()
+    {
+        // The joint reference scores 0.4 on task 0 after task 1, as the random one does there (R[1,0] = 0.4):
+        // FR_1 divides by 0.4 − 0.4, so FR_1 and "forgotten" are undefined; ρ uses R[0,0] = 0.5 and stays defined.
+        double[][] joint = [[0.95, 0, 0], [0.40, 0.90, 0], [0.93, 0.90, 0.95]];
+        WriteMatrix("exp3_sgd_0.txt", Run);
+        WriteMatrix("exp3_random_0.txt", Random);
+        WriteMatrix("exp3_joint_0.txt", joint);
+        var (exitCode, output) = RunCli("metrics", Path.Combine(_dir, "exp3_sgd_0.txt"));
+        Assert.Equal(0, exitCode);
+        Assert.Contains("notebook: acc = 0.7333, forgotten = n/a", output);
+        Assert.Contains("n/a in the table: undefined, a division by zero", output);
+    }
+
+    [Fact]
+    public void CommandHelpRenders()
+    {
+        var (exitCode, output) = RunCli("metrics", "--help");
+        Assert.Equal(0, exitCode);
+        Assert.Contains("<experiment>_<approach>_<seed>[_<name>].txt", output);
+        Assert.Contains("--references", output);
     }
 }
