@@ -14,9 +14,33 @@ public sealed class ForwardContext(int task)
     public double Scale { get; init; } = 1;
     /// <summary>A DWA embedding to use instead of the context processor's (a vector for all samples, or one row per sample).</summary>
     public Tensor? Embedding { get; init; }
+    /// <summary>
+    /// DWA: per masked layer (by layer name), a non-negative weight per mask entry (the merged Fisher diagonal of the
+    /// layer's weight). Each <see cref="MaskSummary"/> then also holds the weighted mask magnitude.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor>? MaskImportance { get; init; }
+    /// <summary>
+    /// DWA: also put every per-sample mask (B x weight shape) into <see cref="Gates"/>. Off by default because the
+    /// factorised dense masks are never materialised for a whole batch (introspection and tests ask for them).
+    /// </summary>
+    public bool KeepMasks { get; init; }
 
-    /// <summary>Unit gates per layer name (HAT), or per-sample weight masks per layer name (DWA), of this pass.</summary>
+    /// <summary>Unit gates per layer name (HAT), or per-sample weight masks per layer name (DWA, with <see cref="KeepMasks"/>), of this pass.</summary>
     public Dictionary<string, Tensor> Gates { get; } = [];
     /// <summary>The DWA embedding computed in this pass (B x E).</summary>
     public Tensor? EmbeddingOut { get; set; }
+    /// <summary>DWA: what the regularisers need from each masked layer's masks, by layer name.</summary>
+    public Dictionary<string, MaskSummary> MaskSummaries { get; } = [];
+    /// <summary>
+    /// Block outputs a gating strategy keeps for later blocks of the same pass (DWA's context processor reads the
+    /// earlier stem outputs with use_concat), by layer name; "input" is the backbone's input.
+    /// </summary>
+    public Dictionary<string, Tensor> Activations { get; } = [];
 }
+
+/// <summary>
+/// Per-sample statistics of one masked layer's masks M (B x n entries), all a regulariser needs:
+/// <c>Magnitude[b] = Σ_w |M_bw|</c>, <c>WeightedMagnitude[b] = Σ_w |M_bw| F_w</c> (null without importance weights)
+/// and <c>ActiveCount[b] = #{w : |M_bw| &gt;= threshold}</c> (no gradient).
+/// </summary>
+public sealed record MaskSummary(Tensor Magnitude, Tensor? WeightedMagnitude, Tensor ActiveCount, long Elements);

@@ -1,0 +1,251 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Retain.Networks.Dwa;
+
+/// <summary>The squashing function that turns raw generator outputs (and the context embedding) into masks.</summary>
+public enum MaskGate { Sigmoid, Tanh }
+
+/// <summary>Mask arithmetic shared by the masked layers, their reference and the regularisers.</summary>
+public static class MaskMath
+{
+    /// <summary>
+    /// A mask entry counts as "in use" (the binary sparsity's indicator) when its magnitude reaches this. Sigmoid and
+    /// tanh masks are never exactly 0, so the paper's count of non-zero entries needs a threshold; 0.5 is the
+    /// midpoint of the sigmoid's range (raw value 0).
+    /// </summary>
+    public const double ActiveThreshold = 0.5;
+
+    /// <summary>
+    /// Default bound on the mask entries materialised at once by a masked layer (16 Mi floats = 64 MiB per
+    /// temporary): a batch is processed in chunks of <c>max(1, bound / mask size)</c> samples.
+    /// </summary>
+    public const long DefaultChunkElements = 1L << 24;
+
+    public static Tensor Apply(this MaskGate gate, Tensor raw) => gate == MaskGate.Sigmoid ? raw.sigmoid() : raw.tanh();
+
+    internal static Tensor ApplyInPlace(this MaskGate gate, Tensor raw) => gate == MaskGate.Sigmoid ? raw.sigmoid_() : raw.tanh_();
+
+    /// <summary>Samples per chunk so that a chunk holds at most <paramref name="chunkElements"/> mask entries.</summary>
+    public static int SamplesPerChunk(long elementsPerSample, long batch, long chunkElements) =>
+        (int)Math.Clamp(chunkElements / Math.Max(1, elementsPerSample), 1, Math.Max(1, batch));
+
+    /// <summary>
+    /// The <see cref="MaskSummary"/> of masks given explicitly, one row per sample (<paramref name="masks"/>: R x
+    /// weight shape). Differentiable in the masks except the active count.
+    /// </summary>
+    public static MaskSummary Summarise(Tensor masks, Tensor? importance, MaskGate gate)
+    {
+        using var flat = masks.flatten(1);
+        // Sigmoid masks are positive, so |M| = M and the absolute value (and its copy) can be skipped.
+        using var magnitude = gate == MaskGate.Sigmoid ? flat.alias() : flat.abs();
+        Tensor? weighted = null;
+        if (importance is not null)
+        {
+            using var weights = importance.flatten();
+            weighted = magnitude.mv(weights);
+        }
+        Tensor active;
+        using (no_grad())
+        {
+            using var inUse = magnitude.ge(ActiveThreshold);
+            active = inUse.sum(1, type: ScalarType.Float32);
+        }
+        return new MaskSummary(magnitude.sum(1L), weighted, active, flat.shape[1]);
+    }
+
+    /// <summary>A summary computed for one shared mask, repeated for <paramref name="batch"/> samples.</summary>
+    public static MaskSummary Expand(MaskSummary shared, long batch) => new(
+        shared.Magnitude.expand(batch), shared.WeightedMagnitude?.expand(batch), shared.ActiveCount.expand(batch), shared.Elements);
+}
+
+/// <summary>
+/// A dense layer whose weight is multiplied element-wise by a mask per sample: <c>y_b = (W ⊙ M_b) x_b + bias</c>.
+/// Masks are either given explicitly (B x out x in, or out x in shared by all samples) or as the two factors of
+/// DWA's combined mask generator, <c>M_b = gate(r_b ⊗ c_b)</c>, which are never materialised for the whole batch
+/// (<see cref="FactorisedMaskedLinearFunction"/>).
+/// </summary>
+public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Parameter _weight;
+    private readonly Parameter _bias;
+
+    public MaskedLinear(long inputs, long outputs, string name = "masked_linear") : base(name)
+    {
+        // Initialised like torch's Linear (the seed left these uninitialised; weight_init may overwrite them).
+        _weight = new Parameter(empty(outputs, inputs));
+        _bias = new Parameter(empty(outputs));
+        init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
+        var bound = 1 / Math.Sqrt(inputs);
+        init.uniform_(_bias, -bound, bound);
+        register_parameter("weight", _weight);
+        register_parameter("bias", _bias);
+    }
+
+    public Parameter Weight => _weight;
+    public Parameter Bias => _bias;
+    public long Inputs => _weight.shape[1];
+    public long Outputs => _weight.shape[0];
+
+    /// <summary>Explicit masks: B x out x in (one per sample, processed in chunks of samples) or out x in (shared).</summary>
+    public override Tensor forward(Tensor x, Tensor masks) => Forward(x, masks, MaskMath.DefaultChunkElements);
+
+    public Tensor Forward(Tensor x, Tensor masks, long chunkElements)
+    {
+        if (masks.dim() == 2)
+        {
+            using var shared = _weight * masks;
+            return functional.linear(x, shared, _bias);
+        }
+        var batch = x.shape[0];
+        var perChunk = MaskMath.SamplesPerChunk(_weight.numel(), batch, chunkElements);
+        if (perChunk >= batch) return BatchedProduct(x, masks);
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < batch; start += perChunk)
+            {
+                var count = Math.Min(perChunk, batch - start);
+                using var xs = x.narrow(0, start, count);
+                using var ms = masks.narrow(0, start, count);
+                parts.Add(BatchedProduct(xs, ms));
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+
+    /// <summary><c>y_b = (W ⊙ M_b) x_b + bias</c> for a chunk, as one batched matrix-vector product.</summary>
+    private Tensor BatchedProduct(Tensor x, Tensor masks)
+    {
+        using var weights = _weight * masks;
+        using var column = x.unsqueeze(2);
+        using var product = weights.bmm(column);
+        using var y = product.squeeze(2);
+        return y.add(_bias);
+    }
+
+    /// <summary>
+    /// Factorised masks <c>M_b = gate(rows_b ⊗ columns_b)</c>, flat index <c>p·f1 + q</c> reshaped to out x in
+    /// (rows: B x f2, columns: B x f1, f1·f2 = out·in), with the masks' <see cref="MaskSummary"/>. Exact; the masks
+    /// exist only chunk by chunk, in the forward pass and again in the backward pass.
+    /// </summary>
+    public (Tensor Output, MaskSummary Summary) ForwardFactorised(Tensor x, Tensor rows, Tensor columns, MaskGate gate,
+        Tensor? importance = null, long chunkElements = MaskMath.DefaultChunkElements)
+    {
+        if (rows.shape[1] * columns.shape[1] != _weight.numel())
+            throw new ArgumentException($"mask factors {rows.shape[1]} x {columns.shape[1]} do not cover a {Outputs} x {Inputs} weight");
+        var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, chunkElements);
+        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], outputs[3], _weight.numel()));
+    }
+}
+
+/// <summary>
+/// A convolution whose kernel is multiplied element-wise by a mask per sample: <c>y_b = conv(x_b, W ⊙ M_b) + bias</c>.
+/// Per-sample kernels are applied as one grouped convolution per chunk of samples (groups = chunk size), as the seed
+/// did for the whole batch.
+/// </summary>
+public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Parameter _weight;
+    private readonly Parameter _bias;
+    private readonly long _stride;
+    private readonly long _padding;
+
+    public MaskedConv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, string name = "masked_conv2d") : base(name)
+    {
+        _stride = stride;
+        _padding = padding;
+        _weight = new Parameter(empty(outChannels, inChannels, kernel, kernel));
+        _bias = new Parameter(empty(outChannels));
+        init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
+        var bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
+        init.uniform_(_bias, -bound, bound);
+        register_parameter("weight", _weight);
+        register_parameter("bias", _bias);
+    }
+
+    public Parameter Weight => _weight;
+    public Parameter Bias => _bias;
+    public long Stride => _stride;
+    public long Padding => _padding;
+
+    /// <summary>Masks: B x out x in x k x k (one per sample, in chunks of samples) or out x in x k x k (shared).</summary>
+    public override Tensor forward(Tensor x, Tensor masks) => Forward(x, masks, MaskMath.DefaultChunkElements);
+
+    public Tensor Forward(Tensor x, Tensor masks, long chunkElements)
+    {
+        if (masks.dim() == 4)
+        {
+            using var shared = _weight * masks;
+            return functional.conv2d(x, shared, _bias, strides: [_stride, _stride], padding: [_padding, _padding]);
+        }
+        var batch = x.shape[0];
+        var perChunk = MaskMath.SamplesPerChunk(_weight.numel(), batch, chunkElements);
+        if (perChunk >= batch) return GroupedConvolution(x, masks);
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < batch; start += perChunk)
+            {
+                var count = Math.Min(perChunk, batch - start);
+                using var xs = x.narrow(0, start, count);
+                using var ms = masks.narrow(0, start, count);
+                parts.Add(GroupedConvolution(xs, ms));
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The chunk's samples side by side as channel groups of one image (1 x c·in x H x W), convolved with the c
+    /// stacked per-sample kernels (c·out x in x k x k) in c groups.
+    /// </summary>
+    private Tensor GroupedConvolution(Tensor x, Tensor masks)
+    {
+        var (count, outChannels, inChannels, kernel) = (x.shape[0], _weight.shape[0], _weight.shape[1], _weight.shape[2]);
+        using var perSample = _weight * masks;
+        using var kernels = perSample.reshape(count * outChannels, inChannels, kernel, kernel);
+        using var grouped = x.reshape(1, count * inChannels, x.shape[2], x.shape[3]);
+        using var y = functional.conv2d(grouped, kernels, null, strides: [_stride, _stride], padding: [_padding, _padding], groups: count);
+        using var perSampleOutput = y.view(count, outChannels, y.shape[2], y.shape[3]);
+        using var bias = _bias.view(1, outChannels, 1, 1);
+        return perSampleOutput.add(bias);
+    }
+}
+
+/// <summary>
+/// The obvious computation the masked layers must agree with: one sample at a time, the masked weight is formed and
+/// applied with an ordinary linear map or convolution. Used by the tests and by <see cref="DwaBenchmarks"/>.
+/// </summary>
+public static class MaskedLayerReference
+{
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor bias, Tensor masks)
+    {
+        var rows = new List<Tensor>();
+        for (long b = 0; b < x.shape[0]; b++)
+            rows.Add(functional.linear(x[b].unsqueeze(0), weight * masks[b], bias));
+        return cat(rows, 0);
+    }
+
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor bias, Tensor masks, long stride = 1, long padding = 0)
+    {
+        var outputs = new List<Tensor>();
+        for (long b = 0; b < x.shape[0]; b++)
+            outputs.Add(functional.conv2d(x[b].unsqueeze(0), weight * masks[b], bias, strides: [stride, stride], padding: [padding, padding]));
+        return cat(outputs, 0);
+    }
+
+    /// <summary>The factorised masks <c>gate(rows_b ⊗ columns_b)</c> materialised, B x <paramref name="weightShape"/>.</summary>
+    public static Tensor FactorisedMasks(Tensor rows, Tensor columns, MaskGate gate, long[] weightShape) =>
+        gate.Apply(rows.unsqueeze(2) * columns.unsqueeze(1)).reshape([rows.shape[0], .. weightShape]);
+}

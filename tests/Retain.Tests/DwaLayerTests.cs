@@ -1,0 +1,211 @@
+using Retain.Networks;
+using Retain.Networks.Dwa;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Retain.Tests;
+
+/// <summary>DWA's masked layers against the per-sample loop, and the DWA network's geometry (networks.md §9).</summary>
+public class DwaLayerTests
+{
+    private static void AssertClose(Tensor expected, Tensor actual, double tolerance = 1e-4, string what = "")
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        var diff = (expected - actual).abs().max().item<float>();
+        var scale = Math.Max(1, expected.abs().max().item<float>());
+        Assert.True(diff <= tolerance * scale, $"{what}: max difference {diff} (scale {scale})");
+    }
+
+    /// <summary>Gradients of Σ y ⊙ probe (a fixed random probe, so every output entry matters differently).</summary>
+    private static Tensor[] Gradients(Tensor y, Tensor probe, params Tensor[] inputs)
+    {
+        foreach (var t in inputs) t.grad?.zero_();
+        (y * probe).sum().backward();
+        return inputs.Select(t => t.grad!.clone()).ToArray();
+    }
+
+    [Theory]
+    [InlineData(1L << 24)] // whole batch in one chunk
+    [InlineData(50L)]      // chunks of 2 samples (mask of 24 entries)
+    [InlineData(1L)]       // one sample per chunk
+    public void MaskedLinearEqualsThePerSampleLoopInValuesAndGradients(long chunkElements)
+    {
+        manual_seed(1);
+        var layer = new MaskedLinear(6, 4);
+        var x = randn(5, 6, requires_grad: true);
+        var masks = rand(5, 4, 6, requires_grad: true);
+        var probe = randn(5, 4);
+
+        var y = layer.Forward(x, masks, chunkElements);
+        var fast = Gradients(y, probe, layer.Weight, layer.Bias, masks, x);
+        var reference = MaskedLayerReference.Linear(x, layer.Weight, layer.Bias, masks);
+        var slow = Gradients(reference, probe, layer.Weight, layer.Bias, masks, x);
+
+        AssertClose(reference, y, what: "output");
+        string[] names = ["weight", "bias", "mask", "input"];
+        for (var k = 0; k < names.Length; k++) AssertClose(slow[k], fast[k], what: names[k]);
+    }
+
+    [Theory]
+    [InlineData(1L << 24)]
+    [InlineData(3 * 2 * 3 * 3 * 2L)] // two samples per chunk
+    [InlineData(1L)]
+    public void MaskedConvolutionEqualsThePerSampleLoopInValuesAndGradients(long chunkElements)
+    {
+        manual_seed(2);
+        var layer = new MaskedConv2d(2, 3, 3);
+        var x = randn([5, 2, 7, 7], requires_grad: true);
+        var masks = rand([5, 3, 2, 3, 3], requires_grad: true);
+        var probe = randn(5, 3, 5, 5);
+
+        var y = layer.Forward(x, masks, chunkElements);
+        var fast = Gradients(y, probe, layer.Weight, layer.Bias, masks, x);
+        var reference = MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, masks);
+        var slow = Gradients(reference, probe, layer.Weight, layer.Bias, masks, x);
+
+        AssertClose(reference, y, what: "output");
+        string[] names = ["weight", "bias", "mask", "input"];
+        for (var k = 0; k < names.Length; k++) AssertClose(slow[k], fast[k], what: names[k]);
+    }
+
+    [Fact]
+    public void SharedMasksEqualTheSameMaskRepeatedPerSample()
+    {
+        manual_seed(3);
+        var dense = new MaskedLinear(6, 4);
+        var conv = new MaskedConv2d(2, 3, 2);
+        using var _ = no_grad();
+        var x = randn(3, 6);
+        var mask = rand(4, 6);
+        AssertClose(dense.forward(x, mask.expand(3, 4, 6)), dense.forward(x, mask), what: "dense");
+        var images = randn(3, 2, 5, 5);
+        var kernelMask = rand(3, 2, 2, 2);
+        AssertClose(conv.forward(images, kernelMask.expand(3, 3, 2, 2, 2)), conv.forward(images, kernelMask), what: "conv");
+    }
+
+    [Theory]
+    [InlineData(MaskGate.Sigmoid, 1L << 24)]
+    [InlineData(MaskGate.Sigmoid, 30L)] // one sample per chunk
+    [InlineData(MaskGate.Tanh, 1L << 24)]
+    [InlineData(MaskGate.Tanh, 60L)]
+    public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, long chunkElements)
+    {
+        manual_seed(4);
+        var layer = new MaskedLinear(6, 5);                 // n = 30 = 6 x 5: f1 = 6, f2 = 5 (flat layout differs from out x in)
+        var (f1, f2) = FactorisedMaskGenerator.Factorise(30);
+        Assert.Equal((6L, 5L), (f1, f2));
+        var x = randn(4, 6, requires_grad: true);
+        var rows = randn(4, f2, requires_grad: true);
+        var columns = randn(4, f1, requires_grad: true);
+        var importance = rand(5, 6);
+        var probe = randn(4, 5);
+        var (pm, pw) = (randn(4), randn(4));
+
+        var (y, summary) = layer.ForwardFactorised(x, rows, columns, gate, importance, chunkElements);
+        var objective = (y * probe).sum() + (summary.Magnitude * pm).sum() + (summary.WeightedMagnitude! * pw).sum();
+        var fast = Gradients(objective, ones(1), layer.Weight, layer.Bias, rows, columns, x);
+
+        var masks = MaskedLayerReference.FactorisedMasks(rows, columns, gate, [5, 6]);
+        var reference = MaskedLayerReference.Linear(x, layer.Weight, layer.Bias, masks);
+        var referenceSummary = MaskMath.Summarise(masks, importance, gate);
+        var referenceObjective = (reference * probe).sum() + (referenceSummary.Magnitude * pm).sum() + (referenceSummary.WeightedMagnitude! * pw).sum();
+        var slow = Gradients(referenceObjective, ones(1), layer.Weight, layer.Bias, rows, columns, x);
+
+        AssertClose(reference, y, what: "output");
+        AssertClose(referenceSummary.Magnitude, summary.Magnitude, what: "magnitude");
+        AssertClose(referenceSummary.WeightedMagnitude!, summary.WeightedMagnitude!, what: "weighted magnitude");
+        AssertClose(referenceSummary.ActiveCount, summary.ActiveCount, what: "active count");
+        string[] names = ["weight", "bias", "rows", "columns", "input"];
+        for (var k = 0; k < names.Length; k++) AssertClose(slow[k], fast[k], what: names[k]);
+    }
+
+    [Fact]
+    public void FactorisationFollowsTheSeedsDivisorRule()
+    {
+        Assert.Equal((1024L, 2048L), FactorisedMaskGenerator.Factorise(2048 * 1024));
+        Assert.Equal((2048L, 2048L), FactorisedMaskGenerator.Factorise(2048 * 2048));
+        Assert.Equal((800L, 800L), FactorisedMaskGenerator.Factorise(800 * 800));
+        Assert.Equal((1L, 13L), FactorisedMaskGenerator.Factorise(13));   // a prime: floor(sqrt 13) + 1 = 4, only 1 divides
+    }
+
+    private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10];
+    private static readonly int[] Cifar = [2, 2, 2, 2, 2, 20, 20, 20, 20, 20];
+
+    [Fact]
+    public void AlexNetDwaParameterCountsMatchTheSeed()
+    {
+        var mixture = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Mixture, new DwaNetworkOptions());
+        Assert.Equal(28_756_969L, mixture.ParameterCount);
+        long Count(string prefix) => mixture.named_parameters().Where(p => p.name.StartsWith(prefix)).Sum(p => p.parameter.numel());
+        Assert.Equal(7_446_528L, Count("backbone.gating.mask_c2."));
+        Assert.Equal(13_238_272L, Count("backbone.gating.mask_c3."));
+        Assert.Equal(310_272L, Count("backbone.gating.mask_fc1."));
+        Assert.Equal(413_696L, Count("backbone.gating.mask_fc2."));
+        Assert.Equal(243_972L, Count("backbone.gating.processor."));
+        Assert.Equal(28_382_002L, DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Cifar, new DwaNetworkOptions()).ParameterCount);
+    }
+
+    [Theory]
+    [InlineData(0, 8192L)]
+    [InlineData(1, 2048L)]
+    [InlineData(2, 1152L)]
+    [InlineData(3, 128L)]
+    public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs)
+    {
+        var net = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem });
+        var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
+        Assert.Equal([100L, pfc1Inputs], pfc1.shape);
+        var gating = (DwaWeightMasks)net.Backbone.Gating;
+        Assert.Equal(new[] { "c1", "c2", "c3", "fc1", "fc2" }.Skip(stem), gating.MaskedLayers);
+    }
+
+    [Theory]
+    [InlineData(BackboneKind.AlexNet, 0, false, true)]
+    [InlineData(BackboneKind.AlexNet, 2, true, true)]
+    [InlineData(BackboneKind.AlexNet, 4, true, false)]
+    [InlineData(BackboneKind.AlexNet, 1, false, false)]
+    [InlineData(BackboneKind.Mlp, 1, true, true)]
+    [InlineData(BackboneKind.Mlp, 0, false, true)]
+    public void EveryVariantRunsForwardWithOneEmbeddingRowPerSample(BackboneKind kind, int stem, bool concat, bool processor)
+    {
+        manual_seed(5);
+        int[] input = kind == BackboneKind.Mlp ? [1, 28, 28] : [3, 32, 32];
+        var options = new DwaNetworkOptions { StemLayers = stem, ConcatenateStem = concat, UseProcessor = processor, EmbeddingSize = 8, BottleneckFeatures = 4, ProcessorFeatures = 8 };
+        var net = DwaNetworkFactory.Create(kind, input, [3, 4], options);
+        net.eval();
+        using var _ = no_grad();
+        var context = new ForwardContext(1);
+        var logits = net.Forward(randn([3, .. input]), context);
+        Assert.Equal([3L, 4], logits.shape);
+        Assert.Equal([3L, processor ? 8 : 2], context.EmbeddingOut!.shape);
+        Assert.Equal(((DwaWeightMasks)net.Backbone.Gating).MaskedLayers, context.MaskSummaries.Keys);
+        Assert.All(context.MaskSummaries.Values, s => Assert.Equal([3L], s.Magnitude.shape));
+    }
+
+    [Fact]
+    public void TheMasksOfTheForwardPassAreTheGeneratorsGatedOutput()
+    {
+        manual_seed(6);
+        var net = DwaNetworkFactory.Create(BackboneKind.Mlp, [1, 28, 28], [3], new DwaNetworkOptions { EmbeddingSize = 6, Gate = MaskGate.Tanh });
+        net.eval();
+        using var _ = no_grad();
+        var context = new ForwardContext(0) { KeepMasks = true };
+        var x = randn(2, 1, 28, 28);
+        var logits = net.Forward(x, context);
+        var gating = (DwaWeightMasks)net.Backbone.Gating;
+        foreach (var layer in gating.MaskedLayers)
+        {
+            var masks = gating.Masks(layer, context.EmbeddingOut!, gating.Spec(layer).WeightShape);
+            AssertClose(masks, context.Gates[layer], what: layer);
+            // The summary's magnitude is the sum of |M| per sample.
+            AssertClose(masks.abs().flatten(1).sum(1L), context.MaskSummaries[layer].Magnitude, what: layer + " magnitude");
+        }
+        // A given embedding vector replaces the processor's and is shared by the batch.
+        var given = rand(6) * 2 - 1;
+        var withGiven = new ForwardContext(0) { KeepMasks = true, Embedding = given };
+        net.Forward(x, withGiven);
+        AssertClose(given.expand(2, 6), withGiven.EmbeddingOut!, what: "given embedding");
+        AssertClose(gating.Masks("fc2", given.unsqueeze(0), [800, 800]).expand(2, 800, 800), withGiven.Gates["fc2"], what: "shared masks");
+        Assert.Equal([2L, 3], logits.shape);
+    }
+}
