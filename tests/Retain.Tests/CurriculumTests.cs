@@ -1,5 +1,4 @@
 using Retain.Curriculum;
-using Xunit;
 using static TorchSharp.torch;
 
 namespace Retain.Tests;
