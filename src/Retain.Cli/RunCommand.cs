@@ -196,6 +196,8 @@ public sealed class RunCommand : Command<RunSettings>
             _bar!.Value = _bar.MaxValue; // early stop fills the bar
             _bar.StopTask();
         }
+
+        public void Note(string line) => AnsiConsole.MarkupLine(Markup.Escape(line));
     }
 
     /// <summary>One line per epoch when the output is not a terminal (logs, CI).</summary>
@@ -205,5 +207,6 @@ public sealed class RunCommand : Command<RunSettings>
         public void EpochFinished(EpochRecord epoch) => Console.WriteLine("  " + Describe(epoch));
         public void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) =>
             Console.WriteLine("  test accuracy: " + string.Join("  ", testSoFar.Select((r, u) => string.Create(CultureInfo.InvariantCulture, $"task {u} {100 * r.Accuracy:F1}%"))));
+        public void Note(string line) => Console.WriteLine(line);
     }
 }

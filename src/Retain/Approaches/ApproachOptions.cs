@@ -12,6 +12,11 @@ public sealed class OptionAttribute(string name, string help) : Attribute
 {
     public string Name { get; } = name;
     public string Help { get; } = help;
+    /// <summary>
+    /// Bound before every other option whatever the command-line order: a preset that sets other options' values,
+    /// which options given explicitly then override.
+    /// </summary>
+    public bool BindsFirst { get; init; }
 }
 
 /// <summary>One declared option of an approach, with its value (the default, or a bound record's) as text.</summary>
@@ -36,7 +41,7 @@ public static class ApproachOptions
     {
         var options = Activator.CreateInstance(optionsType)!;
         var declared = Declared(optionsType).ToDictionary(p => p.Attribute.Name);
-        foreach (var (name, text) in values)
+        foreach (var (name, text) in values.OrderBy(v => declared.TryGetValue(v.Key, out var d) && d.Attribute.BindsFirst ? 0 : 1))
         {
             if (!declared.TryGetValue(name, out var target))
                 throw new RetainException(declared.Count == 0
@@ -53,6 +58,8 @@ public static class ApproachOptions
         double d => d.ToString("G", CultureInfo.InvariantCulture),
         bool b => b ? "true" : "false",
         double[] a => string.Join(",", a.Select(v => v.ToString("G", CultureInfo.InvariantCulture))),
+        int[] a => string.Join(",", a.Select(v => v.ToString(CultureInfo.InvariantCulture))),
+        Enum e => e.ToString().ToLowerInvariant(),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 
@@ -83,9 +90,16 @@ public static class ApproachOptions
             if (parts.All(p => p.Length > 0) && parts.Select((p, k) => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out values[k])).All(ok => ok))
                 return values;
         }
+        if (type == typeof(int[]))
+        {
+            var parts = text.Trim('[', ']', '(', ')').Split(',', StringSplitOptions.TrimEntries);
+            var values = new int[parts.Length];
+            if (parts.All(p => p.Length > 0) && parts.Select((p, k) => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out values[k])).All(ok => ok))
+                return values;
+        }
         if (type.IsEnum && Enum.TryParse(type, text, ignoreCase: true, out var e)) return e;
         var expected = type == typeof(int) ? "an integer" : type == typeof(double) ? "a number" : type == typeof(bool) ? "true or false"
-            : type == typeof(double[]) ? "numbers separated by commas" : type.IsEnum ? string.Join(" or ", Enum.GetNames(type)).ToLowerInvariant() : type.Name;
+            : type == typeof(double[]) ? "numbers separated by commas" : type == typeof(int[]) ? "integers separated by commas" : type.IsEnum ? string.Join(" or ", Enum.GetNames(type)).ToLowerInvariant() : type.Name;
         throw new RetainException($"--{name}: expected {expected} (got '{text}')");
     }
 }

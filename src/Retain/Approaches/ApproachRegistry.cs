@@ -1,4 +1,5 @@
 using Retain.Networks;
+using Retain.Networks.Dwa;
 using Retain.Training;
 
 namespace Retain.Approaches;
@@ -39,7 +40,22 @@ public static class ApproachRegistry
         {
             Create = (c, _) => new Sgd(c),
         },
+        new("dwa", "Dynamic Weight Allocation: per-sample weight masks generated from a context embedding, shaped by anchor, plasticity and sparsity losses.")
+        {
+            Defaults = new TrainingOptions { Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750) },
+            OptionsType = typeof(DwaOptions),
+            Create = (c, o) => new Dwa(c, (DwaOptions)o!),
+            CreateNetwork = r => CreateDwaNetwork(r, (DwaOptions?)r.Options ?? new DwaOptions()),
+        },
     ];
+
+    /// <summary>DWA's network (alexnet_dwa, or the MLP variant for the MNIST experiments), always initialised.</summary>
+    private static MultiHeadNetwork CreateDwaNetwork(NetworkRequest request, DwaOptions options)
+    {
+        var network = DwaNetworkFactory.Create(request.Backbone, request.InputSize, request.ClassCounts, options.Validated().Network);
+        WeightInitialisation.Parse(options.WeightInit)?.Apply(network);
+        return network;
+    }
 
     public static ApproachInfo Get(string name) =>
         All.FirstOrDefault(a => a.Name == name)

@@ -86,6 +86,8 @@ public static class ExperimentRunner
             ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
             observer.TaskFinished(t, row);
         }
+        if (approach is IRunArtifacts artifacts)
+            foreach (var line in artifacts.WriteArtifacts(benchmark, record.TasksCompleted, config.Output)) observer.Note(line);
         return record;
     }
 

@@ -24,6 +24,8 @@ public sealed class ForwardContext(int task)
     /// factorised dense masks are never materialised for a whole batch (introspection and tests ask for them).
     /// </summary>
     public bool KeepMasks { get; init; }
+    /// <summary>DWA: also count each sample's mask entries in use (<see cref="MaskSummary.ActiveCount"/>; the binary sparsity needs it).</summary>
+    public bool CountActiveMaskEntries { get; init; }
 
     /// <summary>Unit gates per layer name (HAT), or per-sample weight masks per layer name (DWA, with <see cref="KeepMasks"/>), of this pass.</summary>
     public Dictionary<string, Tensor> Gates { get; } = [];
@@ -41,6 +43,7 @@ public sealed class ForwardContext(int task)
 /// <summary>
 /// Per-sample statistics of one masked layer's masks M (B x n entries), all a regulariser needs:
 /// <c>Magnitude[b] = Σ_w |M_bw|</c>, <c>WeightedMagnitude[b] = Σ_w |M_bw| F_w</c> (null without importance weights)
-/// and <c>ActiveCount[b] = #{w : |M_bw| &gt;= threshold}</c> (no gradient).
+/// and <c>ActiveCount[b] = #{w : |M_bw| &gt;= threshold}</c> (no gradient; null unless asked for), over n =
+/// <see cref="Elements"/> entries per sample.
 /// </summary>
-public sealed record MaskSummary(Tensor Magnitude, Tensor? WeightedMagnitude, Tensor ActiveCount, long Elements);
+public sealed record MaskSummary(Tensor Magnitude, Tensor? WeightedMagnitude, Tensor? ActiveCount, long Elements);

@@ -14,6 +14,18 @@ public interface IRunObserver
     void TaskStarted(int task, string name, int maxEpochs) { }
     void EpochFinished(EpochRecord epoch) { }
     void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) { }
+    /// <summary>A line worth showing (e.g. where an approach wrote extra files, or a summary it computed).</summary>
+    void Note(string line) { }
+}
+
+/// <summary>An approach that writes extra files once the run's tasks are done (DWA's masks and embeddings).</summary>
+public interface IRunArtifacts
+{
+    /// <summary>
+    /// Writes the files next to <paramref name="outputPath"/> (the accuracy-matrix file) after
+    /// <paramref name="tasksCompleted"/> tasks; returns lines for the user (what was written, summaries).
+    /// </summary>
+    IReadOnlyList<string> WriteArtifacts(Data.Benchmark benchmark, int tasksCompleted, string outputPath);
 }
 
 public sealed class SilentObserver : IRunObserver

@@ -155,14 +155,14 @@ public sealed class DwaWeightMasks : Gating
         if (_generators[spec.Name] is FactorisedMaskGenerator factorised && !shared)
         {
             var (rows, columns) = factorised.Factors(embedding);
-            var (output, summary) = ((MaskedLinear)backbone.Layer(index)).ForwardFactorised(x, rows, columns, gate, importance);
+            var (output, summary) = ((MaskedLinear)backbone.Layer(index)).ForwardFactorised(x, rows, columns, gate, importance, context.CountActiveMaskEntries);
             context.MaskSummaries[spec.Name] = summary;
             if (context.KeepMasks) context.Gates[spec.Name] = MaskedLayerReference.FactorisedMasks(rows, columns, gate, spec.WeightShape);
             return output;
         }
 
         var masks = Masks(spec.Name, embedding, spec.WeightShape);                       // R x weight shape
-        var maskSummary = MaskMath.Summarise(masks, importance, gate);
+        var maskSummary = MaskMath.Summarise(masks, importance, gate, context.CountActiveMaskEntries);
         context.MaskSummaries[spec.Name] = shared ? MaskMath.Expand(maskSummary, batch) : maskSummary;
         if (context.KeepMasks) context.Gates[spec.Name] = shared ? masks.expand([batch, .. spec.WeightShape]) : masks;
         var perLayer = shared ? masks[0] : masks;

@@ -14,8 +14,8 @@ namespace Retain.Networks.Dwa;
 /// memory is bounded by the chunk size whatever the batch size.
 /// </para>
 /// Inputs: x (B x in), rows (B x f2), columns (B x f1), weight (out x in), bias (out), importance F (out x in, or
-/// null), gate, chunk bound (mask entries). Outputs: y (B x out), magnitude (B), weighted magnitude (B; zeros
-/// without F), active count (B, not differentiable).
+/// null), gate, whether to count active entries, chunk bound (mask entries). Outputs: y (B x out), magnitude (B),
+/// weighted magnitude (B; zeros without F), active count (B, not differentiable; zeros unless counted).
 /// </summary>
 public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunction<FactorisedMaskedLinearFunction>
 {
@@ -23,7 +23,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (x, rows, columns, weight, bias, importance, gate, chunkElements) = Unpack(vars);
+        var (x, rows, columns, weight, bias, importance, gate, countActive, chunkElements) = Unpack(vars);
         ctx.save_for_backward([x, rows, columns, weight, bias, importance!]);
         ctx.save_data("gate", gate);
         ctx.save_data("chunk", chunkElements);
@@ -32,7 +32,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
         var y = empty(batch, weight.shape[0], dtype: x.dtype, device: x.device);
         var magnitude = empty(batch, dtype: x.dtype, device: x.device);
         var weighted = zeros(batch, dtype: x.dtype, device: x.device);
-        var active = empty(batch, dtype: x.dtype, device: x.device);
+        var active = zeros(batch, dtype: x.dtype, device: x.device);
         var perChunk = MaskMath.SamplesPerChunk(weight.numel(), batch, chunkElements);
         for (long start = 0; start < batch; start += perChunk)
         {
@@ -107,7 +107,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
             gradColumns.narrow(0, start, count).copy_(rows.narrow(0, start, count).unsqueeze(1).bmm(gradRaw).squeeze(1));
         }
         var gradBias = gradY.sum(0L);
-        return [gradX, gradRows, gradColumns, gradWeight, gradBias, null!, null!, null!];
+        return [gradX, gradRows, gradColumns, gradWeight, gradBias, null!, null!, null!, null!];
     }
 
     /// <summary>The masks of samples [start, start + count): gate(rows ⊗ columns), shaped c x out x in.</summary>
@@ -117,6 +117,6 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
         return gate.ApplyInPlace(raw).view(count, weightShape[0], weightShape[1]);
     }
 
-    private static (Tensor X, Tensor Rows, Tensor Columns, Tensor Weight, Tensor Bias, Tensor? Importance, MaskGate Gate, long ChunkElements) Unpack(object[] vars) =>
-        ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4], vars[5] as Tensor, (MaskGate)vars[6], (long)vars[7]);
+    private static (Tensor X, Tensor Rows, Tensor Columns, Tensor Weight, Tensor Bias, Tensor? Importance, MaskGate Gate, bool CountActive, long ChunkElements) Unpack(object[] vars) =>
+        ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4], vars[5] as Tensor, (MaskGate)vars[6], (bool)vars[7], (long)vars[8]);
 }

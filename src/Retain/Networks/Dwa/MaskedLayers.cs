@@ -36,7 +36,7 @@ public static class MaskMath
     /// The <see cref="MaskSummary"/> of masks given explicitly, one row per sample (<paramref name="masks"/>: R x
     /// weight shape). Differentiable in the masks except the active count.
     /// </summary>
-    public static MaskSummary Summarise(Tensor masks, Tensor? importance, MaskGate gate)
+    public static MaskSummary Summarise(Tensor masks, Tensor? importance, MaskGate gate, bool countActive = true)
     {
         using var flat = masks.flatten(1);
         // Sigmoid masks are positive, so |M| = M and the absolute value (and its copy) can be skipped.
@@ -58,7 +58,7 @@ public static class MaskMath
 
     /// <summary>A summary computed for one shared mask, repeated for <paramref name="batch"/> samples.</summary>
     public static MaskSummary Expand(MaskSummary shared, long batch) => new(
-        shared.Magnitude.expand(batch), shared.WeightedMagnitude?.expand(batch), shared.ActiveCount.expand(batch), shared.Elements);
+        shared.Magnitude.expand(batch), shared.WeightedMagnitude?.expand(batch), shared.ActiveCount?.expand(batch), shared.Elements);
 }
 
 /// <summary>
@@ -136,12 +136,12 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>
     /// exist only chunk by chunk, in the forward pass and again in the backward pass.
     /// </summary>
     public (Tensor Output, MaskSummary Summary) ForwardFactorised(Tensor x, Tensor rows, Tensor columns, MaskGate gate,
-        Tensor? importance = null, long chunkElements = MaskMath.DefaultChunkElements)
+        Tensor? importance = null, bool countActive = true, long chunkElements = MaskMath.DefaultChunkElements)
     {
         if (rows.shape[1] * columns.shape[1] != _weight.numel())
             throw new ArgumentException($"mask factors {rows.shape[1]} x {columns.shape[1]} do not cover a {Outputs} x {Inputs} weight");
-        var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, chunkElements);
-        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], outputs[3], _weight.numel()));
+        var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, countActive, chunkElements);
+        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? outputs[3] : null, _weight.numel()));
     }
 }
 
@@ -225,7 +225,7 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>
 
 /// <summary>
 /// The obvious computation the masked layers must agree with: one sample at a time, the masked weight is formed and
-/// applied with an ordinary linear map or convolution. Used by the tests and by <see cref="DwaBenchmarks"/>.
+/// applied with an ordinary linear map or convolution. Used by the tests and by <see cref="Benchmarks.DwaBenchmarks"/>.
 /// </summary>
 public static class MaskedLayerReference
 {

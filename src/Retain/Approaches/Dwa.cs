@@ -1,0 +1,273 @@
+using Retain.Curriculum;
+using Retain.Data;
+using Retain.Networks;
+using Retain.Networks.Dwa;
+using Retain.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Retain.Approaches;
+
+/// <summary>Mean auxiliary terms over one epoch's training batches (unweighted by λ and stiffness).</summary>
+public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double Attention, double Sparsity);
+
+/// <summary>
+/// Dynamic Weight Allocation (Geilert, "Pay attention to the Task"; approaches.md §15, networks.md §9).
+/// <para>
+/// <b>Method.</b> A context processor embeds each input into e ∈ R^E; from e, a generator per layer produces a mask
+/// M = gate(G(e)) over that layer's weights, so every sample is processed by its own sub-network W ⊙ M. Training
+/// shapes the embedding space and the masks with three auxiliary losses next to the cross-entropy:
+/// </para>
+/// <list type="number">
+/// <item><b>Anchor (triplet) loss</b>, tasks t &gt; 0: embeddings of the current task are pulled towards a positive
+/// anchor P (the mean embedding of its simplest samples) and pushed away from a negative anchor N (the direction,
+/// orthogonal to P, whose masks hurt the task most) and from the anchor N_T of the earlier task the current one is
+/// most easily confused with. Weighted per sample by 1 - complexity.</item>
+/// <item><b>Plasticity (attention) loss</b>, t &gt; 0: mask entries of weights that were important to earlier tasks
+/// (merged Fisher diagonal F) cost |M| F, so new tasks allocate other weights.</item>
+/// <item><b>Sparsity loss</b>: each sample's fraction of mask entries in use above the target μ is penalised, leaving
+/// capacity for later tasks.</item>
+/// </list>
+/// <para>
+/// Anchors are searched before every epoch on the task's simplest training samples (entropy complexity &lt; 0.4),
+/// which makes the entropy curriculum mandatory; the Fisher diagonal of the masked weights is computed and merged
+/// after each task. The auxiliary losses can ramp in over the first <c>stiff</c> epochs.
+/// </para>
+/// Corrections of the seed (all listed in approaches.md §15): the negative search averages the loss over the whole
+/// anchor set and projects with the normalised P; triplet distances are squared and per sample (paper eq. 3-4);
+/// sparsity uses mean |M| (soft) or a straight-through count (binary); the task code slices correctly; stiffness is
+/// clamped to [0, 1]; the Fisher pass zeroes gradients per batch; the anchor stored for a finished task is computed
+/// on the model that is kept (the best-validation one), not on the last epoch's.
+/// </summary>
+public sealed class Dwa : Approach, IRunArtifacts
+{
+    /// <summary>Samples simpler than this (normalised entropy complexity) may serve as anchor samples.</summary>
+    public const double AnchorComplexityThreshold = 0.4;
+    /// <summary>The anchor set holds at most this many batches of simple samples (10 · sbatch).</summary>
+    public const int AnchorSetBatches = 10;
+    /// <summary>Random directions tried for the negative anchor.</summary>
+    public const int NegativeTrials = 5;
+    /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
+    public const string DefaultCurriculum = "linear:100:0.2";
+
+    private readonly DwaOptions _options;
+    private readonly DwaWeightMasks _masks;
+    private readonly double[] _layerScales;
+    private readonly CurriculumSchedule _curriculum;
+    private readonly List<DwaEpochTerms> _terms = [];
+    private Dictionary<string, Tensor>? _importanceByLayer;
+    private float[] _trainComplexity = [];
+    private int _epoch;
+    private (double Triplet, double Attention, double Sparsity, int Samples) _epochSums;
+
+    public Dwa(ApproachContext context, DwaOptions options) : base(context)
+    {
+        _options = options.Validated();
+        _masks = context.Network.Backbone.Gating as DwaWeightMasks
+            ?? throw new RetainException("dwa needs its own network (DwaNetworkFactory): masked layers and a context processor");
+        _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);
+        _curriculum = CurriculumSchedule.Parse(DefaultCurriculum)!;
+    }
+
+    public DwaState State { get; } = new();
+    public DwaOptions Settings => _options;
+    public DwaWeightMasks Masks => _masks;
+    public IReadOnlyList<DwaEpochTerms> Terms => _terms;
+
+    protected override void PrepareTask(int task, TaskData data)
+    {
+        _trainComplexity = EntropyComplexity.Compute(data.Train.X);
+    }
+
+    /// <summary>Anchor search at the start of every epoch, on the unfiltered training set.</summary>
+    protected override void PrepareEpoch(int task, int epoch, TaskData data)
+    {
+        _epoch = epoch;
+        _epochSums = default;
+        SearchAnchors(task, epoch, data.Train, _trainComplexity);
+    }
+
+    // ---- Anchor search (§15.3) -------------------------------------------------------------------------------
+
+    /// <summary>The anchor set: the first 10 · sbatch training samples (stored order) simpler than 0.4.</summary>
+    private Split AnchorSet(Split train, IReadOnlyList<float> complexity)
+    {
+        var simple = Enumerable.Range(0, train.Count).Where(i => complexity[i] < AnchorComplexityThreshold)
+            .Take(AnchorSetBatches * Options.BatchSize).Select(i => (long)i).ToArray();
+        if (simple.Length == 0)
+            throw new RetainException($"dwa: no training sample of this task has complexity below {AnchorComplexityThreshold}, so no anchor can be placed");
+        return train.Select(simple);
+    }
+
+    /// <summary>
+    /// P = mean embedding of the anchor set; N = the best of 5 random unit vectors orthogonal to P, "best" meaning the
+    /// largest cross-entropy of head t over the anchor set when its masks are generated from it; N_T (t &gt; 0) = the
+    /// stored anchor of an earlier task with the largest such loss.
+    /// </summary>
+    private void SearchAnchors(int task, int epoch, Split train, IReadOnlyList<float> complexity)
+    {
+        using var anchorSet = AnchorSet(train, complexity);
+        using var positive = PositiveAnchor(task, anchorSet);
+        State.Positive = DwaState.ToArray(positive);
+
+        // A direction orthogonal to P: project out the unit vector along P, then normalise.
+        using var direction = positive / positive.norm().clamp_min(1e-12);
+        var (bestLoss, best) = (double.NegativeInfinity, (float[]?)null);
+        for (var trial = 0; trial < NegativeTrials; trial++)
+        {
+            using var scope = NewDisposeScope();
+            var v = randn(_masks.EmbeddingSize, device: Device);
+            v = v - v.dot(direction) * direction;
+            v = v / v.norm().clamp_min(1e-12);
+            var loss = AnchorSetLoss(task, anchorSet, v);
+            if (loss > bestLoss) (bestLoss, best) = (loss, DwaState.ToArray(v));
+        }
+        State.Negative = best;
+
+        double? taskNegativeLoss = null;
+        foreach (var (earlier, anchor) in State.AnchorStore.Where(a => a.Key < task))
+        {
+            using var stored = tensor(anchor, device: Device);
+            var loss = AnchorSetLoss(task, anchorSet, stored);
+            if (taskNegativeLoss is null || loss > taskNegativeLoss) (taskNegativeLoss, State.TaskNegative) = (loss, anchor);
+        }
+        State.Searches.Add(new AnchorSearch(task, epoch, anchorSet.Count, bestLoss, taskNegativeLoss, positive.norm().item<float>()));
+    }
+
+    /// <summary>Mean embedding of a set of samples (eval mode, batches of sbatch).</summary>
+    private Tensor PositiveAnchor(int task, Split samples)
+    {
+        Model.eval();
+        using var _ = no_grad();
+        var sum = zeros(_masks.EmbeddingSize, device: Device);
+        for (var start = 0; start < samples.Count; start += Options.BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(Options.BatchSize, samples.Count - start);
+            var context = new ForwardContext(task);
+            Model.Forward(samples.X.narrow(0, start, count).to(Device), context);
+            sum.add_(context.EmbeddingOut!.sum(0L));
+        }
+        return sum.div_(samples.Count);
+    }
+
+    /// <summary>Cross-entropy of head t over the whole set when every sample's masks come from <paramref name="embedding"/>.</summary>
+    private double AnchorSetLoss(int task, Split samples, Tensor embedding)
+    {
+        Model.eval();
+        using var _ = no_grad();
+        double total = 0;
+        for (var start = 0; start < samples.Count; start += Options.BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(Options.BatchSize, samples.Count - start);
+            var logits = Model.Forward(samples.X.narrow(0, start, count).to(Device), new ForwardContext(task) { Embedding = embedding });
+            total += nn.functional.cross_entropy(logits, samples.Y.narrow(0, start, count).to(Device)).item<float>() * count;
+        }
+        return total / samples.Count;
+    }
+
+    // ---- Training objective (§15.4) --------------------------------------------------------------------------
+
+    protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
+    {
+        var task = batch.Task;
+        var attention = task > 0 && State.Fisher is not null && _options.AttentionWeight > 0;
+        var context = new ForwardContext(task)
+        {
+            MaskImportance = attention ? ImportanceByLayer() : null, CountActiveMaskEntries = _options.BinarySparsity,
+        };
+        var logits = Model.Forward(batch.X, context);
+        var summaries = _masks.MaskedLayers.Select(l => context.MaskSummaries[l]).ToArray();
+        var sampleWeights = 1 - batch.Complexity;   // simple samples carry the task's identity
+
+        Tensor? triplet = null;
+        if ((task > 0 || _options.AnchorLossOnFirstTask) && State is { Positive: { } p, Negative: { } n })
+        {
+            using var positive = tensor(p, device: Device);
+            using var negative = tensor(n, device: Device);
+            using var taskNegative = task > 0 && State.TaskNegative is { } nt ? tensor(nt, device: Device) : null;
+            triplet = DwaLosses.Triplet(context.EmbeddingOut!, positive, negative, taskNegative, _options.Margin, _options.TaskNegativeWeight, sampleWeights);
+        }
+        if (_options.UseTaskLoss && _masks.HasProcessor)
+        {
+            using var code = DwaLosses.TaskCode(task, Model.TaskCount, _masks.EmbeddingSize, Device);
+            var toCode = DwaLosses.TaskCodeDistance(context.EmbeddingOut!, code, sampleWeights);
+            triplet = triplet is null ? toCode : triplet + toCode;
+        }
+        var plasticity = attention ? DwaLosses.Attention(summaries, _layerScales) : null;
+        var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity);
+
+        // Evaluation (and the Fisher pass) use full stiffness.
+        var k = Model.training ? DwaLosses.Stiffness(_epoch, _options.StiffnessEpochs) : 1;
+        var loss = nn.functional.cross_entropy(logits, batch.Y);
+        if (triplet is not null) loss = loss + k * _options.TripletWeight * triplet;
+        if (plasticity is not null) loss = loss + k * _options.AttentionWeight * plasticity;
+        loss = loss + k * _options.SparsityWeight * sparsity;
+
+        if (Model.training) Accumulate(batch.X.shape[0], triplet, plasticity, sparsity);
+        return (loss, logits);
+    }
+
+    /// <summary>The merged Fisher diagonal of each masked layer's weight, by layer name (the masks' importance weights).</summary>
+    private Dictionary<string, Tensor> ImportanceByLayer() =>
+        _importanceByLayer ??= _masks.MaskedLayers.ToDictionary(l => l, l => State.Fisher![WeightName(l)]);
+
+    public static string WeightName(string layer) => $"backbone.{layer}.weight";
+
+    private void Accumulate(long samples, Tensor? triplet, Tensor? attention, Tensor sparsity)
+    {
+        static double Value(Tensor? t) => t is null ? 0 : t.detach().item<float>();
+        _epochSums = (_epochSums.Triplet + Value(triplet) * samples, _epochSums.Attention + Value(attention) * samples,
+            _epochSums.Sparsity + Value(sparsity) * samples, _epochSums.Samples + (int)samples);
+    }
+
+    // ---- Curriculum (§15.0): only samples simpler than the epoch's threshold are trained on ------------------
+
+    protected override void TrainEpoch(int task, Split train)
+    {
+        var selected = _curriculum.SelectedSamples(_trainComplexity, _epoch);
+        var order = Context.BatchOrder.Permutation(selected.Length);
+        Model.train();
+        for (var start = 0; start < order.Length; start += Options.BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            var end = Math.Min(start + Options.BatchSize, order.Length);
+            var picked = order[start..end].Select(i => selected[i]).ToArray();
+            using var index = tensor(picked.Select(i => (long)i).ToArray());
+            TrainStep(new Batch(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device),
+                tensor(picked.Select(i => _trainComplexity[i]).ToArray(), device: Device)));
+        }
+        var n = Math.Max(1, _epochSums.Samples);
+        _terms.Add(new DwaEpochTerms(task, _epoch, _epochSums.Triplet / n, _epochSums.Attention / n, _epochSums.Sparsity / n));
+    }
+
+    // ---- After each task (§15.5) -------------------------------------------------------------------------------
+
+    protected override void FinishTask(int task, TaskData data)
+    {
+        using (var anchorSet = AnchorSet(data.Train, _trainComplexity))
+        using (var anchor = PositiveAnchor(task, anchorSet))
+            State.AnchorStore[task] = DwaState.ToArray(anchor);
+
+        // Only the masked weights' entries are kept. The auxiliary losses do not depend on those weights, so the
+        // cross-entropy alone gives their exact gradient (the seed evaluated the whole DWA loss with c = 1).
+        var maskedWeights = _masks.MaskedLayers.Select(WeightName).ToHashSet();
+        var all = FisherDiagonal.Compute(Model, data.Train, Device, (x, y) => nn.functional.cross_entropy(Model.Forward(x, task), y));
+        var fresh = all.Where(kv => maskedWeights.Contains(kv.Key)).ToDictionary();
+        ParameterSet.DisposeAll(all.Where(kv => !maskedWeights.Contains(kv.Key)).ToDictionary());
+        State.Fisher = FisherDiagonal.MergeMean(State.Fisher, fresh, task);
+        _importanceByLayer = null;
+    }
+
+    // ---- Introspection (§15.6) ---------------------------------------------------------------------------------
+
+    public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string outputPath) =>
+        DwaIntrospection.Write(this, benchmark, tasksCompleted, outputPath);
+
+    public override void Dispose()
+    {
+        State.Dispose();
+        base.Dispose();
+    }
+}

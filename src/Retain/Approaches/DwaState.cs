@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using Retain.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Retain.Approaches;
+
+/// <summary>What one anchor search found (for logs and tests).</summary>
+public sealed record AnchorSearch(int Task, int Epoch, int AnchorSamples, double NegativeLoss, double? TaskNegativeLoss, double PositiveNorm);
+
+/// <summary>
+/// Everything DWA carries from batch to batch and task to task (approaches.md §15.2): the current anchors P
+/// (positive), N (negative) and N_T (task negative, kept from the previous task until replaced), the latest positive
+/// anchor of every finished task, and the merged Fisher diagonal of the masked layers' weights (by parameter name).
+/// Anchors are plain arrays; <see cref="ToFile"/> / <see cref="FromFile"/> convert the whole state to and from a
+/// serialisable record.
+/// </summary>
+public sealed class DwaState : IDisposable
+{
+    public float[]? Positive { get; set; }
+    public float[]? Negative { get; set; }
+    public float[]? TaskNegative { get; set; }
+    /// <summary>anchor_store: the positive anchor of each finished task.</summary>
+    public SortedDictionary<int, float[]> AnchorStore { get; } = [];
+    /// <summary>Merged Fisher diagonal F of each masked layer's weight, by parameter name (<c>backbone.c2.weight</c>); null before the first task ends.</summary>
+    public Dictionary<string, Tensor>? Fisher { get; set; }
+    public List<AnchorSearch> Searches { get; } = [];
+
+    /// <param name="includeFisher">The Fisher diagonal is as large as the masked weights (6.5 M values for AlexNet).</param>
+    public DwaStateFile ToFile(bool includeFisher = true) => new()
+    {
+        Positive = Positive, Negative = Negative, TaskNegative = TaskNegative,
+        AnchorStore = AnchorStore.ToDictionary(kv => kv.Key, kv => kv.Value),
+        Fisher = !includeFisher ? null : Fisher?.ToDictionary(kv => kv.Key, kv => new StoredTensor(kv.Value.shape, ToArray(kv.Value))),
+        Searches = [.. Searches],
+    };
+
+    public static DwaState FromFile(DwaStateFile file, Device device)
+    {
+        var state = new DwaState { Positive = file.Positive, Negative = file.Negative, TaskNegative = file.TaskNegative };
+        foreach (var (task, anchor) in file.AnchorStore) state.AnchorStore[task] = anchor;
+        state.Fisher = file.Fisher?.ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Values, kv.Value.Shape, device: device));
+        state.Searches.AddRange(file.Searches);
+        return state;
+    }
+
+    public static float[] ToArray(Tensor t)
+    {
+        using var flat = t.detach().to_type(ScalarType.Float32).cpu().contiguous().flatten();
+        return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
+    }
+
+    public void Dispose() => ParameterSet.DisposeAll(Fisher);
+}
+
+/// <summary>A tensor as plain data: its shape and its values in row-major order.</summary>
+public sealed record StoredTensor(long[] Shape, float[] Values);
+
+/// <summary>The serialisable form of <see cref="DwaState"/>.</summary>
+public sealed record DwaStateFile
+{
+    public float[]? Positive { get; init; }
+    public float[]? Negative { get; init; }
+    public float[]? TaskNegative { get; init; }
+    public Dictionary<int, float[]> AnchorStore { get; init; } = [];
+    public Dictionary<string, StoredTensor>? Fisher { get; init; }
+    public List<AnchorSearch> Searches { get; init; } = [];
+}
