@@ -95,8 +95,8 @@ public static class ExperimentCatalog
         var paths = Mnist.IdxFiles.Select(f => Mnist.FindIdx(folder, f)).ToArray();
         if (paths.Any(p => p is null))
             throw new RetainException($"Fashion-MNIST not found: put {string.Join(", ", Mnist.IdxFiles.Select(f => f + ".gz"))} in {folder}, or run `./retain data fetch`");
-        var train = Mnist.ReadIdxPair(paths[0]!, paths[1]!);
-        var test = Mnist.ReadIdxPair(paths[2]!, paths[3]!);
+        var train = Mnist.ReadIdxPair(dataDir, "fashion_mnist.train", paths[0]!, paths[1]!);
+        var test = Mnist.ReadIdxPair(dataDir, "fashion_mnist.test", paths[2]!, paths[3]!);
         var (mean, std) = train.ChannelMeanAndStd();
         var order = Enumerable.Range(0, 5).ToArray();
         new NumpyRandomState((uint)seed).Shuffle(order);
