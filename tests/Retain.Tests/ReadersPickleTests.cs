@@ -130,6 +130,17 @@ public class ReadersPickleTests
     }
 
     [Fact]
+    public void HugeTextIntegerIsRejectedWithoutParsingIt()
+    {
+        // LONG with a million digits: BigInteger.Parse would take seconds; Python itself refuses over 4300 digits.
+        byte[] pickle = [0x80, 2, (byte)'L', .. Enumerable.Repeat((byte)'7', 1_000_000), (byte)'L', (byte)'\n', (byte)'.'];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<DataFileException>(() => CifarPickleReader.ReadCifar10(Write("long", pickle)));
+        Assert.Contains("a text integer of 1000001 characters at byte 2", e.Message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public void NotAPickleIsAClearError()
     {
         var path = Write("text", "this is not a pickle\n"u8.ToArray());

@@ -39,15 +39,15 @@ public static class Cub200Reader
         foreach (var (id, isTrain, line) in split)
         {
             if (isTrain is not ("0" or "1"))
-                throw new DataFileException(Path.Combine(folder, "train_test_split.txt"), $"line {line}: is_train '{isTrain}' is not 0 or 1");
+                throw new DataFileException(Path.Combine(folder, "train_test_split.txt"), $"line {line}: is_train '{FileText.Printable(isTrain)}' is not 0 or 1");
             if (!paths.TryGetValue(id, out var relative))
                 throw new DataFileException(Path.Combine(folder, "images.txt"), $"no line for image id {id}");
             if (!classOf.TryGetValue(id, out var classText))
                 throw new DataFileException(Path.Combine(folder, "image_class_labels.txt"), $"no line for image id {id}");
             if (!int.TryParse(classText, out var classId) || !knownClasses.Contains(classId))
-                throw new DataFileException(Path.Combine(folder, "image_class_labels.txt"), $"class '{classText}' of image id {id} is not in classes.txt");
+                throw new DataFileException(Path.Combine(folder, "image_class_labels.txt"), $"class '{FileText.Printable(classText)}' of image id {id} is not in classes.txt");
             if (Path.IsPathRooted(relative) || relative.Split('/', '\\').Contains(".."))
-                throw new DataFileException(Path.Combine(folder, "images.txt"), $"image path '{relative}' of id {id} leaves the images folder");
+                throw new DataFileException(Path.Combine(folder, "images.txt"), $"image path '{FileText.Printable(relative)}' of id {id} leaves the images folder");
             entries.Add((Path.Combine(folder, "images", relative), (byte)(classId - firstClass), isTrain == "1"));
         }
 

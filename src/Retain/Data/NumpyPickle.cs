@@ -112,6 +112,7 @@ public static class NumpyPickle
         {
             throw new DataFileException(path, $"cannot read ({e.Message})", e);
         }
+        RejectLongTextIntegers(path, bytes);
         try
         {
             using var unpickler = new Unpickler();
@@ -120,9 +121,80 @@ public static class NumpyPickle
         // Razorvine reports malformed input through many exception types: its own PickleException, but also
         // IndexOutOfRange/ArgumentOutOfRange (truncation), InvalidCast and NullReference (opcodes applied to the
         // wrong objects on its unchecked stack). Everything thrown while unpickling is therefore a bad file.
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            // Razorvine reads past its buffer or pops an empty stack.
+            throw new DataFileException(path, $"not a valid pickle: truncated or corrupt ({Describe(e)})", e);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new DataFileException(path, $"not a valid pickle ({Describe(e)})", e);
+        }
+    }
+
+    /// <summary>Python's own limit on the digits of an int written as text (CVE-2020-10735).</summary>
+    private const int MaxTextIntegerDigits = 4300;
+
+    /// <summary>
+    /// Razorvine parses the text integers of the INT and LONG opcodes with BigInteger.Parse, whose time grows faster
+    /// than the digit count (a 4-million-digit LONG takes 20 s), so a small hostile pickle could stall the reader.
+    /// This walks the opcodes (building nothing), skipping each one's argument by its encoded size as pickletools
+    /// does, and rejects text integers longer than Python itself accepts. Razorvine has no hook for this. Anything
+    /// the walk cannot follow (an unknown opcode, a bad length) is left for Razorvine to report.
+    /// </summary>
+    private static void RejectLongTextIntegers(string path, byte[] pickle)
+    {
+        long position = 0;
+        while (position < pickle.Length)
+        {
+            var opcode = pickle[position++];
+            long argument;
+            switch (opcode)
+            {
+                case (byte)'.': return; // STOP
+                case (byte)'I' or (byte)'L':
+                    var end = Array.IndexOf(pickle, (byte)'\n', (int)position);
+                    if (end < 0) return;
+                    if (end - position > MaxTextIntegerDigits + 2)
+                        throw new DataFileException(path, $"not a valid pickle: a text integer of {end - position} characters at byte {position - 1} (Python accepts {MaxTextIntegerDigits} digits)");
+                    argument = end + 1 - position;
+                    break;
+                case (byte)'F' or (byte)'S' or (byte)'V' or (byte)'P' or (byte)'g' or (byte)'p' or (byte)'c' or (byte)'i':
+                    var lines = opcode is (byte)'c' or (byte)'i' ? 2 : 1;
+                    argument = 0;
+                    for (var line = 0; line < lines; line++)
+                    {
+                        var newline = Array.IndexOf(pickle, (byte)'\n', (int)(position + argument));
+                        if (newline < 0) return;
+                        argument = newline + 1 - position;
+                    }
+                    break;
+                case (byte)'K' or (byte)'h' or (byte)'q' or 0x80 or 0x82: argument = 1; break;
+                case (byte)'M' or 0x83: argument = 2; break;
+                case (byte)'J' or (byte)'j' or (byte)'r' or 0x84: argument = 4; break;
+                case (byte)'G' or 0x95: argument = 8; break;
+                case (byte)'U' or (byte)'C' or 0x8c or 0x8a:
+                    if (position + 1 > pickle.Length) return;
+                    argument = 1 + pickle[position];
+                    break;
+                case (byte)'T' or (byte)'X' or (byte)'B' or 0x8b:
+                    if (position + 4 > pickle.Length) return;
+                    argument = 4 + (long)BinaryPrimitives.ReadUInt32LittleEndian(pickle.AsSpan((int)position));
+                    break;
+                case 0x8d or 0x8e or 0x96:
+                    if (position + 8 > pickle.Length) return;
+                    var length = BinaryPrimitives.ReadUInt64LittleEndian(pickle.AsSpan((int)position));
+                    if (length > (ulong)pickle.Length) return;
+                    argument = 8 + (long)length;
+                    break;
+                case (byte)'(' or (byte)'0' or (byte)'1' or (byte)'2' or (byte)'N' or (byte)'R' or (byte)'a' or (byte)'b'
+                    or (byte)'d' or (byte)'}' or (byte)'e' or (byte)'l' or (byte)']' or (byte)'o' or (byte)'s' or (byte)'t'
+                    or (byte)')' or (byte)'u' or (byte)'Q' or (>= 0x85 and <= 0x89) or 0x81 or (>= 0x8f and <= 0x94) or 0x97 or 0x98:
+                    argument = 0;
+                    break;
+                default: return;
+            }
+            position += argument;
         }
     }
 
@@ -131,7 +203,7 @@ public static class NumpyPickle
         var messages = new List<string>();
         for (Exception? x = e; x is not null; x = x.InnerException)
             if (x is not System.Reflection.TargetInvocationException && !messages.Contains(x.Message)) messages.Add(x.Message.Trim());
-        return string.Join(": ", messages);
+        return FileText.Printable(string.Join(": ", messages));
     }
 
     /// <summary>Turns the numpy stand-ins Razorvine built into <see cref="NumpyArray"/> (top level and list items).</summary>
@@ -161,7 +233,7 @@ public static class NumpyPickle
     internal static object Entry(string path, IReadOnlyDictionary<string, object?> dict, string key) =>
         dict.TryGetValue(key, out var value) && value is not null
             ? value
-            : throw new DataFileException(path, $"no '{key}' entry in the pickled dict (keys: {string.Join(", ", dict.Keys.Order(StringComparer.Ordinal))})");
+            : throw new DataFileException(path, $"no '{key}' entry in the pickled dict (keys: {FileText.Printable(string.Join(", ", dict.Keys.Order(StringComparer.Ordinal)))})");
 
     /// <summary>
     /// Image bytes from an array of 1-byte integers (uint8, or int8 reinterpreted as numpy's <c>astype(uint8)</c>
