@@ -136,7 +136,7 @@ public static class MatFile
                 throw new DataFileException(path, $"truncated: data element at byte {position} declares {size} bytes, {file.Length - position - 8} remain");
             var body = new MemoryStream(file, (int)position + 8, (int)size, writable: false);
             if (type == StorageType.Compressed) ReadCompressed(path, body, size, bigEndian, names, found, position);
-            else if (type == StorageType.Matrix) ReadMatrix(path, new ElementStream(path, body, size, bigEndian, position), names, found, drainTo: false);
+            else if (type == StorageType.Matrix) ReadMatrix(path, new ElementStream(path, body, size, bigEndian, position), names, found, verifyChecksum: false);
             // Compressed elements are not padded; every other element is padded to 8 bytes (the last one may stop early).
             position += 8 + size;
             if (type != StorageType.Compressed) position = Math.Min(file.Length, (position + 7) & ~7L);
@@ -185,7 +185,7 @@ public static class MatFile
             if (small || type != StorageType.Matrix) return; // not a variable: nothing the seed reads
             if (size > compressedSize * DeflateMaxRatio)
                 throw new DataFileException(path, $"compressed element at byte {position} claims {size} bytes, more than its {compressedSize} compressed bytes can hold");
-            ReadMatrix(path, new ElementStream(path, inflated, size, bigEndian, position), names, found, drainTo: true);
+            ReadMatrix(path, new ElementStream(path, inflated, size, bigEndian, position), names, found, verifyChecksum: true);
         }
         catch (InvalidDataException e)
         {
@@ -195,9 +195,9 @@ public static class MatFile
 
     /// <summary>
     /// Reads one <c>miMATRIX</c>: array flags, dimensions, name, and, for a wanted variable, the real part.
-    /// <paramref name="drainTo"/>: read the rest of a compressed stream, so that zlib verifies its checksum.
+    /// <paramref name="verifyChecksum"/>: read the rest of a compressed stream, so that zlib checks its checksum.
     /// </summary>
-    private static void ReadMatrix(string path, ElementStream matrix, string[] names, Dictionary<string, MatArray> found, bool drainTo)
+    private static void ReadMatrix(string path, ElementStream matrix, string[] names, Dictionary<string, MatArray> found, bool verifyChecksum)
     {
         var (flagsType, flags) = matrix.ReadHeaderElement("array flags", 16);
         if (flagsType != StorageType.UInt32 || flags.Length != 8) throw matrix.Error("array flags are not two uint32 values");
@@ -234,7 +234,7 @@ public static class MatFile
             throw matrix.Error($"'{name}' is {string.Join("x", dims)} ({elements} elements) but its data holds {data.LongLength} bytes of {dataType} ({data.LongLength / (double)itemSize} elements)");
         if (matrix.BigEndian && itemSize > 1)
             for (var i = 0; i < data.Length; i += itemSize) data.AsSpan(i, itemSize).Reverse();
-        if (drainTo) matrix.DrainRest();
+        if (verifyChecksum) matrix.DrainRest();
         found[name] = new MatArray(name, arrayClass, dims, dataType, data);
     }
 

@@ -8,7 +8,6 @@ namespace Retain.Data;
 /// <summary>A numpy element type as pickled: kind (<c>u</c>, <c>i</c>, <c>b</c>, <c>f</c>, ...), size in bytes, byte order.</summary>
 public sealed record NumpyDtype(char Kind, int ItemSize, bool BigEndian)
 {
-    public bool IsInteger => Kind is 'u' or 'i' or 'b';
     public override string ToString() => $"{(BigEndian ? ">" : "")}{Kind}{ItemSize}";
 }
 
@@ -206,7 +205,7 @@ public static class NumpyPickle
         return FileText.Printable(string.Join(": ", messages));
     }
 
-    /// <summary>Turns the numpy stand-ins Razorvine built into <see cref="NumpyArray"/> (top level and list items).</summary>
+    /// <summary>Turns a numpy stand-in that Razorvine built for a dict value into a <see cref="NumpyArray"/>.</summary>
     private static object? Finish(string path, object? value, string key) => value switch
     {
         PickledNdarray a => a.ToArray(path, key),
@@ -275,7 +274,7 @@ public static class NumpyPickle
         switch (value)
         {
             case NumpyArray a:
-                if (!a.HasNumericElements || a.Dtype.Kind == 'b' && a.Dtype.ItemSize != 1)
+                if (!a.HasNumericElements)
                     throw new DataFileException(path, $"'{key}' has element type {a.Dtype}, expected integers");
                 if (!(a.Shape.Length == 1 || a.Shape.Length == 2 && a.Shape[1] == 1))
                     throw new DataFileException(path, $"'{key}' has shape {a.ShapeText}, expected [N] or [N,1]");
