@@ -141,6 +141,17 @@ public class ReadersPickleTests
     }
 
     [Fact]
+    public void PickleThatWouldBuildFarMoreThanItsSizeIsRejectedBeforeUnpickling()
+    {
+        // 20 million EMPTY_DICT opcodes: 20 MB of file, but gigabytes of Hashtables once built.
+        byte[] pickle = [0x80, 2, .. Enumerable.Repeat((byte)'}', 20_000_000), (byte)'.'];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<DataFileException>(() => CifarPickleReader.ReadCifar10(Write("dicts", pickle)));
+        Assert.Contains("would already build over 4 GB of objects", e.Message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public void NotAPickleIsAClearError()
     {
         var path = Write("text", "this is not a pickle\n"u8.ToArray());
