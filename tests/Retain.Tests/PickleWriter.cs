@@ -32,10 +32,16 @@ public sealed record NdArray(long[] Shape, string Dtype, byte[] Data, char ByteO
     }
 }
 
+/// <summary>A numpy scalar (as numpy writes the elements of e.g. <c>list(np.array([...]))</c>): dtype code and raw bytes.</summary>
+public sealed record NdScalar(string Dtype, byte[] Data, char ByteOrder = '<')
+{
+    public static NdScalar Int64(long value) => new("i8", BitConverter.GetBytes(value));
+}
+
 /// <summary>
 /// Writes pickles opcode by opcode, as Python's pickler and numpy's <c>__reduce__</c> lay them out (checked against
 /// Python 3.11 + numpy 1.24 with <c>pickletools.dis</c> and <c>pickle.load(..., encoding='latin1')</c>). Values:
-/// <see cref="Dictionary{TKey,TValue}"/> with string keys, <see cref="NdArray"/>, int[] and string[] (lists), int, string.
+/// <see cref="Dictionary{TKey,TValue}"/> with string keys, <see cref="NdArray"/>, <see cref="NdScalar"/>, int[], string[] and object[] (lists), int, string.
 /// </summary>
 public sealed class PickleWriter(PickleFlavour flavour)
 {
@@ -74,6 +80,13 @@ public sealed class PickleWriter(PickleFlavour flavour)
             case int i: Int(i); break;
             case string s: Str(s); break;
             case NdArray a: Array(a); break;
+            case NdScalar scalar:
+                Global($"{Core}.multiarray", "scalar");
+                Dtype(scalar.Dtype, scalar.ByteOrder);
+                Bytes(scalar.Data);
+                Op(0x86); Memoize();
+                Op('R'); Memoize();
+                break;
             case int[] list:
                 Op(']'); Memoize();
                 if (list.Length > 0) { Op('('); foreach (var i in list) Int(i); Op('e'); }
@@ -81,6 +94,10 @@ public sealed class PickleWriter(PickleFlavour flavour)
             case string[] list:
                 Op(']'); Memoize();
                 if (list.Length > 0) { Op('('); foreach (var item in list) Str(item); Op('e'); }
+                break;
+            case object[] list:
+                Op(']'); Memoize();
+                if (list.Length > 0) { Op('('); foreach (var item in list) Value(item); Op('e'); }
                 break;
             case Dictionary<string, object> dict:
                 Op('}'); Memoize();

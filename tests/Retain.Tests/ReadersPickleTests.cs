@@ -63,6 +63,17 @@ public class ReadersPickleTests
         Assert.Equal(new byte[] { 7, 2 }, CifarPickleReader.ReadCifar10(Write("b", pickle)).Labels);
     }
 
+    [Theory, MemberData(nameof(Flavours))]
+    public void LabelsMayBeListsOfNumpyScalars(PickleFlavour flavour)
+    {
+        var pickle = PickleWriter.Dumps(new Dictionary<string, object>
+        {
+            ["features"] = NdArray.UInt8([2, 32, 32, 3], Bytes(2 * 3072, 0)),
+            ["labels"] = new object[] { NdScalar.Int64(41), NdScalar.Int64(3) },
+        }, flavour);
+        Assert.Equal(new byte[] { 41, 3 }, FeaturesPickleReader.ReadTrafficSigns(Write("scalars.p", pickle)).Labels);
+    }
+
     [Fact]
     public void CifarWrongShapeIsAClearError()
     {
