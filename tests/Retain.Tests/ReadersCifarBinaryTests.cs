@@ -2,9 +2,11 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class ReadersCifarBinaryTests
+public class ReadersCifarBinaryTests : IDisposable
 {
     private readonly string _dir = TestSupport.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string Write(string name, byte[] bytes)
     {

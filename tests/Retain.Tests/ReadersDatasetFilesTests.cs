@@ -3,9 +3,11 @@ using Retain.Data;
 namespace Retain.Tests;
 
 /// <summary>The table of data sets: expected files, presence, and loading through the right reader.</summary>
-public class ReadersDatasetFilesTests
+public class ReadersDatasetFilesTests : IDisposable
 {
     private readonly string _dir = TestSupport.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private void Write(string relative, byte[] bytes)
     {

@@ -10,11 +10,13 @@ namespace Retain.Tests;
 /// fields overwritten with random or extreme values, garbage appended). Every read must either return a consistent
 /// <see cref="ImageSet"/> or throw <see cref="DataFileException"/>, within a few seconds.
 /// </summary>
-public class ReadersFuzzTests
+public class ReadersFuzzTests : IDisposable
 {
     private const int Iterations = 1000;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
     private readonly string _dir = TestSupport.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>What to do to the file: <see cref="Kind"/> picks the damage, the other values parameterise it.</summary>
     public sealed record Mutation(int Kind, int A, int B, byte[] Garbage, int Count)

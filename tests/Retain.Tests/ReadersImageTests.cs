@@ -4,9 +4,11 @@ using SkiaSharp;
 namespace Retain.Tests;
 
 /// <summary>CUB-200-2011 and image-folder readers, on folders of images made with SkiaSharp.</summary>
-public class ReadersImageTests
+public class ReadersImageTests : IDisposable
 {
     private readonly string _dir = TestSupport.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>
     /// A CUB_200_2011 folder with three images of unequal sides: a white 64x32 PNG (train, class 3), a red 20x40 JPEG

@@ -3,9 +3,11 @@ using Retain.Data;
 namespace Retain.Tests;
 
 /// <summary>The pickle readers (CIFAR python version, GTSRB, FaceScrub, notMNIST) on pickles in every flavour the data comes in.</summary>
-public class ReadersPickleTests
+public class ReadersPickleTests : IDisposable
 {
     private readonly string _dir = TestSupport.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     public static TheoryData<PickleFlavour> Flavours() => new(Enum.GetValues<PickleFlavour>());
 
