@@ -50,41 +50,50 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
     public const string DefaultCurriculum = "linear:100:0.2";
 
+    /// <summary>DWA's defaults of the base loop's options (approaches.md §15.1, code defaults).</summary>
+    public static TrainingOptions Defaults => new()
+    {
+        Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750),
+        Curriculum = CurriculumSchedule.Parse(DefaultCurriculum),
+    };
+
+    /// <summary>The paper's initialisation (section 4.3; every published run's --weight_init): He-normal convolutions, Xavier-uniform linear layers, zero biases.</summary>
+    public static WeightInit PaperInitialisation => WeightInit.Parse("kaiming:xavier")!;
+
     private readonly DwaOptions _options;
     private readonly DwaWeightMasks _masks;
     private readonly double[] _layerScales;
-    private readonly CurriculumSchedule _curriculum;
     private readonly List<DwaEpochTerms> _terms = [];
     private Dictionary<string, Tensor>? _importanceByLayer;
-    private float[] _trainComplexity = [];
     private int _epoch;
     private (double Triplet, double Attention, double Sparsity, int Samples) _epochSums;
 
-    public Dwa(ApproachContext context, DwaOptions options) : base(context)
+    public Dwa(ApproachContext context, DwaOptions options) : base(WithCurriculum(context))
     {
         _options = options.Validated();
         _masks = context.Network.Backbone.Gating as DwaWeightMasks
             ?? throw new RetainException("dwa needs its own network (DwaNetworkFactory): masked layers and a context processor");
         _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);
-        _curriculum = CurriculumSchedule.Parse(DefaultCurriculum)!;
     }
+
+    /// <summary>
+    /// The curriculum is mandatory: anchors are placed on simple samples, and without one every sample has complexity 1
+    /// (the seed crashed). Without a --curriculum DWA uses <see cref="DefaultCurriculum"/>.
+    /// </summary>
+    private static ApproachContext WithCurriculum(ApproachContext context) => context.Options.Curriculum is not null ? context
+        : context with { Options = context.Options with { Curriculum = CurriculumSchedule.Parse(DefaultCurriculum) } };
 
     public DwaState State { get; } = new();
     public DwaOptions Settings => _options;
     public DwaWeightMasks Masks => _masks;
     public IReadOnlyList<DwaEpochTerms> Terms => _terms;
 
-    protected override void PrepareTask(int task, TaskData data)
-    {
-        _trainComplexity = EntropyComplexity.Compute(data.Train.X);
-    }
-
     /// <summary>Anchor search at the start of every epoch, on the unfiltered training set.</summary>
-    protected override void PrepareEpoch(int task, int epoch, TaskData data)
+    protected override void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity)
     {
+        if (epoch > 0) RecordTerms(task);
         _epoch = epoch;
-        _epochSums = default;
-        SearchAnchors(task, epoch, data.Train, _trainComplexity);
+        SearchAnchors(task, epoch, data.Train, trainComplexity);
     }
 
     // ---- Anchor search (§15.3) -------------------------------------------------------------------------------
@@ -222,31 +231,20 @@ public sealed class Dwa : Approach, IRunArtifacts
             _epochSums.Sparsity + Value(sparsity) * samples, _epochSums.Samples + (int)samples);
     }
 
-    // ---- Curriculum (§15.0): only samples simpler than the epoch's threshold are trained on ------------------
+    // ---- After each task (§15.5) -------------------------------------------------------------------------------
 
-    protected override void TrainEpoch(int task, Split train)
+    /// <summary>Mean auxiliary terms of the epoch's training batches, for <see cref="Terms"/>.</summary>
+    private void RecordTerms(int task)
     {
-        var selected = _curriculum.SelectedSamples(_trainComplexity, _epoch);
-        var order = Context.BatchOrder.Permutation(selected.Length);
-        Model.train();
-        for (var start = 0; start < order.Length; start += Options.BatchSize)
-        {
-            using var scope = NewDisposeScope();
-            var end = Math.Min(start + Options.BatchSize, order.Length);
-            var picked = order[start..end].Select(i => selected[i]).ToArray();
-            using var index = tensor(picked.Select(i => (long)i).ToArray());
-            TrainStep(new Batch(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device),
-                tensor(picked.Select(i => _trainComplexity[i]).ToArray(), device: Device)));
-        }
         var n = Math.Max(1, _epochSums.Samples);
         _terms.Add(new DwaEpochTerms(task, _epoch, _epochSums.Triplet / n, _epochSums.Attention / n, _epochSums.Sparsity / n));
+        _epochSums = default;
     }
-
-    // ---- After each task (§15.5) -------------------------------------------------------------------------------
 
     protected override void FinishTask(int task, TaskData data)
     {
-        using (var anchorSet = AnchorSet(data.Train, _trainComplexity))
+        RecordTerms(task);
+        using (var anchorSet = AnchorSet(data.Train, ComplexityOf(data.Train)))
         using (var anchor = PositiveAnchor(task, anchorSet))
             State.AnchorStore[task] = DwaState.ToArray(anchor);
 
@@ -262,8 +260,8 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     // ---- Introspection (§15.6) ---------------------------------------------------------------------------------
 
-    public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string outputPath) =>
-        DwaIntrospection.Write(this, benchmark, tasksCompleted, outputPath);
+    public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string folder, string runName) =>
+        DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     public override void Dispose()
     {

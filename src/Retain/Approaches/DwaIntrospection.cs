@@ -52,7 +52,8 @@ public sealed record DwaEmbeddingSummary
 /// DWA's introspection after the last task (approaches.md §15.6, metrics-and-results.md §4): for each task, 10 random
 /// test inputs with their embeddings, logits and masks (JSON + .npy files) and a figure like the paper's figure 7
 /// (conv masks averaged over the kernel axes to out x in, dense masks as out x in, colour map plasma); then a summary
-/// of the embedding space (centroid distances, spreads, PCA figure). Files go to <c>&lt;output without .txt&gt;.dwa/</c>.
+/// of the embedding space (centroid distances, spreads, PCA figure). Files go to <c>&lt;folder&gt;/&lt;run name&gt;.dwa/</c>
+/// (the folder is the log path if given, else the accuracy file's).
 /// </summary>
 public static class DwaIntrospection
 {
@@ -63,9 +64,9 @@ public static class DwaIntrospection
     private const int FigureSide = 256;
     private const int CellPixels = 160;
 
-    public static IReadOnlyList<string> Write(Dwa dwa, Benchmark benchmark, int tasksCompleted, string outputPath)
+    public static IReadOnlyList<string> Write(Dwa dwa, Benchmark benchmark, int tasksCompleted, string folder, string runName)
     {
-        var folder = Path.ChangeExtension(outputPath, null) + ".dwa";
+        folder = Path.Combine(folder, runName + ".dwa");
         Directory.CreateDirectory(folder);
         var model = dwa.Model;
         var device = model.parameters().First().device;

@@ -1,4 +1,3 @@
-using Retain.Networks;
 using Retain.Networks.Dwa;
 
 namespace Retain.Approaches;
@@ -14,8 +13,9 @@ public enum DwaPreset
 
 /// <summary>
 /// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. Defaults are the code's; <c>--preset
-/// paper</c> switches to the paper's set, and options given explicitly override the preset. The base loop's options
-/// (nepochs 200, sbatch 32, lr 0.075, warmup 10,750, clipgrad 10000) are DWA's defaults of the run options.
+/// paper</c> switches to the paper's set (and, unless --weight-init says otherwise, the paper's He-normal / Xavier-uniform
+/// initialisation), and options given explicitly override the preset. The base loop's options (nepochs 200, sbatch 32,
+/// lr 0.075, warmup 10,750, curriculum linear:100:0.2, clipgrad 10000) are DWA's defaults of the run options.
 /// </summary>
 public sealed record DwaOptions
 {
@@ -94,9 +94,6 @@ public sealed record DwaOptions
     [Option("gate", "sigmoid or tanh: squashes the embedding and the masks")]
     public MaskGate Gate { get; init; } = MaskGate.Sigmoid;
 
-    [Option("weight_init", "CONV[,BIAS]:LINEAR[,BIAS] with schemes xavier, kaiming, normal, uniform, ones, zeros (none: torch's defaults)")]
-    public string WeightInit { get; init; } = "kaiming:xavier";
-
     public double TripletWeight => LossWeights[0];
     public double AttentionWeight => LossWeights.Length > 1 ? LossWeights[1] : LossWeights[0];
 
@@ -120,7 +117,6 @@ public sealed record DwaOptions
         if (ProcessorFeatures.Length != 2 || ProcessorFeatures.Any(f => f < 1))
             throw new RetainException($"--processor_feats: expected two positive sizes F_B,F_E (got {ApproachOptions.Format(ProcessorFeatures)})");
         if (UseApex) throw new RetainException("--use_apex: NVIDIA apex mixed precision does not exist in TorchSharp; DWA runs in float32");
-        WeightInitialisation.Parse(WeightInit);
         return this;
     }
 }

@@ -26,6 +26,9 @@ public sealed class MultiHeadNetwork : Module
 
     public int TaskCount => _heads.Count;
 
+    /// <summary>The number of classes of task <paramref name="task"/> (its head's outputs).</summary>
+    public int ClassCount(int task) => (int)_heads[task].weight!.shape[0];
+
     /// <summary>Logits of task <paramref name="task"/>'s head. Other heads do not affect them, so they are not computed.</summary>
     public Tensor Forward(Tensor x, int task) => Forward(x, new ForwardContext(task));
 
@@ -55,6 +58,21 @@ public sealed class MultiHeadNetwork : Module
     }
 
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// The seed's model report, one line per parameter tensor (name, shape, count); the heads are summed into one
+    /// line because there is one per task.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Shape, long Count)> Report()
+    {
+        var lines = named_parameters()
+            .Where(p => !p.name.StartsWith(HeadPrefix, StringComparison.Ordinal))
+            .Select(p => (p.name, "[" + string.Join("x", p.parameter.shape) + "]", p.parameter.numel()))
+            .ToList();
+        lines.Add(($"{HeadPrefix}* ({TaskCount} heads)", "", named_parameters()
+            .Where(p => p.name.StartsWith(HeadPrefix, StringComparison.Ordinal)).Sum(p => p.parameter.numel())));
+        return lines;
+    }
 }
 
 public enum BackboneKind { Mlp, AlexNet }

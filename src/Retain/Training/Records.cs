@@ -11,6 +11,7 @@ public sealed record EpochRecord(
 /// <summary>Receives progress while an experiment runs (the CLI draws it; tests may record it).</summary>
 public interface IRunObserver
 {
+    void NetworkBuilt(Networks.MultiHeadNetwork network) { }
     void TaskStarted(int task, string name, int maxEpochs) { }
     void EpochFinished(EpochRecord epoch) { }
     void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) { }
@@ -22,10 +23,11 @@ public interface IRunObserver
 public interface IRunArtifacts
 {
     /// <summary>
-    /// Writes the files next to <paramref name="outputPath"/> (the accuracy-matrix file) after
+    /// Writes the files into <paramref name="folder"/> (the log path, else the accuracy file's folder), named after
+    /// the run (<paramref name="runName"/>: the accuracy file's name without extension), after
     /// <paramref name="tasksCompleted"/> tasks; returns lines for the user (what was written, summaries).
     /// </summary>
-    IReadOnlyList<string> WriteArtifacts(Data.Benchmark benchmark, int tasksCompleted, string outputPath);
+    IReadOnlyList<string> WriteArtifacts(Data.Benchmark benchmark, int tasksCompleted, string folder, string runName);
 }
 
 public sealed class SilentObserver : IRunObserver

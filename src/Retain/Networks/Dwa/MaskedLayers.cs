@@ -67,14 +67,14 @@ public static class MaskMath
 /// DWA's combined mask generator, <c>M_b = gate(r_b ⊗ c_b)</c>, which are never materialised for the whole batch
 /// (<see cref="FactorisedMaskedLinearFunction"/>).
 /// </summary>
-public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>
+public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
 {
     private readonly Parameter _weight;
     private readonly Parameter _bias;
 
     public MaskedLinear(long inputs, long outputs, string name = "masked_linear") : base(name)
     {
-        // Initialised like torch's Linear (the seed left these uninitialised; weight_init may overwrite them).
+        // Initialised like torch's Linear (the seed left these uninitialised; --weight-init may overwrite them).
         _weight = new Parameter(empty(outputs, inputs));
         _bias = new Parameter(empty(outputs));
         init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
@@ -86,6 +86,8 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>
 
     public Parameter Weight => _weight;
     public Parameter Bias => _bias;
+    Parameter? IWeightLayer.Bias => _bias;
+    bool IWeightLayer.IsConvolution => false;
     public long Inputs => _weight.shape[1];
     public long Outputs => _weight.shape[0];
 
@@ -150,7 +152,7 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>
 /// Per-sample kernels are applied as one grouped convolution per chunk of samples (groups = chunk size), as the seed
 /// did for the whole batch.
 /// </summary>
-public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>
+public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
 {
     private readonly Parameter _weight;
     private readonly Parameter _bias;
@@ -172,6 +174,8 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>
 
     public Parameter Weight => _weight;
     public Parameter Bias => _bias;
+    Parameter? IWeightLayer.Bias => _bias;
+    bool IWeightLayer.IsConvolution => true;
     public long Stride => _stride;
     public long Padding => _padding;
 
