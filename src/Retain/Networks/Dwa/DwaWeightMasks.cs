@@ -228,9 +228,12 @@ public sealed class DwaWeightMasks : Gating
 /// <summary>Builds DWA's networks: the seed's alexnet_dwa, and an MLP variant (an extension: the seed's mlp_dwa has no masks).</summary>
 public static class DwaNetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
+    public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
+        Create(kind == BackboneKind.Mlp ? Architectures.Mlp(inputSize) : Architectures.AlexNet(inputSize), classCounts, options);
+
+    /// <summary>DWA on any list of blocks (tests use narrow ones); without use_dropout the blocks' dropout is removed.</summary>
+    public static MultiHeadNetwork Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
     {
-        IReadOnlyList<LayerSpec> specs = kind == BackboneKind.Mlp ? Architectures.Mlp(inputSize) : Architectures.AlexNet(inputSize);
         if (!options.UseDropout) specs = specs.Select(s => s with { Dropout = 0 }).ToArray();
         return new MultiHeadNetwork(new Backbone(specs, new DwaWeightMasks(specs, options), classCounts.Count), classCounts);
     }
