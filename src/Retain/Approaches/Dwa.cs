@@ -115,6 +115,7 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// </summary>
     private void SearchAnchors(int task, int epoch, Split train, IReadOnlyList<float> complexity)
     {
+        using var scope = NewDisposeScope();
         using var anchorSet = AnchorSet(train, complexity);
         using var positive = PositiveAnchor(task, anchorSet);
         State.Positive = DwaState.ToArray(positive);
@@ -124,7 +125,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         var (bestLoss, best) = (double.NegativeInfinity, (float[]?)null);
         for (var trial = 0; trial < NegativeTrials; trial++)
         {
-            using var scope = NewDisposeScope();
+            using var trialScope = NewDisposeScope();
             var v = randn(_masks.EmbeddingSize, device: Device);
             v = v - v.dot(direction) * direction;
             v = v / v.norm().clamp_min(1e-12);

@@ -196,26 +196,20 @@ public static class DwaIntrospection
 
     private static DwaEmbeddingSummary SummariseEmbeddings(Dwa dwa, Benchmark benchmark, int tasksCompleted, Device device, string pcaPath)
     {
+        using var scope = NewDisposeScope();
         var perTask = new List<Tensor>();
         for (var u = 0; u < tasksCompleted; u++)
             perTask.Add(TestEmbeddings(dwa, benchmark.Tasks[u].Test, u, device));
-        try
+        var centroids = perTask.Select(e => e.mean([0])).ToArray();
+        var distances = centroids.Select(a => centroids.Select(b => (double)(a - b).norm().item<float>()).ToArray()).ToArray();
+        var spread = perTask.Select((e, u) => (double)(e - centroids[u]).square().sum(1L).sqrt().mean().item<float>()).ToArray();
+        var explained = DrawPca(perTask, benchmark.Tasks.Take(tasksCompleted).Select(t => t.Name).ToArray(), pcaPath);
+        return new DwaEmbeddingSummary
         {
-            var centroids = perTask.Select(e => e.mean([0])).ToArray();
-            var distances = centroids.Select(a => centroids.Select(b => (double)(a - b).norm().item<float>()).ToArray()).ToArray();
-            var spread = perTask.Select((e, u) => (double)(e - centroids[u]).square().sum(1L).sqrt().mean().item<float>()).ToArray();
-            var explained = DrawPca(perTask, benchmark.Tasks.Take(tasksCompleted).Select(t => t.Name).ToArray(), pcaPath);
-            return new DwaEmbeddingSummary
-            {
-                Tasks = benchmark.Tasks.Take(tasksCompleted).Select(t => t.Name).ToArray(),
-                Samples = perTask.Select(e => (int)e.shape[0]).ToArray(),
-                CentroidDistances = distances, Spread = spread, ExplainedVariance = explained,
-            };
-        }
-        finally
-        {
-            foreach (var e in perTask) e.Dispose();
-        }
+            Tasks = benchmark.Tasks.Take(tasksCompleted).Select(t => t.Name).ToArray(),
+            Samples = perTask.Select(e => (int)e.shape[0]).ToArray(),
+            CentroidDistances = distances, Spread = spread, ExplainedVariance = explained,
+        };
     }
 
     /// <summary>Embeddings of the first test inputs of task u, computed with task u's head context (eval mode).</summary>

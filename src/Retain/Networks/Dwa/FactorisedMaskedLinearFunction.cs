@@ -24,7 +24,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, rows, columns, weight, bias, importance, gate, countActive, chunkElements) = Unpack(vars);
-        ctx.save_for_backward([x, rows, columns, weight, bias, importance!]);
+        ctx.save_for_backward([x, rows, columns, weight, bias, importance!]);   // a null entry is saved as "none"
         ctx.save_data("gate", gate);
         ctx.save_data("chunk", chunkElements);
 
