@@ -159,6 +159,18 @@ public class DwaLayerTests
         Assert.Equal(new[] { "c1", "c2", "c3", "fc1", "fc2" }.Skip(stem), gating.MaskedLayers);
     }
 
+    [Fact]
+    public void OnGreyscale28PixelInputsTheProcessorSkipsItsPooling()
+    {
+        // AlexNet on 1x28x28: c1 gives 64x13x13 (below 14: no pooling), pc2 gives 128x7x7 -> pfc1 reads 6272.
+        var net = DwaNetworkFactory.Create(BackboneKind.AlexNet, [1, 28, 28], [10], new DwaNetworkOptions());
+        var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
+        Assert.Equal([100L, 6272], pfc1.shape);
+        net.eval();
+        using var _ = no_grad();
+        Assert.Equal([2L, 10], net.Forward(randn(2, 1, 28, 28), 0).shape);
+    }
+
     [Theory]
     [InlineData(BackboneKind.AlexNet, 0, false, true)]
     [InlineData(BackboneKind.AlexNet, 2, true, true)]

@@ -151,6 +151,10 @@ public class DwaTrainingTests
         Assert.Equal((5.0, 5.0, false, 8, 16, (int?)null, 20), (custom.TripletWeight, custom.AttentionWeight, custom.UseProcessor,
             custom.Network.BottleneckFeatures, custom.Network.ProcessorFeatures, custom.EmbeddingSize, custom.StiffnessEpochs!.Value));
 
+        // The options as the run record lists them bind back to the same options (a saved model is rebuilt from them).
+        var listed = info.Options(paper).ToDictionary(o => o.Name, o => o.Value);
+        Assert.Equal(listed, info.Options(info.BindOptions(listed)).ToDictionary(o => o.Name, o => o.Value));
+
         Assert.Throws<RetainException>(() => Bind(("use_apex", "true")).Validated());
         Assert.Throws<RetainException>(() => Bind(("lamb_loss", "1,2,3")).Validated());
         Assert.Throws<RetainException>(() => Bind(("processor_feats", "8")).Validated());

@@ -152,18 +152,17 @@ public static class DwaIntrospection
         var figure = new Multiplot();
         figure.AddPlots(rows * columns);
         figure.Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns);
-        var range = gating.Options.Gate == MaskGate.Sigmoid ? new ScottPlot.Range(0, 1) : new ScottPlot.Range(-1, 1);
         for (var b = 0; b < rows; b++)
         {
             using var scope = NewDisposeScope();
             var image = x[b].mean([0]);
-            Cell(figure.GetPlot(b * columns), image, new ScottPlot.Colormaps.Grayscale(), null, b == 0 ? "input" : null);
+            Cell(figure.GetPlot(b * columns), image, new ScottPlot.Colormaps.Grayscale(), b == 0 ? "input" : null);
             var embedding = embeddings.narrow(0, b, 1);
             for (var l = 0; l < layers.Count; l++)
             {
                 var mask = gating.Masks(layers[l], embedding, gating.Spec(layers[l]).WeightShape)[0];
                 var outByIn = mask.dim() == 4 ? mask.mean([2, 3]) : mask;   // conv: average over the kernel axes
-                Cell(figure.GetPlot(b * columns + l + 1), Shrink(outByIn), new ScottPlot.Colormaps.Plasma(), range, b == 0 ? layers[l] : null);
+                Cell(figure.GetPlot(b * columns + l + 1), Shrink(outByIn), new ScottPlot.Colormaps.Plasma(), b == 0 ? layers[l] : null);
             }
         }
         figure.SavePng(path, columns * CellPixels, rows * CellPixels);
@@ -177,7 +176,8 @@ public static class DwaIntrospection
         return nn.functional.adaptive_avg_pool2d(matrix.unsqueeze(0).unsqueeze(0), [Math.Min(h, FigureSide), Math.Min(w, FigureSide)])[0, 0];
     }
 
-    private static void Cell(Plot plot, Tensor matrix, IColormap colormap, ScottPlot.Range? range, string? title)
+    /// <summary>One image of the figure, its colours spanning its own value range (as the notebook's imshow).</summary>
+    private static void Cell(Plot plot, Tensor matrix, IColormap colormap, string? title)
     {
         var values = DwaState.ToArray(matrix);
         var (h, w) = ((int)matrix.shape[0], (int)matrix.shape[1]);
@@ -186,7 +186,6 @@ public static class DwaIntrospection
             for (var j = 0; j < w; j++) grid[i, j] = values[i * w + j];
         var heatmap = plot.Add.Heatmap(grid);
         heatmap.Colormap = colormap;
-        if (range is { } r) heatmap.ManualRange = r;
         plot.Axes.Frameless();
         plot.HideGrid();
         if (title is not null) plot.Title(title, 12);
