@@ -53,9 +53,13 @@ public static class ExperimentRunner
         var tasksToRun = config.TestMode ?? taskCount;
 
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options));
-        network.to(device);
-        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
+        var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
+        MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
+        var network = CreateNetwork();
+        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed))
+        {
+            CreateNetwork = CreateNetwork,
+        }, options);
 
         var record = new RunRecord
         {

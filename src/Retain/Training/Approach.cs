@@ -10,7 +10,14 @@ namespace Retain.Training;
 /// Everything an approach needs besides its own options: the network, the device, and the run's batch-order
 /// generator (numpy's global generator in the seed: seeded once per run, consumed by every epoch of every task).
 /// </summary>
-public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions Options, Device Device, NumpyRandomState BatchOrder);
+public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions Options, Device Device, NumpyRandomState BatchOrder)
+{
+    /// <summary>
+    /// Builds another network of the run's architecture on the run's device, for approaches that keep a frozen copy
+    /// of the model (lwf, lfl). Null where the caller provides none.
+    /// </summary>
+    public Func<MultiHeadNetwork>? CreateNetwork { get; init; }
+}
 
 /// <summary>
 /// A batch on the device: inputs, labels, and each sample's curriculum complexity in [0,1] (all ones without a
