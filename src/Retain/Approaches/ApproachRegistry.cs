@@ -39,6 +39,19 @@ public static class ApproachRegistry
         {
             Create = (c, _) => new Sgd(c),
         },
+        new("lwf", "Learning without Forgetting: earlier heads are distilled towards the previous model's answers on the new task's inputs.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 100 },
+            OptionsType = typeof(LwfOptions),
+            Create = (c, o) => new Lwf(c, (LwfOptions)o!),
+        },
+        new("lfl", "Less-Forgetting Learning: the last hidden layer's features are pulled towards the previous model's (L2).")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 200 },
+            OptionsType = typeof(LflOptions),
+            Create = (c, o) => new Lfl(c, (LflOptions)o!),
+            CreateNetwork = r => Lfl.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
     ];
 
     public static ApproachInfo Get(string name) =>
