@@ -52,6 +52,17 @@ public static class ApproachRegistry
             Create = (c, o) => new Lfl(c, (LflOptions)o!),
             CreateNetwork = r => Lfl.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
         },
+        new("imm-mean", "Mean incremental moment matching: L2 transfer from the merged model, then an equal-weight mean of the task solutions.")
+        {
+            OptionsType = typeof(ImmMeanOptions),
+            Create = (c, o) => new ImmMean(c, (ImmMeanOptions)o!),
+        },
+        new("imm-mode", "Mode incremental moment matching: L2 transfer from the merged model, then a Fisher-weighted merge of the task solutions.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 1000 },
+            OptionsType = typeof(ImmModeOptions),
+            Create = (c, o) => new ImmMode(c, (ImmModeOptions)o!),
+        },
     ];
 
     public static ApproachInfo Get(string name) =>
