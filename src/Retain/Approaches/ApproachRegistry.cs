@@ -63,6 +63,11 @@ public static class ApproachRegistry
             OptionsType = typeof(ImmModeOptions),
             Create = (c, o) => new ImmMode(c, (ImmModeOptions)o!),
         },
+        new("progressive", "Progressive networks: a new column per task with lateral connections from the frozen columns of earlier tasks.")
+        {
+            Create = (c, _) => new Progressive(c),
+            CreateNetwork = r => ProgressiveColumns.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
     ];
 
     public static ApproachInfo Get(string name) =>
