@@ -68,6 +68,15 @@ public static class ApproachRegistry
             Create = (c, _) => new Progressive(c),
             CreateNetwork = r => ProgressiveColumns.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
         },
+        new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 1000 },
+            OptionsType = typeof(PathNetOptions),
+            Create = (c, o) => new PathNet(c, (PathNetOptions)o!),
+            CreateNetwork = r => r.Options is PathNetOptions o
+                ? PathNetModules.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts, o.Modules, o.Active)
+                : throw new ArgumentException("pathnet's network needs its options", nameof(r)),
+        },
     ];
 
     public static ApproachInfo Get(string name) =>
