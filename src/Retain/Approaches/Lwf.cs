@@ -9,7 +9,7 @@ public sealed record LwfOptions
     [Option("lamb", "Weight λ of the distillation term that keeps earlier tasks' heads answering as before (the seed's grid: 0.1 to 10).")]
     public double Lamb { get; init; } = 2;
 
-    [Option("T", "Distillation temperature: old and new answers are compared as softmax(logits / T) (the seed's grid: 0.5 to 4).")]
+    [Option("temperature", "Distillation temperature T (the seed's T): old and new answers are compared as softmax(logits / T) (the seed's grid: 0.5 to 4).")]
     public double Temperature { get; init; } = 1;
 }
 
@@ -35,7 +35,7 @@ public sealed class Lwf : Approach
     public Lwf(ApproachContext context, LwfOptions options) : base(context)
     {
         if (!(options.Lamb >= 0)) throw new RetainException($"--lamb must not be negative (got {options.Lamb})");
-        if (!(options.Temperature > 0)) throw new RetainException($"--T must be positive (got {options.Temperature})");
+        if (!(options.Temperature > 0)) throw new RetainException($"--temperature must be positive (got {options.Temperature})");
         _options = options;
     }
 
