@@ -57,12 +57,16 @@ public sealed class RunSettings : CommandSettings
     [Description("Train the first EPOCHS epochs at lr/DIVISOR, e.g. 10,750.")]
     public string? Warmup { get; init; }
 
+    [CommandOption("--curriculum <SCHEDULE>")]
+    [Description("Entropy curriculum: train each epoch only on samples at most as complex as the schedule's threshold, e.g. linear:100:0.2 (types linear, exp, log).")]
+    public string? Curriculum { get; init; }
+
     [CommandOption("--test-mode <N>")]
     [Description("Train only the first N tasks.")]
     public int? TestMode { get; init; }
 
     [CommandOption("-o|--output <FILE>")]
-    [Description("Accuracy-matrix file (default res/<experiment>_<approach>_<seed>[_<name>].txt); the JSON record goes beside it.")]
+    [Description("Accuracy-matrix file (default res/<experiment>_<approach>_<seed>[[_<name>]].txt); the JSON record goes beside it.")]
     public string? Output { get; init; }
 
     [CommandOption("--name <NAME>")]
@@ -78,7 +82,7 @@ public sealed class RunSettings : CommandSettings
     public string? Network { get; init; }
 
     [CommandOption("--device <DEVICE>")]
-    [Description("cpu or cuda[:N].")]
+    [Description("cpu or cuda[[:N]].")]
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
@@ -102,6 +106,7 @@ public sealed class RunCommand : Command<RunSettings>
             Epochs = s.Epochs, LearningRate = s.LearningRate, MinLearningRate = s.MinLearningRate,
             LearningRateFactor = s.LearningRateFactor, Patience = s.Patience, BatchSize = s.BatchSize,
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
+            Curriculum = Retain.Curriculum.CurriculumSchedule.Parse(s.Curriculum),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
         };
         var info = ApproachRegistry.Get(config.Approach);
@@ -111,7 +116,7 @@ public sealed class RunCommand : Command<RunSettings>
         AnsiConsole.MarkupLine(Markup.Escape(
             $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
             $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
-            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}"));
+            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}"));
         if (options.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {config.Approach}: " + string.Join(", ", options.Select(o => $"{o.Name} {o.Value}"))));
 

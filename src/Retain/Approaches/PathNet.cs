@@ -65,6 +65,7 @@ public sealed class PathNet : Approach
         var best = Model.CopyParameters();
         var history = new List<EpochRecord>();
         var epochsPerPath = Options.Epochs / _options.Generations;
+        var everySample = Enumerable.Repeat(1f, data.Train.Count).ToArray(); // PathNet's own loop has no curriculum
         try
         {
             for (var generation = 0; generation < _options.Generations && rates.Any(r => r >= Options.MinLearningRate); generation++)
@@ -77,7 +78,7 @@ public sealed class PathNet : Approach
                     for (var e = 0; e < epochsPerPath; e++)
                     {
                         var clock = Stopwatch.StartNew();
-                        TrainEpoch(task, data.Train);
+                        TrainEpoch(task, data.Train, everySample, threshold: 1);
                         var train = Evaluate(task, data.Train);
                         var valid = Evaluate(task, data.Valid);
                         var improved = valid.Loss < bestOverall;

@@ -31,6 +31,7 @@ public sealed record RunConfig
     public int? Patience { get; init; }
     public double? ClipGradient { get; init; }
     public Warmup? Warmup { get; init; }
+    public Curriculum.CurriculumSchedule? Curriculum { get; init; }
 
     public TrainingOptions ResolveTraining(TrainingOptions defaults)
     {
@@ -44,6 +45,7 @@ public sealed record RunConfig
             Patience = Patience ?? defaults.Patience,
             ClipGradient = ClipGradient ?? defaults.ClipGradient,
             Warmup = Warmup ?? defaults.Warmup,
+            Curriculum = Curriculum ?? defaults.Curriculum,
         };
         options.Validate();
         return options;

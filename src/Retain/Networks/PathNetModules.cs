@@ -10,7 +10,7 @@ namespace Retain.Networks;
 /// MLP): every block exists as M independent modules, each a copy of the block narrowed to 0.258 of its units; a
 /// path picks N modules per block, and the block's output is the sum of their outputs (each module's output is
 /// activated, dropped out and pooled on its own; a module listed twice counts twice). Each task has a path, T x L x N
-/// module indices (-1 until set); a forward pass of task t follows task t's path. Parameters:
+/// module indices (-1 until set); a forward pass of task t follows task t's path (modules 0..N-1 while it has none). Parameters:
 /// <c>backbone.&lt;block&gt;.&lt;module&gt;.*</c>, heads <c>last.&lt;task&gt;.*</c> reading the 0.258-wide features.
 /// </summary>
 public sealed class PathNetModules : Gating
@@ -74,7 +74,9 @@ public sealed class PathNetModules : Gating
     public override Tensor Block(Backbone backbone, int index, Tensor input, ForwardContext context)
     {
         var path = _paths[context.Task][index];
-        if (path[0] < 0) throw new InvalidOperationException($"task {context.Task} has no path yet");
+        // A task is evaluated before it has a path (the runner's accuracy before training, for forward transfer):
+        // it then goes through modules 0..N-1 (the seed's -1 entries would index the last module N times).
+        if (path[0] < 0) path = Enumerable.Range(0, ActiveCount).ToArray();
         var flat = Backbone.FlattenFor(backbone.Specs[index], input);
         var outputs = path.Select(m => backbone.Activate(index, ((Module<Tensor, Tensor>)_modules[index][m]).forward(flat))).ToList();
         return outputs.Aggregate((sum, h) => sum + h);
