@@ -49,6 +49,7 @@ public class BaselinesNetworkTests
     [Theory]
     [InlineData(BackboneKind.Mlp, new[] { 1, 28, 28 })]
     [InlineData(BackboneKind.AlexNet, new[] { 3, 32, 32 })]
+    [InlineData(BackboneKind.AlexNet, new[] { 1, 28, 28 })] // split-fashion
     public void EveryTaskHasItsHeadOnBothBackbones(BackboneKind kind, int[] input)
     {
         manual_seed(0);
