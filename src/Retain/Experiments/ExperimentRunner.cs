@@ -49,7 +49,7 @@ public static class ExperimentRunner
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed);
+        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && (n < 1 || n > taskCount))
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
