@@ -5,7 +5,7 @@ namespace Retain.Data;
 /// <summary>The experiments of the seed system, built from the files in a data folder.</summary>
 public static class ExperimentCatalog
 {
-    public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion"];
+    public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion", "cifar", "mixture"];
 
     private static readonly float[] MnistMean = [0.1307f], MnistStd = [0.3081f];
 
@@ -21,8 +21,12 @@ public static class ExperimentCatalog
     public static BackboneKind DefaultBackbone(string experiment) =>
         experiment is "mnist2" or "pmnist" ? BackboneKind.Mlp : BackboneKind.AlexNet;
 
-    public static Benchmark Load(string name, string dataDir, int seed) => name switch
+    /// <param name="datasets">mixture only: the data sets to use (default: the seed's eight).</param>
+    public static Benchmark Load(string name, string dataDir, int seed, IReadOnlyList<string>? datasets = null) => name switch
     {
+        _ when datasets is { Count: > 0 } && name != "mixture" => throw new RetainException($"--datasets only applies to the mixture experiment (not {name})"),
+        "cifar" => MixtureExperiments.Cifar(dataDir, seed),
+        "mixture" => MixtureExperiments.Mixture(dataDir, seed, datasets),
         "mnist2" => Mnist2(dataDir, seed),
         "pmnist" => PermutedMnist(dataDir, seed),
         "split-fashion" => SplitFashion(dataDir, seed),
@@ -95,8 +99,8 @@ public static class ExperimentCatalog
         var paths = Mnist.IdxFiles.Select(f => Mnist.FindIdx(folder, f)).ToArray();
         if (paths.Any(p => p is null))
             throw new RetainException($"Fashion-MNIST not found: put {string.Join(", ", Mnist.IdxFiles.Select(f => f + ".gz"))} in {folder}, or run `./retain data fetch`");
-        var train = Mnist.ReadIdxPair(paths[0]!, paths[1]!);
-        var test = Mnist.ReadIdxPair(paths[2]!, paths[3]!);
+        var train = Mnist.ReadIdxPair(dataDir, "fashion_mnist.train", paths[0]!, paths[1]!);
+        var test = Mnist.ReadIdxPair(dataDir, "fashion_mnist.test", paths[2]!, paths[3]!);
         var (mean, std) = train.ChannelMeanAndStd();
         var order = Enumerable.Range(0, 5).ToArray();
         new NumpyRandomState((uint)seed).Shuffle(order);

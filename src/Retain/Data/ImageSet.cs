@@ -20,6 +20,17 @@ public sealed record ImageSet(byte[] Pixels, byte[] Labels, int Channels, int He
         return this with { Pixels = pixels, Labels = indices.Select(i => relabel(Labels[i])).ToArray() };
     }
 
+    /// <summary>The images with <paramref name="border"/> black pixels added on every side (28x28 -> 32x32 for 2).</summary>
+    public ImageSet Pad(int border)
+    {
+        var (h, w) = (Height + 2 * border, Width + 2 * border);
+        var pixels = new byte[(long)Count * Channels * h * w];
+        for (long plane = 0; plane < (long)Count * Channels; plane++)
+            for (var row = 0; row < Height; row++)
+                Array.Copy(Pixels, (plane * Height + row) * Width, pixels, (plane * h + row + border) * w + border, Width);
+        return this with { Pixels = pixels, Height = h, Width = w };
+    }
+
     /// <summary>Per-channel mean and standard deviation of the images scaled to [0,1] (normalisation computed from data).</summary>
     public (float[] Mean, float[] Std) ChannelMeanAndStd()
     {

@@ -20,6 +20,7 @@ public sealed record RunRecord
     public required int[] ClassCounts { get; init; }
     public required TrainingOptions Training { get; init; }
     public required string Network { get; init; }
+    public string? WeightInit { get; init; }
     /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
     public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
@@ -48,7 +49,7 @@ public static class ExperimentRunner
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed);
+        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && (n < 1 || n > taskCount))
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
@@ -56,8 +57,12 @@ public static class ExperimentRunner
 
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
         var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
+        var network = info.CreateNetwork(request);
+        config.WeightInit?.Apply(network);
+        network.to(device);
+        observer.NetworkBuilt(network);
+        // Frozen copies (lwf, lfl) take the model's parameters at once, so they need no weight initialisation.
         MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
-        var network = CreateNetwork();
         using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed))
         {
             CreateNetwork = CreateNetwork,
@@ -67,7 +72,7 @@ public static class ExperimentRunner
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(),
+            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(), WeightInit = config.WeightInit?.ToString(),
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
         };
@@ -88,8 +93,10 @@ public static class ExperimentRunner
             record.Seconds = clock.Elapsed.TotalSeconds;
             ResultFiles.WriteAccuracyMatrix(config.Output, record.Accuracy);
             ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
+            if (config.LogPath is not null) ResultFiles.WriteRecord(RunLogs.PathFor(config.LogPath, config.Output), RunLogs.From(record));
             observer.TaskFinished(t, row);
         }
+        if (config.LogPath is not null) SavedModel.Save(approach.Model, config, record, benchmark.InputSize);
         return record;
     }
 

@@ -16,10 +16,16 @@ public sealed record RunConfig
     /// <summary>Accuracy-matrix file; the JSON record is written beside it with the extension .json.</summary>
     public required string Output { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>mixture: the data sets to use, in the seed's order (default: all eight of the seed).</summary>
+    public IReadOnlyList<string>? Datasets { get; init; }
     /// <summary>Train only the first N tasks (the seed's test_mode).</summary>
     public int? TestMode { get; init; }
     /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>
     public BackboneKind? Network { get; init; }
+    /// <summary>The seed's <c>--weight_init</c> (null: TorchSharp's default initialisation).</summary>
+    public WeightInit? WeightInit { get; init; }
+    /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>
+    public string? LogPath { get; init; }
     /// <summary>The approach's own options, <c>--name value</c> without the dashes.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
 
