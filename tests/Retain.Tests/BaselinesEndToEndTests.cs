@@ -7,17 +7,17 @@ using Retain.Training;
 namespace Retain.Tests;
 
 /// <summary>
-/// Each baseline trains both tasks of mnist2 for one epoch through the experiment protocol, on a small slice of the
-/// npm digits (the first 140 images of each digit: 120 to train and validate, 20 to test) so that the six runs stay
-/// within seconds on a shared CPU.
+/// A small slice of the npm digits in a temporary data folder: the first 140 images of each digit (120 to train and
+/// validate, 20 to test), so that the six end-to-end runs stay within seconds on a shared CPU. Deleted afterwards.
 /// </summary>
-public class BaselinesEndToEndTests
+public sealed class BaselinesSmallMnist : IDisposable
 {
     private const int ImagesPerDigit = 140;
 
-    private static readonly Lazy<string> SmallMnist = new(() =>
+    public BaselinesSmallMnist()
     {
-        var dir = Path.Combine(TestSupport.TempDir(), Mnist.SubsetFolder);
+        DataDir = TestSupport.TempDir();
+        var dir = Path.Combine(DataDir, Mnist.SubsetFolder);
         Directory.CreateDirectory(dir);
         for (var digit = 0; digit < 10; digit++)
         {
@@ -27,9 +27,16 @@ public class BaselinesEndToEndTests
                 json.Append(i == 0 ? "" : ",").Append((pixels[i] / 255.0).ToString("0.###", CultureInfo.InvariantCulture));
             File.WriteAllText(Path.Combine(dir, $"{digit}.json"), json.Append("]}").ToString());
         }
-        return Path.GetDirectoryName(dir)!;
-    });
+    }
 
+    public string DataDir { get; }
+
+    public void Dispose() => Directory.Delete(DataDir, recursive: true);
+}
+
+/// <summary>Each baseline trains both tasks of mnist2 for one epoch through the experiment protocol.</summary>
+public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : IClassFixture<BaselinesSmallMnist>
+{
     [Theory]
     [InlineData("lwf")]
     // The default λ = 0.05 multiplies a distance summed over the batch's samples x 800 features (the current model's
@@ -42,20 +49,28 @@ public class BaselinesEndToEndTests
     [InlineData("pathnet", "generations", "1")]
     public void TrainsBothMnist2Tasks(string approach, string? option = null, string? value = null)
     {
-        var output = Path.Combine(TestSupport.TempDir(), "acc.txt");
-        var record = ExperimentRunner.Run(new RunConfig
+        var dir = TestSupport.TempDir();
+        try
         {
-            Experiment = "mnist2", Approach = approach, Seed = 0, DataDir = SmallMnist.Value, Output = output, Epochs = 1,
-            BatchSize = 16, // 34 steps in the one epoch of the small slice
-            Parameters = option is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [option] = value! },
-        }, SilentObserver.Instance);
+            var output = Path.Combine(dir, "acc.txt");
+            var record = ExperimentRunner.Run(new RunConfig
+            {
+                Experiment = "mnist2", Approach = approach, Seed = 0, DataDir = mnist.DataDir, Output = output, Epochs = 1,
+                BatchSize = 16, // 34 steps in the one epoch of the small slice
+                Parameters = option is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [option] = value! },
+            }, SilentObserver.Instance);
 
-        Assert.Equal(2, record.TasksCompleted);
-        Assert.True(File.Exists(output));
-        // Five classes: chance is 20%.
-        Assert.True(record.Accuracy[0][0] > 0.5, $"{approach}: task 0 test accuracy {record.Accuracy[0][0]:P1}");
-        Assert.True(record.Accuracy[1][1] > 0.5, $"{approach}: task 1 test accuracy {record.Accuracy[1][1]:P1}");
-        if (approach is "progressive" or "pathnet")
-            Assert.Equal(record.Accuracy[0][0], record.Accuracy[1][0]); // task 0's column / path is frozen: no forgetting
+            Assert.Equal(2, record.TasksCompleted);
+            Assert.True(File.Exists(output));
+            // Five classes: chance is 20%.
+            Assert.True(record.Accuracy[0][0] > 0.5, $"{approach}: task 0 test accuracy {record.Accuracy[0][0]:P1}");
+            Assert.True(record.Accuracy[1][1] > 0.5, $"{approach}: task 1 test accuracy {record.Accuracy[1][1]:P1}");
+            if (approach is "progressive" or "pathnet")
+                Assert.Equal(record.Accuracy[0][0], record.Accuracy[1][0]); // task 0's column / path is frozen: no forgetting
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
