@@ -1,5 +1,3 @@
-using Retain.Networks;
-
 namespace Retain.Data;
 
 /// <summary>The experiments of the seed system, built from the files in a data folder.</summary>
@@ -17,20 +15,17 @@ public static class ExperimentCatalog
 
     public const int PermutedTaskCount = 10;
 
-    /// <summary>The seed's network choice: the MLP for the MNIST experiments, AlexNet for the others.</summary>
-    public static BackboneKind DefaultBackbone(string experiment) =>
-        experiment is "mnist2" or "pmnist" ? BackboneKind.Mlp : BackboneKind.AlexNet;
-
     /// <param name="datasets">mixture only: the data sets to use (default: the seed's eight).</param>
     public static Benchmark Load(string name, string dataDir, int seed, IReadOnlyList<string>? datasets = null) => name switch
     {
+        _ when CustomBenchmark.IsCustom(name) => CustomBenchmark.Load(name, seed),
         _ when datasets is { Count: > 0 } && name != "mixture" => throw new RetainException($"--datasets only applies to the mixture experiment (not {name})"),
         "cifar" => MixtureExperiments.Cifar(dataDir, seed),
         "mixture" => MixtureExperiments.Mixture(dataDir, seed, datasets),
         "mnist2" => Mnist2(dataDir, seed),
         "pmnist" => PermutedMnist(dataDir, seed),
         "split-fashion" => SplitFashion(dataDir, seed),
-        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)})"),
+        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)"),
     };
 
     /// <summary>

@@ -29,5 +29,8 @@ public sealed record TaskData(string Name, int ClassCount, Split Train, Split Va
 public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
 {
     public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
+    /// <summary>The backbone the seed uses for this benchmark: the MLP for the MNIST experiments, AlexNet otherwise.</summary>
+    public Networks.BackboneKind Backbone { get; init; } =
+        Name is "mnist2" or "pmnist" ? Networks.BackboneKind.Mlp : Networks.BackboneKind.AlexNet;
     public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
 }

@@ -55,7 +55,7 @@ public static class ExperimentRunner
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
-        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        var backbone = config.Network ?? benchmark.Backbone;
         var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
         var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
