@@ -136,7 +136,7 @@ public static class CustomBenchmark
                 new NumpyRandomState((uint)seed).Shuffle(ids);
                 for (var i = 0; i < ids.Length; i++)
                     raw.Add(($"{spec.Tasks.Dataset}-perm{i}", classes, source.Train, source.Test,
-                        new NumpyRandomState((uint)(ids[i] * 100 + i)).Permutation(source.Train.ImageBytes).Select(p => (long)p).ToArray()));
+                        ExperimentCatalog.PixelPermutation(ids[i], i, source.Train.ImageBytes)));
                 break;
             default:
                 raw.AddRange(spec.Datasets.Select(d => (d.Name, images[d.Name].Train.Labels.Max() + 1, images[d.Name].Train, images[d.Name].Test, (long[]?)null)));
@@ -188,9 +188,7 @@ public static class CustomBenchmark
     private static Split Permute(Split split, long[]? permutation)
     {
         if (permutation is null) return split;
-        using var index = TorchSharp.torch.tensor(permutation);
-        using var flat = split.X.flatten(1);
-        var permuted = new Split(flat.index_select(1, index).reshape(split.X.shape), split.Y.clone());
+        var permuted = split.PermutePixels(permutation);
         split.Dispose();
         return permuted;
     }

@@ -65,23 +65,16 @@ public static class ExperimentCatalog
         for (var i = 0; i < ids.Length; i++)
         {
             var permutation = PixelPermutation(ids[i], i);
-            using var permuted = Permute(trainAll, permutation);
+            using var permuted = trainAll.PermutePixels(permutation);
             var (tr, va) = ValidationSplit(permuted, MnistValidFraction, seed);
-            tasks.Add(new TaskData($"pmnist-{i}", 10, tr, va, Permute(testAll, permutation)));
+            tasks.Add(new TaskData($"pmnist-{i}", 10, tr, va, testAll.PermutePixels(permutation)));
         }
         return new Benchmark("pmnist", tasks, [1, 28, 28], source);
     }
 
-    /// <summary>The pixel order of permuted-MNIST task <paramref name="position"/> with permutation id <paramref name="id"/>.</summary>
-    public static long[] PixelPermutation(int id, int position) =>
-        new NumpyRandomState((uint)(id * 100 + position)).Permutation(28 * 28).Select(p => (long)p).ToArray();
-
-    private static Split Permute(Split split, long[] permutation)
-    {
-        using var index = TorchSharp.torch.tensor(permutation);
-        using var flat = split.X.flatten(1);
-        return new Split(flat.index_select(1, index).reshape(split.X.shape), split.Y.clone());
-    }
+    /// <summary>The seed's pixel order of permuted task <paramref name="position"/> with permutation id <paramref name="id"/>.</summary>
+    public static long[] PixelPermutation(int id, int position, int pixels = 28 * 28) =>
+        new NumpyRandomState((uint)(id * 100 + position)).Permutation(pixels).Select(p => (long)p).ToArray();
 
     /// <summary>
     /// split-fashion (not in the seed): Fashion-MNIST's ten classes as five two-class tasks (0-1, 2-3, ...), in an

@@ -16,6 +16,14 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
         return new Split(X.index_select(0, index), Y.index_select(0, index));
     }
 
+    /// <summary>The same images with their pixels reordered: output pixel k = input pixel <c>permutation[k]</c> (flattened CHW).</summary>
+    public Split PermutePixels(long[] permutation)
+    {
+        using var index = tensor(permutation);
+        using var flat = X.flatten(1);
+        return new Split(flat.index_select(1, index).reshape(X.shape), Y.clone());
+    }
+
     public void Dispose() { X.Dispose(); Y.Dispose(); }
 }
 
