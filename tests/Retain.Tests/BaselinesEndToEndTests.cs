@@ -35,7 +35,7 @@ public sealed class BaselinesSmallMnist : IDisposable
 }
 
 /// <summary>Each baseline trains both tasks of mnist2 for one epoch through the experiment protocol.</summary>
-public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : IClassFixture<BaselinesSmallMnist>
+public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFixture<BaselinesSmallMnist>
 {
     [Theory]
     [InlineData("lwf")]
@@ -49,28 +49,20 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : IClassFixture<B
     [InlineData("pathnet", "generations", "1")]
     public void TrainsBothMnist2Tasks(string approach, string? option = null, string? value = null)
     {
-        var dir = TestSupport.TempDir();
-        try
+        var output = Path.Combine(Folder, "acc.txt");
+        var record = ExperimentRunner.Run(new RunConfig
         {
-            var output = Path.Combine(dir, "acc.txt");
-            var record = ExperimentRunner.Run(new RunConfig
-            {
-                Experiment = "mnist2", Approach = approach, Seed = 0, DataDir = mnist.DataDir, Output = output, Epochs = 1,
-                BatchSize = 16, // 34 steps in the one epoch of the small slice
-                Parameters = option is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [option] = value! },
-            }, SilentObserver.Instance);
+            Experiment = "mnist2", Approach = approach, Seed = 0, DataDir = mnist.DataDir, Output = output, Epochs = 1,
+            BatchSize = 16, // 34 steps in the one epoch of the small slice
+            Parameters = option is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [option] = value! },
+        }, SilentObserver.Instance);
 
-            Assert.Equal(2, record.TasksCompleted);
-            Assert.True(File.Exists(output));
-            // Five classes: chance is 20%.
-            Assert.True(record.Accuracy[0][0] > 0.5, $"{approach}: task 0 test accuracy {record.Accuracy[0][0]:P1}");
-            Assert.True(record.Accuracy[1][1] > 0.5, $"{approach}: task 1 test accuracy {record.Accuracy[1][1]:P1}");
-            if (approach is "progressive" or "pathnet")
-                Assert.Equal(record.Accuracy[0][0], record.Accuracy[1][0]); // task 0's column / path is frozen: no forgetting
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        Assert.Equal(2, record.TasksCompleted);
+        Assert.True(File.Exists(output));
+        // Five classes: chance is 20%.
+        Assert.True(record.Accuracy[0][0] > 0.5, $"{approach}: task 0 test accuracy {record.Accuracy[0][0]:P1}");
+        Assert.True(record.Accuracy[1][1] > 0.5, $"{approach}: task 1 test accuracy {record.Accuracy[1][1]:P1}");
+        if (approach is "progressive" or "pathnet")
+            Assert.Equal(record.Accuracy[0][0], record.Accuracy[1][0]); // task 0's column / path is frozen: no forgetting
     }
 }
