@@ -17,7 +17,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd.")]
+    [Description("Approach: sgd, hat, hat-test.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
