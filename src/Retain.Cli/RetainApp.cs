@@ -6,26 +6,32 @@ namespace Retain.Cli;
 /// <summary>The `retain` command line: its commands, and the translation of user errors into exit code 2.</summary>
 public static class RetainApp
 {
-    public static CommandApp Create()
+    /// <summary>The configured app, shared by Program.cs and the tests (which may pass their own console).</summary>
+    public static CommandApp Create(IAnsiConsole? console = null)
     {
         var app = new CommandApp();
         app.Configure(config =>
         {
             config.SetApplicationName("retain");
             config.PropagateExceptions();
+            if (console is not null) config.ConfigureConsole(console);
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Train one approach on the tasks of one experiment and write its result files.")
                 .WithExample("run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "3");
+            config.AddCommand<MetricsCommand>("metrics")
+                .WithDescription("Continual-learning metrics of result files (ACC, BWT, FWT, forgetting ratios), normalised by the random and joint runs of the same experiment and seed, and their mean and 95% interval over seeds.")
+                .WithExample("metrics", "res/mnist2_sgd_0.txt", "res/mnist2_sgd_1.txt", "res/mnist2_sgd_2.txt")
+                .WithExample("metrics", "res/mnist2_sgd_0.txt", "--references", "ref");
         });
         return app;
     }
 
     /// <summary>Runs the command line; a user error prints one line naming the option or file and returns 2.</summary>
-    public static int Run(string[] args)
+    public static int Run(string[] args, IAnsiConsole? console = null)
     {
         try
         {
-            return Create().Run(args);
+            return Create(console).Run(args);
         }
         catch (Exception e) when (e is RetainException or CommandAppException)
         {

@@ -17,7 +17,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd, hat, hat-test.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
@@ -62,7 +62,7 @@ public sealed class RunSettings : CommandSettings
     public int? TestMode { get; init; }
 
     [CommandOption("-o|--output <FILE>")]
-    [Description("Accuracy-matrix file (default res/<experiment>_<approach>_<seed>[_<name>].txt); the JSON record goes beside it.")]
+    [Description("Accuracy-matrix file (default res/<experiment>_<approach>_<seed>[[_<name>]].txt); the JSON record goes beside it.")]
     public string? Output { get; init; }
 
     [CommandOption("--name <NAME>")]
@@ -78,7 +78,7 @@ public sealed class RunSettings : CommandSettings
     public string? Network { get; init; }
 
     [CommandOption("--device <DEVICE>")]
-    [Description("cpu or cuda[:N].")]
+    [Description("cpu or cuda[[:N]].")]
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 

@@ -31,6 +31,19 @@ public class CliTests
     }
 
     [Fact]
+    public void RunHelpRenders()
+    {
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
+        });
+        Assert.Equal(0, RetainApp.Run(["run", "--help"], console));
+        Assert.Contains("--experiment", output.ToString());
+        Assert.Contains("_<name>", output.ToString());
+    }
+
+    [Fact]
     public void MissingDataNamesTheFolderAndTheFix()
     {
         var empty = TestSupport.TempDir();

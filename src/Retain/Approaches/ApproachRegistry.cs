@@ -39,6 +39,26 @@ public static class ApproachRegistry
         {
             Create = (c, _) => new Sgd(c),
         },
+        new("sgd-restart", "Training from scratch for every task (no transfer, no forgetting of the current task).")
+        {
+            Create = (c, _) => new SgdRestart(c),
+        },
+        new("sgd-frozen", "Train everything on the first task, then only the heads (feature extraction).")
+        {
+            Create = (c, _) => new SgdFrozen(c),
+        },
+        new("joint", "Multitask training on all tasks seen so far, from scratch each time (the upper reference A_J).")
+        {
+            Create = (c, _) => new Joint(c),
+        },
+        new("random", "A random classifier stratified by the training labels (the lower reference A_R).")
+        {
+            Create = (c, _) => new RandomGuess(c),
+        },
+        new("ewc", "Elastic Weight Consolidation: a Fisher-weighted quadratic pull towards the previous solution.")
+        {
+            Defaults = Ewc.Defaults, OptionsType = typeof(EwcOptions), Create = (c, o) => new Ewc(c, (EwcOptions)o!),
+        },
         new("hat", "Hard attention to the task: learned per-task unit gates; weights that earlier tasks' units use get no gradient.")
         {
             OptionsType = typeof(HatOptions),

@@ -26,6 +26,8 @@ public sealed record RunRecord
     /// <summary><c>Accuracy[t][u]</c>: test accuracy on task u after training task t (0 for u &gt; t).</summary>
     public required double[][] Accuracy { get; init; }
     public required double[][] Loss { get; init; }
+    /// <summary>Test accuracy on task u just before training it (forward transfer needs it).</summary>
+    public required double[] AccuracyBeforeTraining { get; init; }
     public required List<EpochRecord> History { get; init; }
     public int TasksCompleted { get; set; }
     public double Seconds { get; set; }
@@ -63,11 +65,12 @@ public static class ExperimentRunner
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
             ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(),
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
-            Accuracy = Square(taskCount), Loss = Square(taskCount), History = [],
+            Accuracy = Square(taskCount), Loss = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
         };
         for (var t = 0; t < tasksToRun; t++)
         {
             observer.TaskStarted(t, benchmark.Tasks[t].Name, training.Epochs);
+            record.AccuracyBeforeTraining[t] = approach.Evaluate(t, benchmark.Tasks[t].Test).Accuracy;
             record.History.AddRange(approach.Train(t, benchmark.Tasks[t], observer));
             var row = new List<EvalResult>();
             for (var u = 0; u <= t; u++)

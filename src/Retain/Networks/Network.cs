@@ -26,6 +26,9 @@ public sealed class MultiHeadNetwork : Module
 
     public int TaskCount => _heads.Count;
 
+    /// <summary>The number of classes of task <paramref name="task"/> (its head's outputs).</summary>
+    public int ClassCount(int task) => (int)_heads[task].weight!.shape[0];
+
     /// <summary>Logits of task <paramref name="task"/>'s head. Other heads do not affect them, so they are not computed.</summary>
     public Tensor Forward(Tensor x, int task) => Forward(x, new ForwardContext(task));
 

@@ -49,4 +49,14 @@ public static class FisherDiagonal
         ParameterSet.DisposeAll(fresh);
         return merged;
     }
+
+    /// <summary>Standard EWC's merge: the per-task diagonals add up. Disposes the tensors it replaces.</summary>
+    public static Dictionary<string, Tensor> MergeSum(Dictionary<string, Tensor>? old, Dictionary<string, Tensor> fresh)
+    {
+        if (old is null) return fresh;
+        var merged = fresh.ToDictionary(kv => kv.Key, kv => kv.Value.add(old[kv.Key]));
+        ParameterSet.DisposeAll(old);
+        ParameterSet.DisposeAll(fresh);
+        return merged;
+    }
 }

@@ -1,0 +1,164 @@
+using System.ComponentModel;
+using System.Globalization;
+using Retain.Evaluation;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Retain.Cli;
+
+public sealed class MetricsSettings : CommandSettings
+{
+    [CommandArgument(0, "<FILES>")]
+    [Description("Accuracy-matrix files named <experiment>_<approach>_<seed>[[_<name>]].txt. Random and joint runs among them are not evaluated (they are the references).")]
+    public string[] Files { get; init; } = [];
+
+    [CommandOption("--references <DIR>")]
+    [Description("Folder with the reference runs <experiment>_random_<seed>.txt and <experiment>_joint_<seed>.txt (default: each file's own folder).")]
+    public string? References { get; init; }
+}
+
+/// <summary>
+/// <c>retain metrics</c>: per run, ACC, BWT, FWT, the HAT forgetting ratio ρ^{≤t} and the DWA notebook's forgetting
+/// ratios; then, where several seeds of one approach are given, ρ^{≤t} as mean and 95% interval over the seeds.
+/// </summary>
+public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettings>
+{
+    private sealed record Run(string Path, ResultFileName Name, AccuracyMatrix Accuracy, string ReferenceFolder);
+
+    public override int Execute(CommandContext context, MetricsSettings settings, CancellationToken cancellation)
+    {
+        if (settings.References is { } folder && !Directory.Exists(folder))
+            throw new RetainException($"--references: folder '{folder}' not found");
+
+        var runs = ReadRuns(settings);
+        var missing = ReferenceRuns.FindMissing(runs.Select(r => (r.Name, r.ReferenceFolder)));
+        if (missing.Count > 0)
+        {
+            Line("Missing reference runs: the normalised metrics need the random and joint runs of the same experiment and seed.");
+            foreach (var m in missing) Line($"  missing {m.Path}: make it with  {m.Command}");
+            throw new MissingReferenceRunsException(missing);
+        }
+
+        var references = new Dictionary<string, AccuracyMatrix>();
+        AccuracyMatrix Reference(Run run, string approach)
+        {
+            var path = ReferenceRuns.PathFor(run.Name, approach, run.ReferenceFolder);
+            var key = Path.GetFullPath(path);
+            if (!references.TryGetValue(key, out var matrix)) references[key] = matrix = AccuracyMatrix.Read(path);
+            return matrix;
+        }
+
+        var results = new List<(Run Run, RunMetrics Metrics)>();
+        foreach (var run in runs)
+        {
+            var beforeTraining = AccuracyBeforeTraining.TryRead(run.Path, run.Accuracy.CompletedTasks);
+            var metrics = RunMetrics.Compute(run.Accuracy, Reference(run, ReferenceRuns.Random), Reference(run, ReferenceRuns.Joint), beforeTraining);
+            PrintRun(run, metrics, beforeTraining is not null);
+            results.Add((run, metrics));
+        }
+        PrintAggregate(results);
+        return 0;
+    }
+
+    /// <summary>Reads every file given (each once), so a missing or malformed one fails before any metric is printed.</summary>
+    private List<Run> ReadRuns(MetricsSettings settings)
+    {
+        var runs = new List<Run>();
+        var seen = new HashSet<string>();
+        foreach (var path in settings.Files)
+        {
+            if (!seen.Add(Path.GetFullPath(path))) continue;
+            var name = ResultFileName.Parse(path);
+            var accuracy = AccuracyMatrix.Read(path);
+            if (name.IsReference)
+            {
+                Line($"{path}: a {name.Approach} reference run, used to normalise the others, not evaluated");
+                continue;
+            }
+            runs.Add(new Run(path, name, accuracy, settings.References ?? Path.GetDirectoryName(path) ?? ""));
+        }
+        if (runs.Count == 0)
+            throw new RetainException("metrics: nothing to evaluate, every file given is a random or joint reference run");
+        return runs;
+    }
+
+    private void PrintRun(Run run, RunMetrics m, bool hasAccuracyBeforeTraining)
+    {
+        console.WriteLine();
+        console.Write(new Rule($"[bold]{Markup.Escape(run.Path)}[/]").LeftJustified());
+        var completed = m.CompletedTasks == m.TaskCount
+            ? $"{m.TaskCount} tasks"
+            : $"{m.CompletedTasks} of {m.TaskCount} tasks completed (a partial run: metrics over the completed tasks)";
+        Line($"experiment {run.Name.Experiment}, approach {run.Name.Approach}, seed {run.Name.Seed}" +
+             $"{(run.Name.Name is { } n ? $", name {n}" : "")}: {completed}");
+
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumn(new TableColumn("after task t").RightAligned())
+            .AddColumn(new TableColumn("forgetting ratio ρ≤t").RightAligned())
+            .AddColumn(new TableColumn("notebook FR_t").RightAligned())
+            .AddColumn(new TableColumn("simple FR_t").RightAligned());
+        for (var t = 0; t < m.CompletedTasks; t++)
+            table.AddRow(t.ToString(CultureInfo.InvariantCulture), Format(m.ForgettingRatio[t], "F3"),
+                Format(m.NotebookForgettingRatio[t], "F3"), Format(m.SimpleForgettingRatio[t], "F3"));
+        console.Write(table);
+
+        var forwardTransfer = !double.IsNaN(m.ForwardTransfer) ? Percent(m.ForwardTransfer)
+            : m.CompletedTasks == 1 ? "n/a (one task)"
+            : hasAccuracyBeforeTraining ? "n/a (undefined)"
+            : "n/a (needs each task's accuracy before training it; the matrix stores 0 there and the JSON record has no accuracy_before_training)";
+        Line($"ACC {Percent(m.AverageAccuracy)}   BWT {(m.CompletedTasks == 1 ? "n/a (one task)" : Percent(m.BackwardTransfer))}   FWT {forwardTransfer}");
+        Line($"forgetting ratio ρ≤t, mean over t: {Format(m.ForgettingRatioMean, "F3")}   (0 = joint level, -1 = random level)");
+        Line($"notebook: acc = {Format(m.Notebook.Accuracy, "F4")}, forgotten = {PercentOf(m.Notebook.Forgotten)}");
+        if (m.ForgettingRatio.Concat(m.NotebookForgettingRatio.Skip(1)).Concat(m.SimpleForgettingRatio.Skip(1)).Any(double.IsNaN))
+            Line("n/a in the table: undefined, a division by zero (the joint reference scores exactly the random one on a task, or a task's accuracy was 0)");
+    }
+
+    /// <summary>ρ^{≤t} over seeds per experiment/approach/name (and folder), the numbers plot_results.py prints.</summary>
+    private void PrintAggregate(List<(Run Run, RunMetrics Metrics)> results)
+    {
+        var groups = results
+            .GroupBy(r => (Folder: Path.GetFullPath(Path.GetDirectoryName(r.Run.Path) is { Length: > 0 } d ? d : "."),
+                           r.Run.Name.Experiment, r.Run.Name.Approach, r.Run.Name.Name))
+            .Select(g => (Label: LabelOf(g.First().Run), Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
+                          Aggregate: ForgettingRatioAggregate.Of(g.Select(r => (IReadOnlyList<double>)r.Metrics.ForgettingRatio).ToArray()),
+                          UnequalTasks: g.Select(r => r.Metrics.CompletedTasks).Distinct().Count() > 1))
+            .ToArray();
+        if (groups.All(g => g.Seeds.Length < 2)) return; // nothing to aggregate: one seed per approach
+
+        // One column per approach and one row per t, so many tasks do not squeeze the table on a narrow console.
+        console.WriteLine();
+        var table = new Table().Border(TableBorder.Rounded)
+            .Title("Forgetting ratio ρ≤t over seeds: mean (95% confidence half-width)")
+            .AddColumn(new TableColumn("after task t").RightAligned());
+        foreach (var g in groups)
+            table.AddColumn(new TableColumn(Markup.Escape($"{g.Label} (seeds {string.Join(",", g.Seeds)})")).RightAligned());
+        for (var t = 0; t < groups.Max(g => g.Aggregate.Tasks); t++)
+            table.AddRow([t.ToString(CultureInfo.InvariantCulture), .. groups.Select(g => t < g.Aggregate.Tasks ? Describe(g.Aggregate.PerTask[t]) : "")]);
+        table.AddRow(["mean over t", .. groups.Select(g => Describe(g.Aggregate.Overall))]);
+        console.Write(table);
+        foreach (var g in groups.Where(g => g.UnequalTasks))
+            Line($"{g.Label}: its seeds completed different numbers of tasks; aggregated over the first {g.Aggregate.Tasks}, which all completed");
+        if (groups.Any(g => g.Seeds.Length < 2))
+            Line("n/a: a confidence interval needs at least two seeds");
+    }
+
+    // Plain lines go straight to the console's writer: Spectre would wrap them at the console width (80 columns when
+    // output is redirected), which breaks the commands and paths they carry.
+    private void Line(string text) => console.Profile.Out.Writer.WriteLine(text);
+
+    private static string LabelOf(Run run)
+    {
+        var folder = Path.GetDirectoryName(run.Path);
+        var label = $"{run.Name.Experiment}_{run.Name.Approach}{(run.Name.Name is { } n ? $"_*_{n}" : "")}";
+        return string.IsNullOrEmpty(folder) ? label : Path.Combine(folder, label);
+    }
+
+    private static string Describe(MeanWithConfidence value) => $"{Format(value.Mean, "F3")} ({Format(value.HalfWidth, "F3")})";
+
+    private static string Percent(double fraction) => PercentOf(100 * fraction);
+
+    private static string PercentOf(double percent) => double.IsNaN(percent) ? "n/a" : Format(percent, "F2") + "%";
+
+    private static string Format(double value, string format) =>
+        double.IsNaN(value) ? "n/a" : value.ToString(format, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,18 @@
+using Retain.Data;
+using Retain.Networks;
+using Retain.Training;
+
+namespace Retain.Approaches;
+
+/// <summary>
+/// Feature extraction: the whole network is trained on the first task, after which everything but the heads is
+/// frozen, so later tasks only train their own head on the first task's features.
+/// </summary>
+public sealed class SgdFrozen(ApproachContext context) : Approach(context)
+{
+    protected override void FinishTask(int task, TaskData data)
+    {
+        foreach (var (name, p) in Model.named_parameters())
+            if (!name.StartsWith(MultiHeadNetwork.HeadPrefix, StringComparison.Ordinal)) p.requires_grad = false;
+    }
+}

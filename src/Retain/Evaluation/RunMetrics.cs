@@ -1,0 +1,70 @@
+namespace Retain.Evaluation;
+
+/// <summary>Every metric of one run (see <see cref="Metrics"/>), over its completed tasks; NaN where undefined.</summary>
+public sealed record RunMetrics
+{
+    public required int CompletedTasks { get; init; }
+    public required int TaskCount { get; init; }
+    public required double AverageAccuracy { get; init; }
+    public required double BackwardTransfer { get; init; }
+    /// <summary>NaN when the accuracies before training each task are unknown (see <see cref="Metrics.ForwardTransfer"/>).</summary>
+    public required double ForwardTransfer { get; init; }
+    /// <summary>ρ^{≤t} for t &lt; <see cref="CompletedTasks"/>.</summary>
+    public required double[] ForgettingRatio { get; init; }
+    /// <summary>Mean of ρ^{≤t} over t.</summary>
+    public required double ForgettingRatioMean { get; init; }
+    /// <summary>The notebook's FR_t, indexed by t (entry 0 NaN).</summary>
+    public required double[] NotebookForgettingRatio { get; init; }
+    /// <summary>The notebook's simple forgetting ratio, indexed by t (entry 0 NaN).</summary>
+    public required double[] SimpleForgettingRatio { get; init; }
+    public required NotebookSummary Notebook { get; init; }
+
+    public static RunMetrics Compute(AccuracyMatrix run, AccuracyMatrix random, AccuracyMatrix joint, IReadOnlyList<double>? accuracyBeforeTraining)
+    {
+        var forgettingRatio = Metrics.ForgettingRatio(run, random, joint);
+        return new RunMetrics
+        {
+            CompletedTasks = run.CompletedTasks,
+            TaskCount = run.TaskCount,
+            AverageAccuracy = Metrics.AverageAccuracy(run),
+            BackwardTransfer = Metrics.BackwardTransfer(run),
+            ForwardTransfer = accuracyBeforeTraining is null ? double.NaN : Metrics.ForwardTransfer(run, accuracyBeforeTraining, random),
+            ForgettingRatio = forgettingRatio,
+            ForgettingRatioMean = forgettingRatio.Average(),
+            NotebookForgettingRatio = Metrics.NotebookForgettingRatio(run, random, joint),
+            SimpleForgettingRatio = Metrics.SimpleForgettingRatio(run),
+            Notebook = Metrics.NotebookSummaryOf(run, random, joint),
+        };
+    }
+}
+
+/// <summary>
+/// The accuracies before training each task, which forward transfer needs and the accuracy matrix cannot hold
+/// (it stores 0 above the diagonal). They are read from the run's JSON record (beside the text file) when it has an
+/// <c>accuracy_before_training</c> array: entry u is the accuracy on task u after training tasks 0..u−1.
+/// </summary>
+public static class AccuracyBeforeTraining
+{
+    private sealed record Recorded
+    {
+        public double[]? AccuracyBeforeTraining { get; init; }
+    }
+
+    /// <summary>
+    /// The recorded accuracies, or null when there is no JSON record or it does not hold them; an error when they
+    /// do not cover the <paramref name="completedTasks"/> of the run or are not accuracies.
+    /// </summary>
+    public static double[]? TryRead(string accuracyMatrixPath, int completedTasks)
+    {
+        var jsonPath = ResultFiles.JsonPathFor(accuracyMatrixPath);
+        if (!File.Exists(jsonPath)) return null;
+        var values = ResultFiles.ReadRecord<Recorded>(jsonPath).AccuracyBeforeTraining;
+        if (values is null) return null;
+        if (values.Length < completedTasks)
+            throw new DataFileException(jsonPath, $"accuracy_before_training has {values.Length} values, but the run completed {completedTasks} tasks");
+        for (var u = 0; u < values.Length; u++)
+            if (!(values[u] >= 0 && values[u] <= 1))
+                throw new DataFileException(jsonPath, $"accuracy_before_training[{u}] = {values[u]} is not an accuracy in [0,1]");
+        return values;
+    }
+}
