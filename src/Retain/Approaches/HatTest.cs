@@ -47,19 +47,20 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
         base.PrepareTask(task, data);
         _test = data.Test;
         _curve.Clear();
-        Measure(task, epoch: 0);
+        _curve.Add(Measure(task, _test, epoch: 0));
     }
 
     protected override void TrainEpoch(int task, Split train)
     {
         base.TrainEpoch(task, train);
-        Measure(task, _curve.Count);
+        _curve.Add(Measure(task, _test!, _curve.Count));
     }
 
-    private void Measure(int task, int epoch)
+    /// <summary>The network's point now: test accuracy on <paramref name="test"/> and the capacity task <paramref name="task"/>'s gates use.</summary>
+    public CompressionPoint Measure(int task, Split test, int epoch)
     {
         var layers = UnitGates.UsedCapacity(task, EvaluationScale);
         var usedWeights = layers.Sum(l => l.UsedWeights * l.Weights) / layers.Sum(l => (double)l.Weights);
-        _curve.Add(new CompressionPoint(epoch, Evaluate(task, _test!).Accuracy, usedWeights, layers));
+        return new CompressionPoint(epoch, Evaluate(task, test).Accuracy, usedWeights, layers);
     }
 }
