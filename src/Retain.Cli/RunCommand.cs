@@ -130,7 +130,7 @@ public sealed class RunCommand : Command<RunSettings>
         }
 
         PrintMatrix(record);
-        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(config.Output)}[/], [green]{Markup.Escape(ResultFiles.JsonPathFor(config.Output))}[/] and the model [green]{Markup.Escape(SavedModel.PathFor(config.Output))}[/] ({record.Seconds:F1} s)");
+        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(config.Output)}[/] and [green]{Markup.Escape(ResultFiles.JsonPathFor(config.Output))}[/] ({record.Seconds:F1} s)");
         return 0;
     }
 

@@ -35,9 +35,7 @@ public sealed record RunRecord
 
 /// <summary>
 /// The seed's experiment protocol: seed the generators, load the experiment, build the network and the approach,
-/// then for each task train it and test on every task so far, rewriting the result files after each task. The trained
-/// network is saved beside them after each task as well (<see cref="SavedModel"/>: <c>&lt;output&gt;.model</c> and its
-/// <c>.model.json</c> description), so <c>retain inspect</c> can look inside it.
+/// then for each task train it and test on every task so far, rewriting the result files after each task.
 /// </summary>
 public static class ExperimentRunner
 {
@@ -86,7 +84,6 @@ public static class ExperimentRunner
             record.Seconds = clock.Elapsed.TotalSeconds;
             ResultFiles.WriteAccuracyMatrix(config.Output, record.Accuracy);
             ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
-            SavedModel.Save(SavedModel.PathFor(config.Output), approach.Model, Describe(record, benchmark.InputSize));
             observer.TaskFinished(t, row);
         }
         return record;
@@ -100,13 +97,6 @@ public static class ExperimentRunner
             throw new RetainException($"--device {name}: CUDA is not available (this build uses TorchSharp-cpu; reference TorchSharp-cuda-linux for a GPU)");
         return torch.device(name);
     }
-
-    private static ModelDescription Describe(RunRecord record, int[] inputSize) => new()
-    {
-        Experiment = record.Experiment, Approach = record.Approach, Seed = record.Seed, Network = record.Network,
-        InputSize = inputSize, ClassCounts = record.ClassCounts, TaskNames = record.TaskNames,
-        TasksCompleted = record.TasksCompleted, Parameters = record.Parameters,
-    };
 
     private static double[][] Square(int n) => Enumerable.Range(0, n).Select(_ => new double[n]).ToArray();
 }
