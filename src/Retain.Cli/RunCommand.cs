@@ -57,6 +57,18 @@ public sealed class RunSettings : CommandSettings
     [Description("Train the first EPOCHS epochs at lr/DIVISOR, e.g. 10,750.")]
     public string? Warmup { get; init; }
 
+    [CommandOption("--curriculum <SCHEDULE>")]
+    [Description("Entropy curriculum: train each epoch only on samples at most as complex as the schedule's threshold, e.g. linear:100:0.2 (types linear, exp, log).")]
+    public string? Curriculum { get; init; }
+
+    [CommandOption("--weight-init <SCHEMES>")]
+    [Description("The seed's CONV[[,BIAS]]:LINEAR[[,BIAS]] initialisation, schemes xavier, kaiming, normal, uniform, ones, zeros; e.g. kaiming:xavier.")]
+    public string? WeightInit { get; init; }
+
+    [CommandOption("--log-path <DIR>")]
+    [Description("Also write per-epoch logs (<output name>_logs.json) and the trained model (.weights + .model.json) here.")]
+    public string? LogPath { get; init; }
+
     [CommandOption("--test-mode <N>")]
     [Description("Train only the first N tasks.")]
     public int? TestMode { get; init; }
@@ -102,6 +114,8 @@ public sealed class RunCommand : Command<RunSettings>
             Epochs = s.Epochs, LearningRate = s.LearningRate, MinLearningRate = s.MinLearningRate,
             LearningRateFactor = s.LearningRateFactor, Patience = s.Patience, BatchSize = s.BatchSize,
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
+            Curriculum = Retain.Curriculum.CurriculumSchedule.Parse(s.Curriculum),
+            WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath,
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
         };
         var info = ApproachRegistry.Get(config.Approach);
@@ -111,7 +125,7 @@ public sealed class RunCommand : Command<RunSettings>
         AnsiConsole.MarkupLine(Markup.Escape(
             $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
             $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
-            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}"));
+            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}"));
         if (options.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {config.Approach}: " + string.Join(", ", options.Select(o => $"{o.Name} {o.Value}"))));
 
@@ -173,11 +187,27 @@ public sealed class RunCommand : Command<RunSettings>
     internal static string Describe(EpochRecord e) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {e.Epoch + 1,3}  train loss {e.TrainLoss:F4} acc {100 * e.TrainAccuracy:F1}%  valid loss {e.ValidLoss:F4} acc {100 * e.ValidAccuracy:F1}%  lr {e.LearningRate:G3}{(e.Improved ? " *" : "")}  {e.Seconds:F1}s");
 
+    /// <summary>The seed's model report: parameters per tensor and in total.</summary>
+    internal static void PrintModelReport(Networks.MultiHeadNetwork network, TextWriter output)
+    {
+        foreach (var (name, shape, count) in network.Report())
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-40} {shape,-22} {count,12:N0}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  Num parameters = {network.ParameterCount:N0}"));
+    }
+
     /// <summary>A live progress bar per task, its description showing the last epoch.</summary>
     private sealed class ProgressObserver(ProgressContext ctx) : IRunObserver
     {
         private ProgressTask? _bar;
         private string _name = "";
+
+        public void NetworkBuilt(Networks.MultiHeadNetwork network)
+        {
+            var text = new StringWriter();
+            PrintModelReport(network, text);
+            ctx.Refresh();
+            AnsiConsole.Write(new Text(text.ToString()));
+        }
 
         public void TaskStarted(int task, string name, int maxEpochs)
         {
@@ -201,6 +231,8 @@ public sealed class RunCommand : Command<RunSettings>
     /// <summary>One line per epoch when the output is not a terminal (logs, CI).</summary>
     private sealed class LineObserver : IRunObserver
     {
+        public void NetworkBuilt(Networks.MultiHeadNetwork network) => PrintModelReport(network, Console.Out);
+
         public void TaskStarted(int task, string name, int maxEpochs) => Console.WriteLine($"task {task} {name} (at most {maxEpochs} epochs)");
         public void EpochFinished(EpochRecord epoch) => Console.WriteLine("  " + Describe(epoch));
         public void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) =>

@@ -61,3 +61,47 @@ public class TrainingLoopTests
         Assert.True(history[^1].ValidLoss < history[0].ValidLoss);
     }
 }
+
+public class CurriculumLoopTests
+{
+    /// <summary>Records, per epoch, how many samples were trained and the largest complexity among them.</summary>
+    private sealed class RecordingApproach(ApproachContext context) : Approach(context)
+    {
+        public List<(int Samples, float MaxComplexity)> Epochs { get; } = [];
+
+        protected override void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity)
+        {
+            Assert.Equal(data.Train.Count, trainComplexity.Length); // the unfiltered set
+            Epochs.Add((0, 0));
+        }
+
+        protected override void TrainStep(Batch batch)
+        {
+            var (n, max) = Epochs[^1];
+            Epochs[^1] = (n + (int)batch.X.shape[0], Math.Max(max, batch.Complexity.max().item<float>()));
+            base.TrainStep(batch);
+        }
+    }
+
+    [Fact]
+    public void EachEpochTrainsOnlyOnSamplesBelowTheThreshold()
+    {
+        manual_seed(5);
+        // Images of growing texture: complexity grows with the noise amplitude.
+        var x = cat(Enumerable.Range(0, 40).Select(i => randn(1, 1, 12, 12) * (i / 40f)).ToArray());
+        var y = arange(40).remainder(2);
+        using var task = new TaskData("texture", 2, new Split(x, y), new Split(x.clone(), y.clone()), new Split(x.clone(), y.clone()));
+        var complexity = Curriculum.EntropyComplexity.Compute(x);
+        var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 12, 12], hidden: 4, depth: 1), new Gating(), 1), [2]);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 8, Curriculum = Curriculum.CurriculumSchedule.Parse("linear:2:0.5") };
+        using var approach = new RecordingApproach(new ApproachContext(net, options, CPU, new NumpyRandomState(0)));
+        approach.Train(0, task, SilentObserver.Instance);
+
+        // Thresholds 0.5, 0.75, 1 at epochs 0, 1, 2.
+        Assert.Equal(complexity.Count(c => c <= 0.5f), approach.Epochs[0].Samples);
+        Assert.True(approach.Epochs[0].MaxComplexity <= 0.5f);
+        Assert.Equal(complexity.Count(c => c <= 0.75f), approach.Epochs[1].Samples);
+        Assert.Equal(40, approach.Epochs[2].Samples);
+        Assert.True(approach.Epochs[0].Samples < approach.Epochs[1].Samples);
+    }
+}

@@ -53,6 +53,7 @@ public static class ApproachOptions
         double d => d.ToString("G", CultureInfo.InvariantCulture),
         bool b => b ? "true" : "false",
         double[] a => string.Join(",", a.Select(v => v.ToString("G", CultureInfo.InvariantCulture))),
+        Enum e => e.ToString().ToLowerInvariant(),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 

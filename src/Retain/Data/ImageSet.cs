@@ -20,6 +20,25 @@ public sealed record ImageSet(byte[] Pixels, byte[] Labels, int Channels, int He
         return this with { Pixels = pixels, Labels = indices.Select(i => relabel(Labels[i])).ToArray() };
     }
 
+    /// <summary>Per-channel mean and standard deviation of the images scaled to [0,1] (normalisation computed from data).</summary>
+    public (float[] Mean, float[] Std) ChannelMeanAndStd()
+    {
+        var sum = new double[Channels];
+        var squares = new double[Channels];
+        var plane = Height * Width;
+        for (long i = 0; i < Pixels.LongLength; i++)
+        {
+            var c = (int)(i / plane % Channels);
+            var v = Pixels[i] / 255.0;
+            sum[c] += v;
+            squares[c] += v * v;
+        }
+        var n = (double)Count * plane;
+        var mean = sum.Select(s => s / n).ToArray();
+        return (mean.Select(m => (float)m).ToArray(),
+                squares.Select((q, c) => (float)Math.Sqrt(Math.Max(q / n - mean[c] * mean[c], 1e-12))).ToArray());
+    }
+
     /// <summary>pixel/255 then <c>(v - mean_c) / std_c</c> per channel, as torchvision's ToTensor + Normalize.</summary>
     public Split ToNormalisedSplit(float[] mean, float[] std)
     {

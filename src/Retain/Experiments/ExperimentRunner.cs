@@ -20,6 +20,7 @@ public sealed record RunRecord
     public required int[] ClassCounts { get; init; }
     public required TrainingOptions Training { get; init; }
     public required string Network { get; init; }
+    public string? WeightInit { get; init; }
     /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
     public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
@@ -56,14 +57,16 @@ public static class ExperimentRunner
 
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
         var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options));
+        config.WeightInit?.Apply(network);
         network.to(device);
+        observer.NetworkBuilt(network);
         using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
 
         var record = new RunRecord
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(),
+            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(), WeightInit = config.WeightInit?.ToString(),
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
         };
@@ -84,8 +87,10 @@ public static class ExperimentRunner
             record.Seconds = clock.Elapsed.TotalSeconds;
             ResultFiles.WriteAccuracyMatrix(config.Output, record.Accuracy);
             ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
+            if (config.LogPath is not null) ResultFiles.WriteRecord(RunLogs.PathFor(config.LogPath, config.Output), RunLogs.From(record));
             observer.TaskFinished(t, row);
         }
+        if (config.LogPath is not null) SavedModel.Save(approach.Model, config, record, benchmark.InputSize);
         return record;
     }
 

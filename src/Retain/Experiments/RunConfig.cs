@@ -20,6 +20,10 @@ public sealed record RunConfig
     public int? TestMode { get; init; }
     /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>
     public BackboneKind? Network { get; init; }
+    /// <summary>The seed's <c>--weight_init</c> (null: TorchSharp's default initialisation).</summary>
+    public WeightInit? WeightInit { get; init; }
+    /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>
+    public string? LogPath { get; init; }
     /// <summary>The approach's own options, <c>--name value</c> without the dashes.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
 
@@ -31,6 +35,7 @@ public sealed record RunConfig
     public int? Patience { get; init; }
     public double? ClipGradient { get; init; }
     public Warmup? Warmup { get; init; }
+    public Curriculum.CurriculumSchedule? Curriculum { get; init; }
 
     public TrainingOptions ResolveTraining(TrainingOptions defaults)
     {
@@ -44,6 +49,7 @@ public sealed record RunConfig
             Patience = Patience ?? defaults.Patience,
             ClipGradient = ClipGradient ?? defaults.ClipGradient,
             Warmup = Warmup ?? defaults.Warmup,
+            Curriculum = Curriculum ?? defaults.Curriculum,
         };
         options.Validate();
         return options;

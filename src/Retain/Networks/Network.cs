@@ -58,6 +58,21 @@ public sealed class MultiHeadNetwork : Module
     }
 
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// The seed's model report, one line per parameter tensor (name, shape, count); the heads are summed into one
+    /// line because there is one per task.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Shape, long Count)> Report()
+    {
+        var lines = named_parameters()
+            .Where(p => !p.name.StartsWith(HeadPrefix, StringComparison.Ordinal))
+            .Select(p => (p.name, "[" + string.Join("x", p.parameter.shape) + "]", p.parameter.numel()))
+            .ToList();
+        lines.Add(($"{HeadPrefix}* ({TaskCount} heads)", "", named_parameters()
+            .Where(p => p.name.StartsWith(HeadPrefix, StringComparison.Ordinal)).Sum(p => p.parameter.numel())));
+        return lines;
+    }
 }
 
 public enum BackboneKind { Mlp, AlexNet }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Retain.Curriculum;
 using Retain.Data;
 using Retain.Networks;
 using TorchSharp;
@@ -46,6 +48,8 @@ public abstract class Approach : IDisposable
         PrepareTask(task, data);
         var schedule = new LearningRateSchedule(Options);
         SetLearningRate(schedule.LearningRate);
+        var trainComplexity = ComplexityOf(data.Train);
+        var threshold = Options.Curriculum?.Threshold(0) ?? 1;
         var best = Model.CopyParameters();
         var history = new List<EpochRecord>();
         try
@@ -54,11 +58,12 @@ public abstract class Approach : IDisposable
             {
                 var clock = Stopwatch.StartNew();
                 var lr = schedule.LearningRate;
-                PrepareEpoch(task, epoch, data);
-                TrainEpoch(task, data.Train);
+                PrepareEpoch(task, epoch, data, trainComplexity);
+                TrainEpoch(task, data.Train, trainComplexity, threshold);
+                if (threshold < 1) threshold = Options.Curriculum!.Threshold(epoch + 1);
                 var train = Evaluate(task, data.Train);
                 var valid = Evaluate(task, data.Valid);
-                var (improved, stop) = schedule.EndOfEpoch(epoch, valid.Loss);
+                var (improved, stop) = schedule.EndOfEpoch(epoch, valid.Loss, threshold);
                 if (improved)
                 {
                     ParameterSet.DisposeAll(best);
@@ -80,18 +85,23 @@ public abstract class Approach : IDisposable
         return history;
     }
 
-    /// <summary>One pass over the training set in a fresh random order, in batches of <c>BatchSize</c>.</summary>
-    protected virtual void TrainEpoch(int task, Split train)
+    /// <summary>
+    /// One pass, in a fresh random order and in batches of <c>BatchSize</c>, over the training samples whose
+    /// complexity is at most <paramref name="threshold"/> (all of them without a curriculum).
+    /// </summary>
+    protected virtual void TrainEpoch(int task, Split train, float[] complexity, double threshold)
     {
-        var order = Context.BatchOrder.Permutation(train.Count);
+        var selected = threshold >= 1 ? Enumerable.Range(0, train.Count).ToArray()
+            : Enumerable.Range(0, train.Count).Where(i => complexity[i] <= (float)threshold).ToArray();
+        var order = Context.BatchOrder.Permutation(selected.Length);
         Model.train();
         for (var start = 0; start < order.Length; start += Options.BatchSize)
         {
             using var scope = NewDisposeScope();
-            var end = Math.Min(start + Options.BatchSize, order.Length);
-            var index = tensor(order[start..end].Select(i => (long)i).ToArray());
+            var rows = order[start..Math.Min(start + Options.BatchSize, order.Length)].Select(k => selected[k]).ToArray();
+            var index = tensor(rows.Select(i => (long)i).ToArray());
             TrainStep(new Batch(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device),
-                ones(end - start, device: Device)));
+                tensor(rows.Select(i => complexity[i]).ToArray(), device: Device)));
         }
     }
 
@@ -121,16 +131,28 @@ public abstract class Approach : IDisposable
     protected virtual Tensor Penalty(int task) => zeros(1, device: Device).squeeze();
 
     protected virtual void PrepareTask(int task, TaskData data) { }
-    protected virtual void PrepareEpoch(int task, int epoch, TaskData data) { }
+    /// <summary>Runs before each epoch with the whole (unfiltered) training set and its complexities (DWA's anchor search).</summary>
+    protected virtual void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity) { }
     /// <summary>Runs after backward and before clipping (where HAT masks gradients).</summary>
     protected virtual void AdjustGradients(int task) { }
     protected virtual void AfterStep(int task) { }
     /// <summary>Runs after the best model has been restored (where EWC computes its Fisher diagonal).</summary>
     protected virtual void FinishTask(int task, TaskData data) { }
 
+    private readonly ConditionalWeakTable<Split, float[]> _complexities = new();
+
+    /// <summary>
+    /// Each sample's curriculum complexity in [0,1] (normalised over the split), or all ones without a curriculum.
+    /// Computed once per split: the seed recomputed it at every evaluation, with the same result.
+    /// </summary>
+    protected float[] ComplexityOf(Split split) => Options.Curriculum is null
+        ? Enumerable.Repeat(1f, split.Count).ToArray()
+        : _complexities.GetValue(split, s => EntropyComplexity.Compute(s.X));
+
     /// <summary>Mean loss (the training objective) and accuracy of head <paramref name="task"/> on a split, in order, in batches.</summary>
     public virtual EvalResult Evaluate(int task, Split split)
     {
+        var complexity = ComplexityOf(split);
         Model.eval();
         double lossSum = 0;
         long correct = 0;
@@ -141,7 +163,7 @@ public abstract class Approach : IDisposable
             var end = Math.Min(start + Options.BatchSize, split.Count);
             var x = split.X.narrow(0, start, end - start).to(Device);
             var y = split.Y.narrow(0, start, end - start).to(Device);
-            var (loss, logits) = Compute(new Batch(task, x, y, ones(end - start, device: Device)));
+            var (loss, logits) = Compute(new Batch(task, x, y, tensor(complexity[start..end], device: Device)));
             lossSum += loss.item<float>() * (end - start);
             correct += logits.argmax(1).eq(y).sum().item<long>();
         }

@@ -11,6 +11,7 @@ public sealed record EpochRecord(
 /// <summary>Receives progress while an experiment runs (the CLI draws it; tests may record it).</summary>
 public interface IRunObserver
 {
+    void NetworkBuilt(Networks.MultiHeadNetwork network) { }
     void TaskStarted(int task, string name, int maxEpochs) { }
     void EpochFinished(EpochRecord epoch) { }
     void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) { }

@@ -19,6 +19,12 @@ public sealed record TrainingOptions
     public double ClipGradient { get; init; } = 10000;
     /// <summary>Warm-up: the first <c>Epochs</c> epochs train at lr / <c>Divisor</c>; null or 0 epochs: none.</summary>
     public Warmup? Warmup { get; init; }
+    /// <summary>
+    /// Entropy curriculum: each epoch trains only on samples whose complexity is at most the schedule's threshold.
+    /// Null: every sample, every epoch.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(CurriculumJsonConverter))]
+    public Curriculum.CurriculumSchedule? Curriculum { get; init; }
 
     public void Validate()
     {
@@ -45,5 +51,18 @@ public sealed record Warmup(int Epochs, double Divisor)
             !double.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var d))
             throw new RetainException($"--warmup: expected EPOCHS,DIVISOR such as 10,750 (got '{text}')");
         return new Warmup(w, d);
+    }
+}
+
+/// <summary>Writes a curriculum as its option string (<c>linear:100:0.2</c>) in result records.</summary>
+public sealed class CurriculumJsonConverter : System.Text.Json.Serialization.JsonConverter<Curriculum.CurriculumSchedule?>
+{
+    public override Curriculum.CurriculumSchedule? Read(ref System.Text.Json.Utf8JsonReader reader, Type type, System.Text.Json.JsonSerializerOptions options) =>
+        Curriculum.CurriculumSchedule.Parse(reader.GetString());
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, Curriculum.CurriculumSchedule? value, System.Text.Json.JsonSerializerOptions options)
+    {
+        if (value is null) writer.WriteNullValue();
+        else writer.WriteStringValue(value.ToString());
     }
 }

@@ -1,0 +1,93 @@
+using Retain.Evaluation;
+using Retain.Networks;
+
+namespace Retain.Experiments;
+
+/// <summary>
+/// The seed's per-run log (<c>&lt;log_path&gt;/&lt;output name&gt;_logs</c>), as JSON: per task, per-epoch learning rate
+/// and train/valid loss and accuracy, and the test loss and accuracy of every time the task was tested. Values are
+/// per-sample means (the seed logged sums).
+/// </summary>
+public sealed record RunLogs
+{
+    public required string[] TaskName { get; init; }
+    public required double[][] LearningRate { get; init; }
+    public required double[][] TrainLoss { get; init; }
+    public required double[][] TrainAcc { get; init; }
+    public required double[][] ValidLoss { get; init; }
+    public required double[][] ValidAcc { get; init; }
+    /// <summary><c>TestAcc[u]</c>: accuracy on task u after training task u, u+1, ... (one entry per test so far).</summary>
+    public required double[][] TestAcc { get; init; }
+    public required double[][] TestLoss { get; init; }
+
+    public static string PathFor(string logPath, string output) =>
+        Path.Combine(logPath, Path.GetFileNameWithoutExtension(output) + "_logs.json");
+
+    public static RunLogs From(RunRecord record)
+    {
+        var tasks = record.TaskNames.Length;
+        double[][] PerTask(Func<Training.EpochRecord, double> value) =>
+            Enumerable.Range(0, tasks).Select(t => record.History.Where(e => e.Task == t).Select(value).ToArray()).ToArray();
+        double[][] Tested(double[][] matrix) =>
+            Enumerable.Range(0, tasks).Select(u => Enumerable.Range(u, Math.Max(0, record.TasksCompleted - u)).Select(t => matrix[t][u]).ToArray()).ToArray();
+        return new RunLogs
+        {
+            TaskName = record.TaskNames, LearningRate = PerTask(e => e.LearningRate),
+            TrainLoss = PerTask(e => e.TrainLoss), TrainAcc = PerTask(e => e.TrainAccuracy),
+            ValidLoss = PerTask(e => e.ValidLoss), ValidAcc = PerTask(e => e.ValidAccuracy),
+            TestAcc = Tested(record.Accuracy), TestLoss = Tested(record.Loss),
+        };
+    }
+}
+
+/// <summary>
+/// A trained network on disk: <c>&lt;name&gt;.weights</c> (TorchSharp state dict) and <c>&lt;name&gt;.model.json</c>, which says
+/// how to rebuild the network before loading the weights.
+/// </summary>
+public sealed record SavedModel
+{
+    public required string Experiment { get; init; }
+    public required string Approach { get; init; }
+    public required string Network { get; init; }
+    public required int[] InputSize { get; init; }
+    public required int[] ClassCounts { get; init; }
+    public required string[] TaskNames { get; init; }
+    public required Dictionary<string, string> Parameters { get; init; }
+    public required string Weights { get; init; }
+
+    public static string PathFor(string logPath, string output) =>
+        Path.Combine(logPath, Path.GetFileNameWithoutExtension(output) + ".model.json");
+
+    /// <summary>Rebuilds the network described by <paramref name="path"/> (a .model.json file) and loads its weights.</summary>
+    public static (SavedModel Description, MultiHeadNetwork Network) Load(string path)
+    {
+        if (!File.Exists(path)) throw new DataFileException(path, "file not found");
+        var description = ResultFiles.ReadRecord<SavedModel>(path);
+        var info = Approaches.ApproachRegistry.Get(description.Approach);
+        if (!Enum.TryParse<BackboneKind>(description.Network, ignoreCase: true, out var kind))
+            throw new DataFileException(path, $"unknown network '{description.Network}'");
+        var options = info.BindOptions(description.Parameters);
+        var network = info.CreateNetwork(new Approaches.NetworkRequest(kind, description.InputSize, description.ClassCounts, options));
+        var weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, description.Weights);
+        if (!File.Exists(weights)) throw new DataFileException(weights, "file not found (the weights of " + Path.GetFileName(path) + ")");
+        try { network.load(weights); }
+        catch (Exception e) when (e is not RetainException) { throw new DataFileException(weights, $"cannot load the weights ({e.Message})", e); }
+        return (description, network);
+    }
+
+    public static void Save(MultiHeadNetwork network, RunConfig config, RunRecord record, int[] inputSize)
+    {
+        var description = PathFor(config.LogPath!, config.Output);
+        var weights = Path.ChangeExtension(Path.ChangeExtension(description, null), ".weights");
+        Directory.CreateDirectory(config.LogPath!);
+        var tmp = weights + ".tmp";
+        network.save(tmp);
+        File.Move(tmp, weights, overwrite: true);
+        ResultFiles.WriteRecord(description, new SavedModel
+        {
+            Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = inputSize,
+            ClassCounts = record.ClassCounts, TaskNames = record.TaskNames, Parameters = record.Parameters,
+            Weights = Path.GetFileName(weights),
+        });
+    }
+}
