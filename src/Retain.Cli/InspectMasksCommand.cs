@@ -11,7 +11,7 @@ namespace Retain.Cli;
 public sealed class InspectMasksSettings : CommandSettings
 {
     [CommandArgument(0, "<MODEL>")]
-    [Description("A saved hat or hat-test model: res/<experiment>_<approach>_<seed>.model (its .model.json description beside it).")]
+    [Description("A saved hat or hat-test model: the <output name>.model.json that `retain run --log-path DIR` writes (its .weights beside it).")]
     public string Model { get; init; } = "";
 
     [CommandOption("-o|--output <DIR>")]
@@ -28,17 +28,17 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
 {
     public override int Execute(CommandContext context, InspectMasksSettings settings, CancellationToken cancellation)
     {
-        var (network, description) = SavedModel.Load(settings.Model);
+        var (description, network) = SavedModel.Load(settings.Model);
         using var _ = network;
         if (network.Backbone.Gating is not HatUnitGates gating)
             throw new RetainException($"inspect masks: {settings.Model} is a {description.Approach} model; task masks exist in hat and hat-test models");
         if (!description.Parameters.TryGetValue("smax", out var smaxText) ||
             !double.TryParse(smaxText, NumberStyles.Float, CultureInfo.InvariantCulture, out var smax))
-            throw new DataFileException(SavedModel.DescriptionPathFor(settings.Model), "no smax among the approach's parameters");
-        var tasks = description.TaskNames.Take(description.TasksCompleted).ToArray();
+            throw new DataFileException(settings.Model, "no smax among the approach's parameters");
+        var tasks = description.TaskNames.Take(description.TasksCompleted ?? description.TaskNames.Length).ToArray();
         var inspection = MaskInspection.Of(gating, tasks, smax);
 
-        console.MarkupLine(Markup.Escape($"{settings.Model}: {description.Approach} on {description.Experiment} (seed {description.Seed}), " +
+        console.MarkupLine(Markup.Escape($"{settings.Model}: {description.Approach} on {description.Experiment}, " +
             $"{tasks.Length} of {description.TaskNames.Length} tasks trained; gates at s = smax = {smax:G}"));
         var used = new Table().Title("Units in use (%): gate > 0.5").Border(TableBorder.Rounded);
         used.AddColumns("layer", "units");
@@ -63,7 +63,7 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
         }
 
         var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(settings.Model))!;
-        var stem = Path.GetFileNameWithoutExtension(settings.Model);
+        var stem = Path.GetFileName(settings.Model).Replace(".model.json", "", StringComparison.Ordinal);
         foreach (var layer in inspection.Layers)
         {
             var gates = new double[tasks.Length, layer.Units];

@@ -30,7 +30,7 @@ public static class RetainApp
                 inspect.SetDescription("Look inside a saved model.");
                 inspect.AddCommand<InspectMasksCommand>("masks")
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
-                    .WithExample("inspect", "masks", "res/mnist2_hat_0.model");
+                    .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
             });
         });
         return app;

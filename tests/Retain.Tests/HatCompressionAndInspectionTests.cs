@@ -17,6 +17,7 @@ public class HatCompressionAndInspectionTests
     [Fact]
     public void CompressionCurveStartsWithEveryUnitInUseAndTheRegulariserFreesUnits()
     {
+        using var oneThread = new HatTests.OneTorchThread();
         var network = HatTests.TinyMlp(taskCount: 1, hidden: 16, HatEmbeddingInit.UniformZeroToTwo);
         using var task = HatTests.ToyTask(seed: 4, count: 256);
         using var hat = new HatTest(HatTests.Context(network, new TrainingOptions { Epochs = 3, BatchSize = 32 }), new HatTestOptions { Lamb = 4 });
@@ -48,8 +49,13 @@ public class HatCompressionAndInspectionTests
         Assert.Equal(hat.Curve.Count, json.Runs[0].Curve.Count);
     }
 
+    /// <summary>
+    /// A hat model saved as <c>retain run --log-path</c> saves it (here straight from a network whose embeddings are set
+    /// by hand) loads back with the same weights, and <c>inspect masks</c> reports the units each task uses and their
+    /// overlap, and draws one heat map per layer.
+    /// </summary>
     [Fact]
-    public void SavedHatModelIsRebuiltFromItsDescriptionAndInspected()
+    public void SavedHatModelIsRebuiltAndInspected()
     {
         var info = ApproachRegistry.Get("hat");
         var options = new HatOptions { Smax = 200 };
@@ -65,18 +71,22 @@ public class HatCompressionAndInspectionTests
             }
         }
         var dir = TestSupport.TempDir();
-        var path = Path.Combine(dir, "mnist2_hat_0.model");
-        SavedModel.Save(path, network, new ModelDescription
+        var config = new RunConfig { Experiment = "mnist2", Approach = "hat", Output = Path.Combine(dir, "mnist2_hat_0.txt"), LogPath = dir };
+        var record = new RunRecord
         {
-            Experiment = "mnist2", Approach = "hat", Seed = 0, Network = "mlp", InputSize = [1, 28, 28], ClassCounts = [5, 5],
-            TaskNames = ["mnist-0-4", "mnist-5-9"], TasksCompleted = 2,
+            Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
+            ClassCounts = [5, 5], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value),
-        });
+            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 2,
+        };
+        SavedModel.Save(network, config, record, [1, 28, 28]);
+        var path = SavedModel.PathFor(dir, config.Output);
 
-        var (loaded, description) = SavedModel.Load(path);
+        var (description, loaded) = SavedModel.Load(path);
         using (loaded)
         {
             Assert.Equal("200", description.Parameters["smax"]);
+            Assert.Equal(2, description.TasksCompleted);
             var original = network.CopyParameters();
             var copy = loaded.CopyParameters();
             Assert.Equal(original.Keys, copy.Keys);
@@ -104,19 +114,20 @@ public class HatCompressionAndInspectionTests
     public void InspectMasksExplainsWhatItNeeds()
     {
         var dir = TestSupport.TempDir();
-        var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.model"));
+        var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.model.json"));
         Assert.Equal(2, code);
-        Assert.Contains("model file not found", error);
+        Assert.Contains("file not found", error);
 
         var info = ApproachRegistry.Get("sgd");
         using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 2, 2], [2], null));
-        var path = Path.Combine(dir, "toy_sgd_0.model");
-        SavedModel.Save(path, network, new ModelDescription
+        var config = new RunConfig { Experiment = "toy", Approach = "sgd", Output = Path.Combine(dir, "toy_sgd_0.txt"), LogPath = dir };
+        SavedModel.Save(network, config, new RunRecord
         {
-            Experiment = "toy", Approach = "sgd", Seed = 0, Network = "mlp", InputSize = [1, 2, 2], ClassCounts = [2],
-            TaskNames = ["toy"], TasksCompleted = 1, Parameters = [],
-        });
-        (code, error) = RunCliError("inspect", "masks", path);
+            Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],
+            Training = new TrainingOptions(), Network = "mlp", ParameterCount = 0, Parameters = [],
+            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 1,
+        }, [1, 2, 2]);
+        (code, error) = RunCliError("inspect", "masks", SavedModel.PathFor(dir, config.Output));
         Assert.Equal(2, code);
         Assert.Contains("is a sgd model; task masks exist in hat and hat-test models", error);
     }

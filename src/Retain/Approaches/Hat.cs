@@ -121,12 +121,15 @@ public class Hat : Approach
     public static Tensor EmbeddingGradientFactor(Tensor embedding, double scale, double smax, double thresCosh) =>
         smax / scale * (cosh(clamp(scale * embedding, -thresCosh, thresCosh)) + 1) / (cosh(embedding) + 1);
 
-    /// <summary>Notes the epoch's size so each batch's s follows from its offset in the epoch.</summary>
-    protected override void TrainEpoch(int task, Split train)
+    /// <summary>
+    /// Notes the epoch's size (the samples the curriculum admits, as the base loop selects them) so each batch's s
+    /// follows from its offset in the epoch.
+    /// </summary>
+    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
     {
-        _epochSize = train.Count;
+        _epochSize = threshold >= 1 ? train.Count : complexity.Count(c => c <= (float)threshold);
         _epochOffset = 0;
-        base.TrainEpoch(task, train);
+        base.TrainEpoch(task, train, complexity, threshold);
     }
 
     protected override void TrainStep(Batch batch)

@@ -50,9 +50,9 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
         _curve.Add(Measure(task, _test, epoch: 0));
     }
 
-    protected override void TrainEpoch(int task, Split train)
+    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
     {
-        base.TrainEpoch(task, train);
+        base.TrainEpoch(task, train, complexity, threshold);
         _curve.Add(Measure(task, _test!, _curve.Count));
     }
 
