@@ -108,6 +108,46 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     [Fact]
+    public void TrainingStepScalesEmbeddingGradientsByTheCompensationFactor()
+    {
+        using var oneThread = new OneTorchThread();
+        var network = TinyMlp(taskCount: 1, hidden: 3);
+        var gating = (HatUnitGates)network.Backbone.Gating;
+        using var task = ToyTask(seed: 5, count: 8);
+        // By hand: the first batch (all 8 samples) has s = 1/smax; loss = CE + lamb * mean gate; raw gradient times factor.
+        const double s = 1 / 400.0;
+        network.train();
+        var context = new ForwardContext(0) { Scale = s };
+        using var logits = network.Forward(task.Train.X, context);
+        using var loss = nn.functional.cross_entropy(logits, task.Train.Y) + 0.75 * Hat.Regulariser(context.Gates, new Dictionary<string, Tensor>());
+        loss.backward();
+        var expected = gating.Embeddings.Select(e => (e.grad! * Hat.EmbeddingGradientFactor(e, s, 400, 50)).detach().clone()).ToArray();
+        network.zero_grad();
+
+        using var hat = new GradientProbeHat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 8 }), new HatOptions());
+        hat.Train(0, task, SilentObserver.Instance);
+        Assert.Equal(s, hat.FirstScale, 12);
+        for (var l = 0; l < expected.Length; l++)
+            Assert.True(expected[l].allclose(hat.FirstEmbeddingGradients[l], rtol: 1e-4, atol: 1e-7),
+                $"layer {l}: expected {string.Join(", ", expected[l].data<float>().ToArray())}, got {string.Join(", ", hat.FirstEmbeddingGradients[l].data<float>().ToArray())}");
+    }
+
+    /// <summary>Keeps the embedding gradients of the first step, after HAT's adjustments.</summary>
+    private sealed class GradientProbeHat(ApproachContext context, HatOptions options) : Hat(context, options)
+    {
+        public Tensor[] FirstEmbeddingGradients { get; private set; } = [];
+        public double FirstScale { get; private set; }
+
+        protected override void AdjustGradients(int task)
+        {
+            base.AdjustGradients(task);
+            if (FirstEmbeddingGradients.Length > 0) return;
+            FirstScale = Scale;
+            FirstEmbeddingGradients = UnitGates.Embeddings.Select(e => e.grad!.detach().clone().DetachFromDisposeScope()).ToArray();
+        }
+    }
+
+    [Fact]
     public void GateSharpnessIsAnnealedFromTheBatchOffsetWithinEachEpoch()
     {
         // 1000 samples in batches of 64: the first batch starts at 0 (s = 1/smax), the last at 960 (s just below smax).

@@ -20,12 +20,15 @@ public static class HatPlots
         for (var r = 0; r < record.Runs.Count; r++)
         {
             var run = record.Runs[r];
-            var color = palette.GetColor(r);
-            var line = curves.Add.Scatter(run.Curve.Select(p => 100 * p.UsedWeights).ToArray(), run.Curve.Select(p => 100 * p.TestAccuracy).ToArray(), color);
+            var line = curves.Add.Scatter(run.Curve.Select(p => 100 * p.UsedWeights).ToArray(), run.Curve.Select(p => 100 * p.TestAccuracy).ToArray(), palette.GetColor(r));
             line.LegendText = $"seed {run.Seed}: {run.Task}";
             line.MarkerSize = 6;
-            var best = curves.Add.Marker(100 * run.Best.UsedWeights, 100 * run.Best.TestAccuracy, MarkerShape.OpenCircle, 16, color);
-            best.LegendText = r == 0 ? "best (restored) model" : "";
+        }
+        for (var r = 0; r < record.Runs.Count; r++)
+        {
+            var best = record.Runs[r].Best;
+            curves.Add.Marker(100 * best.UsedWeights, 100 * best.TestAccuracy, MarkerShape.OpenCircle, 16, palette.GetColor(r))
+                .LegendText = r == 0 ? "best (restored) model" : "";
         }
         curves.Title($"HAT compression on {record.Experiment}: lamb {record.Lamb:G}, smax {record.Smax:G}");
         curves.XLabel("weights in use (% of gated weights)");
