@@ -212,18 +212,22 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     /// <summary>
-    /// Three permuted-MNIST tasks (pmnist in miniature: 500 training digits per task from the fetched subset, a 64-unit
-    /// two-layer MLP, 10 epochs at lr 0.1). HAT keeps task 0's test accuracy within 1 point while it learns the next
-    /// two tasks; fine-tuning (sgd) of the same network on the same data loses more (about 3 points here).
+    /// The first three pmnist tasks (the seed's permutations and task order for seed 0), cut to 300 training, 100
+    /// validation and 1000 test digits each; a 64-unit two-layer MLP, up to 30 epochs per task at lr 0.1. HAT keeps task
+    /// 0's test accuracy within 1 point while it learns the next two tasks (here it keeps it exactly); fine-tuning (sgd)
+    /// of the same network on the same data loses more (3.5 points here: with one head per task, permuted-MNIST
+    /// forgetting comes only from the shared layers, and short runs on small tasks forget little).
     /// </summary>
     [Fact]
-    public void OnThreePermutedMnistTasksHatKeepsTaskZeroWhileSgdForgetsIt()
+    public void OnThreePmnistTasksHatKeepsTaskZeroWhileSgdForgetsIt()
     {
-        var tasks = PermutedMnist(taskCount: 3, trainPerTask: 500, testPerTask: 500);
+        List<TaskData> tasks;
+        using (var pmnist = ExperimentCatalog.Load("pmnist", TestSupport.DataDir, seed: 0))
+            tasks = pmnist.Tasks.Take(3).Select(t => Subset(t, train: 300, valid: 100, test: 1000)).ToList();
         using var oneThread = new OneTorchThread();
         try
         {
-            var options = new TrainingOptions { Epochs = 10, BatchSize = 64, LearningRate = 0.1 };
+            var options = new TrainingOptions { Epochs = 30, BatchSize = 64, LearningRate = 0.1 };
             double TaskZeroDrop(Func<MultiHeadNetwork, Approach> create, Gating gating)
             {
                 manual_seed(0);
@@ -250,29 +254,22 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         }
     }
 
-    /// <summary>Task t: a fixed pixel permutation (none for task 0) of random MNIST digits, normalised as mnist2.</summary>
-    private static List<TaskData> PermutedMnist(int taskCount, int trainPerTask, int testPerTask)
+    /// <summary>The first digits of the (shuffled) training and validation splits and random test digits (the test split is in digit order).</summary>
+    private static TaskData Subset(TaskData task, int train, int valid, int test)
     {
-        var (train, test, _) = Mnist.Load(TestSupport.DataDir);
-        using var allTrain = train.ToNormalisedSplit([0.1307f], [0.3081f]);
-        using var allTest = test.ToNormalisedSplit([0.1307f], [0.3081f]);
-        var tasks = new List<TaskData>();
-        for (var t = 0; t < taskCount; t++)
-        {
-            var pixels = t == 0 ? Enumerable.Range(0, 784).ToArray() : new NumpyRandomState((uint)t).Permutation(784);
-            using var permutation = tensor(pixels.Select(p => (long)p).ToArray());
-            Split Pick(Split from, int[] order, int skip, int count)
-            {
-                using var rows = tensor(order.Skip(skip).Take(count).Select(i => (long)i).ToArray());
-                using var x = from.X.index_select(0, rows).flatten(1).index_select(1, permutation);
-                return new Split(x.view(-1, 1, 28, 28), from.Y.index_select(0, rows));
-            }
-            var trainOrder = new NumpyRandomState((uint)(100 + t)).Permutation(allTrain.Count);
-            var testOrder = new NumpyRandomState((uint)(200 + t)).Permutation(allTest.Count);
-            tasks.Add(new TaskData($"pmnist-{t}", 10, Pick(allTrain, trainOrder, 0, trainPerTask),
-                Pick(allTrain, trainOrder, trainPerTask, trainPerTask / 5), Pick(allTest, testOrder, 0, testPerTask)));
-        }
-        return tasks;
+        Split First(Split split, int count) => split.Select(Enumerable.Range(0, count).Select(i => (long)i).ToArray());
+        var testRows = new NumpyRandomState(1).Permutation(task.Test.Count).Take(test).Select(i => (long)i).ToArray();
+        return new TaskData(task.Name, task.ClassCount, First(task.Train, train), First(task.Valid, valid), task.Test.Select(testRows));
+    }
+
+    [Fact]
+    public void WeightInitialisationLeavesTheTaskEmbeddingsAlone()
+    {
+        using var network = HatUnitGates.CreateNetwork(BackboneKind.AlexNet, [1, 28, 28], [2, 2]);
+        var gating = (HatUnitGates)network.Backbone.Gating;
+        var before = gating.Embeddings.Select(e => e.detach().clone()).ToArray();
+        WeightInit.Parse("kaiming:xavier")!.Apply(network);
+        Assert.All(before.Zip(gating.Embeddings), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
     }
 
     /// <summary>
