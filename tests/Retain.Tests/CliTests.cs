@@ -21,6 +21,7 @@ public class CliTests
     [InlineData("--experiment is required", "run", "--approach", "sgd")]
     [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
     [InlineData("--network: expected mlp or alexnet", "run", "--experiment", "mnist2", "--approach", "sgd", "--network", "vgg")]
+    [InlineData("bench: unknown benchmark 'nope'", "bench", "nope")]
     [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
     public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
     {
@@ -41,6 +42,27 @@ public class CliTests
         Assert.Equal(0, RetainApp.Run(["run", "--help"], console));
         Assert.Contains("--experiment", output.ToString());
         Assert.Contains("_<name>", output.ToString());
+    }
+
+    [Fact]
+    public void DataListSaysWhatIsPresentAndWhatEachDataSetExpects()
+    {
+        string List(string dir)
+        {
+            var output = new StringWriter();
+            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
+            });
+            Assert.Equal(0, RetainApp.Run(["data", "list", "--data", dir], console));
+            return output.ToString();
+        }
+        var empty = List(TestSupport.TempDir());
+        Assert.DoesNotContain("present  fetchable", empty);
+        Assert.Contains("train_32x32.mat, test_32x32.mat", empty);
+        var here = List(TestSupport.DataDir).Split('\n');
+        Assert.Contains(here, line => line.Contains("fashion_mnist") && line.Contains("present  fetchable"));
+        Assert.Contains(here, line => line.Contains("svhn") && line.Contains("missing  fetchable"));
     }
 
     [Fact]

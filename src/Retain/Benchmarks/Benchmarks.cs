@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using Retain.Curriculum;
+using Retain.Data;
+using Retain.Networks;
+using static TorchSharp.torch;
+
+namespace Retain.Benchmarks;
+
+/// <summary>One measurement: its value, unit, and the target it must meet (if the project set one).</summary>
+public sealed record BenchResult(string Name, double Value, string Unit, string Target, bool? Met, string Note = "");
+
+/// <summary>
+/// The project's speed targets, measured on whole operations (seconds each), so a Stopwatch and the median of a few
+/// repetitions is enough; BenchmarkDotNet's statistics are for microsecond-scale code.
+/// </summary>
+public static class Benchmarks
+{
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load"];
+
+    public static IEnumerable<BenchResult> Run(string name, string dataDir) => name switch
+    {
+        "roofline" => [Roofline()],
+        "mlp-step" => [MlpStep(Roofline().Value)],
+        "entropy" => [Entropy()],
+        "fashion-load" => FashionLoad(dataDir),
+        _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
+    };
+
+    private static double Median(int repetitions, Action action)
+    {
+        action(); // warm-up
+        var times = new double[repetitions];
+        for (var i = 0; i < repetitions; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times[i] = clock.Elapsed.TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repetitions / 2];
+    }
+
+    /// <summary>The machine's practical peak: a 1024^3 float32 matrix product.</summary>
+    public static BenchResult Roofline()
+    {
+        using var a = randn(1024, 1024);
+        using var b = randn(1024, 1024);
+        var seconds = Median(7, () => { using var c = a.matmul(b); });
+        return new BenchResult("roofline", 2.0 * 1024 * 1024 * 1024 / seconds / 1e9, "GFLOP/s", "", null, "1024x1024x1024 float32 matmul");
+    }
+
+    /// <summary>An SGD step (forward, backward, update) of the seed's MLP on a batch of 64, as a fraction of the roofline.</summary>
+    public static BenchResult MlpStep(double rooflineGflops)
+    {
+        manual_seed(0);
+        var net = NetworkFactory.Create(BackboneKind.Mlp, [1, 28, 28], [10]);
+        net.train();
+        using var optimizer = optim.SGD(net.parameters(), 0.05);
+        using var x = randn(64, 1, 28, 28);
+        using var y = randint(0, 10, 64);
+        var seconds = Median(50, () =>
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            nn.functional.cross_entropy(net.Forward(x, 0), y).backward();
+            optimizer.step();
+        });
+        var weights = net.parameters().Where(p => p.dim() == 2).Sum(p => p.numel());
+        var gflops = 6.0 * weights * 64 / seconds / 1e9; // forward 2, backward 4 FLOPs per weight and sample
+        return new BenchResult("mlp-step", seconds * 1000, "ms", "", null,
+            $"{gflops:F0} GFLOP/s = {100 * gflops / rooflineGflops:F0}% of the roofline");
+    }
+
+    public static BenchResult Entropy()
+    {
+        var seconds = EntropyComplexity.Benchmark();
+        return new BenchResult("entropy", seconds, "s", "<= 10 s", seconds <= 10, "entropy complexity of 70,000 images of 32x32");
+    }
+
+    /// <summary>Fashion-MNIST's 70,000 images from the gzipped IDX files, then from the cache.</summary>
+    public static IEnumerable<BenchResult> FashionLoad(string dataDir)
+    {
+        var folder = Path.Combine(dataDir, "fashion_mnist");
+        var paths = Mnist.IdxFiles.Select(f => Mnist.FindIdx(folder, f)).ToArray();
+        if (paths.Any(p => p is null)) throw new RetainException($"bench fashion-load: Fashion-MNIST not found in {folder} (run ./retain data fetch)");
+        var fromGzip = Median(3, () => { Mnist.ReadIdxPair(paths[0]!, paths[1]!); Mnist.ReadIdxPair(paths[2]!, paths[3]!); });
+        var cacheDir = Path.Combine(Path.GetTempPath(), $"retain-bench-{Environment.ProcessId}");
+        try
+        {
+            var fromCache = Median(3, () =>
+            {
+                Mnist.ReadIdxPair(cacheDir, "fashion_mnist.train", paths[0]!, paths[1]!);
+                Mnist.ReadIdxPair(cacheDir, "fashion_mnist.test", paths[2]!, paths[3]!);
+            });
+            return [new BenchResult("fashion-load gzip", fromGzip, "s", "<= 3 s", fromGzip <= 3, "70,000 images from the .gz IDX files"),
+                    new BenchResult("fashion-load cache", fromCache, "s", "<= 0.5 s", fromCache <= 0.5, "the same from the image cache")];
+        }
+        finally
+        {
+            Directory.Delete(cacheDir, recursive: true);
+        }
+    }
+}
