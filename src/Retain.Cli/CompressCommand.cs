@@ -46,6 +46,10 @@ public sealed class CompressSettings : CommandSettings
     [Description("Backbone: mlp (mlp_hat) or alexnet (alexnet_hat); default: the experiment's.")]
     public string? Network { get; init; }
 
+    [CommandOption("--datasets <LIST>")]
+    [Description("mixture: the data sets to use, comma-separated (as for run); the seed puts one of them first.")]
+    public string? Datasets { get; init; }
+
     [CommandOption("-o|--output <PATH>")]
     [Description("Result files without extension (default res/compression_<experiment>_lamb<C>_smax<S>); .csv, .json and .png are written.")]
     public string? Output { get; init; }
@@ -81,6 +85,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
             Output = s.Output ?? CompressionConfig.DefaultOutput("res", s.Experiment, hat),
             Network = RunCommand.ParseNetwork(s.Network), Epochs = s.Epochs, BatchSize = s.BatchSize, LearningRate = s.LearningRate,
+            Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
         console.MarkupLine(Markup.Escape($"retain compress: {config.Experiment}, lamb {hat.Lamb:G}, smax {hat.Smax:G}, seeds {string.Join(",", config.Seeds)}"));
         var record = CompressionExperiment.Run(config, new LineObserver(console));

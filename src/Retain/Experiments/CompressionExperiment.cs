@@ -21,6 +21,8 @@ public sealed record CompressionConfig
     public required string Output { get; init; }
     public string Device { get; init; } = "cpu";
     public BackboneKind? Network { get; init; }
+    /// <summary>mixture only: the data sets to draw from (default: the seed's eight).</summary>
+    public IReadOnlyList<string>? Datasets { get; init; }
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }
     public double? LearningRate { get; init; }
@@ -71,16 +73,17 @@ public static class CompressionExperiment
         training.Validate();
         if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
         var device = ExperimentRunner.ParseDevice(config.Device);
-        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var record = new CompressionRecord
-        {
-            Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax,
-            Network = backbone.ToString().ToLowerInvariant(), Training = training, Runs = [],
-        };
+        CompressionRecord? record = null;
         foreach (var seed in config.Seeds)
         {
             torch.manual_seed(seed);
-            using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, seed);
+            using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets);
+            var backbone = config.Network ?? benchmark.Backbone;
+            record ??= new CompressionRecord
+            {
+                Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax,
+                Network = backbone.ToString().ToLowerInvariant(), Training = training, Runs = [],
+            };
             var task = benchmark.Tasks[0];
             observer.SeedStarted(seed, task.Name, training.Epochs);
             // A network for this one task: the gates and head of the others would never be used.
@@ -95,7 +98,7 @@ public static class CompressionExperiment
             Write(config.Output, record);
             observer.SeedFinished(run);
         }
-        return record;
+        return record!;
     }
 
     /// <summary>Rewrites <c>.csv</c>, <c>.json</c> and <c>.png</c> at <paramref name="output"/> (after every seed).</summary>
