@@ -90,10 +90,9 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         console.MarkupLine(Markup.Escape($"retain compress: {config.Experiment}, lamb {hat.Lamb:G}, smax {hat.Smax:G}, seeds {string.Join(",", config.Seeds)}"));
         var record = CompressionExperiment.Run(config, new LineObserver(console));
 
-        var table = new Table().Title("Best (restored) model per seed").Border(TableBorder.Rounded);
-        table.AddColumns("seed", "task", "epoch", "test acc (%)", "weights in use (%)");
-        var layers = record.Runs[0].Best.Layers.Select(l => l.Layer).ToArray();
-        foreach (var layer in layers) table.AddColumn(new TableColumn($"{layer} units (%)").RightAligned());
+        var table = new Table().Title("Best (restored) model per seed: test accuracy, weights in use, units in use per layer (%)").Border(TableBorder.Rounded);
+        table.AddColumns("seed", "task", "epoch", "test acc", "weights");
+        foreach (var layer in record.Runs[0].Best.Layers) table.AddColumn(new TableColumn(layer.Layer).RightAligned());
         foreach (var run in record.Runs)
             table.AddRow(new[] { run.Seed.ToString(CultureInfo.InvariantCulture), run.Task, run.Best.Epoch.ToString(CultureInfo.InvariantCulture),
                     Percent(run.Best.TestAccuracy), Percent(run.Best.UsedWeights) }

@@ -73,12 +73,12 @@ public class Hat : Approach
     public Hat(ApproachContext context, HatOptions options) : base(context)
     {
         options.Validate();
-        Hyper = options;
+        Settings = options;
         UnitGates = Model.Backbone.Gating as HatUnitGates
             ?? throw new ArgumentException("HAT trains a network whose backbone is gated by HatUnitGates", nameof(context));
     }
 
-    public HatOptions Hyper { get; }
+    public HatOptions Settings { get; }
     public HatUnitGates UnitGates { get; }
     public HatState State { get; } = new();
 
@@ -86,7 +86,7 @@ public class Hat : Approach
     public double Scale { get; private set; } = 1;
 
     /// <summary>The gate sharpness of evaluation: smax.</summary>
-    protected virtual double EvaluationScale => Hyper.Smax;
+    protected virtual double EvaluationScale => Settings.Smax;
 
     /// <summary>
     /// The seed's annealing, per batch starting at sample <paramref name="offset"/> of an epoch of
@@ -134,7 +134,7 @@ public class Hat : Approach
 
     protected override void TrainStep(Batch batch)
     {
-        Scale = AnnealedScale(Hyper.Smax, _epochOffset, _epochSize);
+        Scale = AnnealedScale(Settings.Smax, _epochOffset, _epochSize);
         base.TrainStep(batch);
         _epochOffset += (int)batch.X.shape[0];
     }
@@ -144,7 +144,7 @@ public class Hat : Approach
     {
         var context = new ForwardContext(batch.Task) { Scale = Model.training ? Scale : EvaluationScale };
         var logits = Model.Forward(batch.X, context);
-        var loss = nn.functional.cross_entropy(logits, batch.Y) + Hyper.Lamb * Regulariser(context.Gates, State.CumulativeMasks);
+        var loss = nn.functional.cross_entropy(logits, batch.Y) + Settings.Lamb * Regulariser(context.Gates, State.CumulativeMasks);
         return (loss, logits);
     }
 
@@ -156,13 +156,13 @@ public class Hat : Approach
             if (State.GradientMasks.TryGetValue(name, out var mask) && parameter.grad is { } grad)
                 grad.mul_(mask);
         foreach (var embedding in UnitGates.Embeddings)
-            embedding.grad?.mul_(EmbeddingGradientFactor(embedding, Scale, Hyper.Smax, Hyper.ThresCosh));
+            embedding.grad?.mul_(EmbeddingGradientFactor(embedding, Scale, Settings.Smax, Settings.ThresCosh));
     }
 
     protected override void AfterStep(int task)
     {
         using var _ = no_grad();
-        foreach (var embedding in UnitGates.Embeddings) embedding.clamp_(-Hyper.ThresEmb, Hyper.ThresEmb);
+        foreach (var embedding in UnitGates.Embeddings) embedding.clamp_(-Settings.ThresEmb, Settings.ThresEmb);
     }
 
     /// <summary>The finished task's gates at s = smax join the cumulative masks; the gradient masks follow from them.</summary>
@@ -170,7 +170,7 @@ public class Hat : Approach
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        foreach (var (layer, gate) in UnitGates.Gates(task, Hyper.Smax))
+        foreach (var (layer, gate) in UnitGates.Gates(task, Settings.Smax))
         {
             var cumulative = State.CumulativeMasks.TryGetValue(layer, out var previous) ? maximum(previous, gate) : gate.clone();
             previous?.Dispose();

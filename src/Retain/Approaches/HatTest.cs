@@ -36,7 +36,7 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
     /// <summary>The compression curve of the task trained last, one point per epoch after the initial one.</summary>
     public IReadOnlyList<CompressionPoint> Curve => _curve;
 
-    protected override double EvaluationScale => 10000 * Hyper.Smax;
+    protected override double EvaluationScale => 10000 * Settings.Smax;
 
     /// <summary>The network hat-test trains: the experiment's HAT network with embeddings uniform in [0,2).</summary>
     public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts) =>

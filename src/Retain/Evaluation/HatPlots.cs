@@ -54,7 +54,7 @@ public static class HatPlots
         layers.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         layers.YLabel("units in use (%)");
         layers.Axes.SetLimitsY(0, 105);
-        layers.ShowLegend(Alignment.UpperRight);
+        layers.ShowLegend(Alignment.LowerLeft); // units in use start at 100% and fall
         ResultFiles.WriteAtomically(path, tmp => figure.SavePng(tmp, 900, 1100));
     }
 
