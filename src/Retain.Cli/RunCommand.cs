@@ -17,7 +17,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
@@ -153,7 +153,7 @@ public sealed class RunCommand : Command<RunSettings>
         return 0;
     }
 
-    private static Networks.BackboneKind? ParseNetwork(string? name) => name switch
+    internal static Networks.BackboneKind? ParseNetwork(string? name) => name switch
     {
         null => null,
         "mlp" => Networks.BackboneKind.Mlp,

@@ -59,6 +59,18 @@ public static class ApproachRegistry
         {
             Defaults = Ewc.Defaults, OptionsType = typeof(EwcOptions), Create = (c, o) => new Ewc(c, (EwcOptions)o!),
         },
+        new("hat", "Hard attention to the task: learned per-task unit gates; weights that earlier tasks' units use get no gradient.")
+        {
+            OptionsType = typeof(HatOptions),
+            Create = (c, o) => new Hat(c, (HatOptions)o!),
+            CreateNetwork = r => HatUnitGates.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
+        new("hat-test", "HAT's compression variant: embeddings start uniform in [0,2) (every unit in use), tested with binary gates, used capacity recorded per epoch (see `retain compress`).")
+        {
+            OptionsType = typeof(HatTestOptions),
+            Create = (c, o) => new HatTest(c, (HatTestOptions)o!),
+            CreateNetwork = r => HatTest.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
         new("lwf", "Learning without Forgetting: earlier heads are distilled towards the previous model's answers on the new task's inputs.")
         {
             Defaults = new TrainingOptions { ClipGradient = 100 },
