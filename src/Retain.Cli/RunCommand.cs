@@ -17,7 +17,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
