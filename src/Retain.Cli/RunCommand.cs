@@ -13,11 +13,11 @@ namespace Retain.Cli;
 public sealed class RunSettings : CommandSettings
 {
     [CommandOption("-e|--experiment <NAME>")]
-    [Description("Experiment: mnist2.")]
+    [Description("Experiment: mnist2, pmnist, split-fashion, cifar, mixture.")]
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, dwa.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
@@ -69,6 +69,10 @@ public sealed class RunSettings : CommandSettings
     [Description("Also write per-epoch logs (<output name>_logs.json) and the trained model (.weights + .model.json) here.")]
     public string? LogPath { get; init; }
 
+    [CommandOption("--datasets <LIST>")]
+    [Description("mixture: the data sets to use, comma-separated (cifar10, cifar100, mnist, svhn, fashion_mnist, traffic_signs, facescrub, not_mnist, cub200); default the seed's first eight, all of which must be present.")]
+    public string? Datasets { get; init; }
+
     [CommandOption("--test-mode <N>")]
     [Description("Train only the first N tasks.")]
     public int? TestMode { get; init; }
@@ -116,6 +120,7 @@ public sealed class RunCommand : Command<RunSettings>
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
             Curriculum = Retain.Curriculum.CurriculumSchedule.Parse(s.Curriculum),
             WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath,
+            Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
         };
         var info = ApproachRegistry.Get(config.Approach);
@@ -148,7 +153,7 @@ public sealed class RunCommand : Command<RunSettings>
         return 0;
     }
 
-    private static Networks.BackboneKind? ParseNetwork(string? name) => name switch
+    internal static Networks.BackboneKind? ParseNetwork(string? name) => name switch
     {
         null => null,
         "mlp" => Networks.BackboneKind.Mlp,

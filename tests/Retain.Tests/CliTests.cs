@@ -45,6 +45,27 @@ public class CliTests
     }
 
     [Fact]
+    public void DataListSaysWhatIsPresentAndWhatEachDataSetExpects()
+    {
+        string List(string dir)
+        {
+            var output = new StringWriter();
+            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
+            });
+            Assert.Equal(0, RetainApp.Run(["data", "list", "--data", dir], console));
+            return output.ToString();
+        }
+        var empty = List(TestSupport.TempDir());
+        Assert.DoesNotContain("present  fetchable", empty);
+        Assert.Contains("train_32x32.mat, test_32x32.mat", empty);
+        var here = List(TestSupport.DataDir).Split('\n');
+        Assert.Contains(here, line => line.Contains("fashion_mnist") && line.Contains("present  fetchable"));
+        Assert.Contains(here, line => line.Contains("svhn") && line.Contains("missing  fetchable"));
+    }
+
+    [Fact]
     public void MissingDataNamesTheFolderAndTheFix()
     {
         var empty = TestSupport.TempDir();

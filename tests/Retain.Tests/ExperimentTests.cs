@@ -71,3 +71,76 @@ public class ExperimentTests
         Assert.Equal(1, all.std().item<float>(), 3);
     }
 }
+
+/// <summary>The 32x32 RGB experiments: mixture on the data present here, cifar on CIFAR files the test writes.</summary>
+public class MixtureExperimentTests
+{
+    [Fact]
+    public void MixtureOfThePresentDataSetsPadsExpandsAndNormalisesAsTheSeed()
+    {
+        using var bench = ExperimentCatalog.Load("mixture", TestSupport.DataDir, seed: 0, datasets: ["fashion_mnist", "mnist"]);
+        // Seed 0 orders the mixture facescrub, mnist, cifar100, not_mnist, svhn, cifar10, traffic_signs, fashion_mnist.
+        Assert.Equal(["mnist", "fashion_mnist"], bench.Tasks.Select(t => t.Name));
+        Assert.Equal([3, 32, 32], bench.InputSize);
+        var fashion = bench.Tasks[1];
+        Assert.Equal(10, fashion.ClassCount);
+        Assert.Equal(9000, fashion.Valid.Count); // floor(0.15 * 60000)
+        Assert.Equal(51000, fashion.Train.Count);
+        Assert.Equal([51000L, 3, 32, 32], fashion.Train.X.shape);
+        // Three identical channels; the 2-pixel border is the padded black, normalised: (0 - 0.2190) / 0.3318.
+        Assert.True(fashion.Test.X[.., 0].eq(fashion.Test.X[.., 2]).all().item<bool>());
+        Assert.Equal(-0.2190f / 0.3318f, fashion.Test.X[0, 0, 0, 0].item<float>(), 5);
+        // The seed's constants were computed on the padded Fashion-MNIST training images: mean 0, std 1 there.
+        using var all = cat([fashion.Train.X[.., 0], fashion.Valid.X[.., 0]]);
+        Assert.Equal(0, all.mean().item<float>(), 2);
+        Assert.Equal(1, all.std().item<float>(), 2);
+    }
+
+    [Fact]
+    public void MixtureWithMissingDataSetsNamesThemAndTheirFiles()
+    {
+        var e = Assert.Throws<RetainException>(() => ExperimentCatalog.Load("mixture", TestSupport.DataDir, seed: 0));
+        Assert.Contains("missing data set(s)", e.Message);
+        Assert.Contains("svhn needs train_32x32.mat, test_32x32.mat", e.Message);
+        Assert.Contains("--datasets mnist,fashion_mnist", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    /// <summary>CIFAR's binary distribution: records of label byte(s) and 3072 pixel bytes.</summary>
+    private static void WriteCifarBinary(string path, int labelBytes, IEnumerable<int> labels)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var file = File.Create(path);
+        foreach (var label in labels)
+        {
+            if (labelBytes == 2) file.WriteByte((byte)(label / 5)); // coarse label
+            file.WriteByte((byte)label);
+            file.Write(Enumerable.Range(0, 3072).Select(i => (byte)((i + label) % 256)).ToArray());
+        }
+    }
+
+    [Fact]
+    public void CifarSplitsTenClassesIntoPairsAndAHundredIntoGroupsOfTwenty()
+    {
+        var dir = TestSupport.TempDir();
+        for (var b = 1; b <= 5; b++) WriteCifarBinary(Path.Combine(dir, "cifar-10-batches-bin", $"data_batch_{b}.bin"), 1, Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 2)));
+        WriteCifarBinary(Path.Combine(dir, "cifar-10-batches-bin", "test_batch.bin"), 1, Enumerable.Range(0, 10));
+        WriteCifarBinary(Path.Combine(dir, "cifar-100-binary", "train.bin"), 2, Enumerable.Range(0, 100).SelectMany(c => Enumerable.Repeat(c, 3)));
+        WriteCifarBinary(Path.Combine(dir, "cifar-100-binary", "test.bin"), 2, Enumerable.Range(0, 100));
+
+        using var bench = ExperimentCatalog.Load("cifar", dir, seed: 0);
+        // Seed 0 order [2,8,4,9,1,6,7,3,0,5]: raw tasks < 5 are CIFAR-10 pairs, the others CIFAR-100 groups.
+        Assert.Equal(["cifar10-2", "cifar100-3", "cifar10-4", "cifar100-4", "cifar10-1", "cifar100-1", "cifar100-2", "cifar10-3", "cifar10-0", "cifar100-0"],
+            bench.Tasks.Select(t => t.Name));
+        foreach (var task in bench.Tasks)
+        {
+            var cifar10 = task.Name.StartsWith("cifar10-", StringComparison.Ordinal);
+            Assert.Equal(cifar10 ? 2 : 20, task.ClassCount);
+            var trainImages = cifar10 ? 2 * 10 : 20 * 3; // 2 classes x 5 batches x 2; 20 classes x 3
+            Assert.Equal(trainImages / 10, task.Valid.Count);
+            Assert.Equal(trainImages - trainImages / 10, task.Train.Count);
+            Assert.Equal(cifar10 ? 2 : 20, task.Test.Count);
+            Assert.True(task.Train.Y.max().item<long>() < task.ClassCount);
+        }
+    }
+}

@@ -4,10 +4,8 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class IdxReaderTests
+public class IdxReaderTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
     /// <summary>Writes an IDX file: big-endian magic (0x0800 | rank), big-endian dimensions, the bytes.</summary>
     internal static byte[] Idx(int[] shape, byte[] data, int magic = -1)
     {
@@ -23,13 +21,6 @@ public class IdxReaderTests
         using var output = new MemoryStream();
         using (var gz = new GZipStream(output, CompressionLevel.Fastest)) gz.Write(raw);
         return output.ToArray();
-    }
-
-    private string Write(string name, byte[] bytes)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllBytes(path, bytes);
-        return path;
     }
 
     private static readonly byte[] TwoImages = Enumerable.Range(0, 2 * 3 * 4).Select(i => (byte)i).ToArray();
@@ -118,5 +109,5 @@ public class IdxReaderTests
 
     [Fact]
     public void MissingFileIsAClearError() =>
-        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => IdxReader.Read(Path.Combine(_dir, "nope"), 1)).Message);
+        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => IdxReader.Read(Path.Combine(Folder, "nope"), 1)).Message);
 }

@@ -2,19 +2,8 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class ReadersCifarBinaryTests : IDisposable
+public class ReadersCifarBinaryTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(string name, byte[] bytes)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
     /// <summary>Records of label byte(s) then 3072 pixel bytes, as the binary distribution stores them.</summary>
     internal static byte[] Records(IEnumerable<byte[]> labelBytes, int seed = 0) =>
         labelBytes.SelectMany((labels, i) => labels.Concat(Pixels(i, seed))).ToArray();
@@ -60,6 +49,6 @@ public class ReadersCifarBinaryTests : IDisposable
     public void EmptyOrMissingFileIsAClearError()
     {
         Assert.Contains("empty file", Assert.Throws<DataFileException>(() => CifarBinaryReader.ReadCifar10(Write("e.bin", []))).Message);
-        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => CifarBinaryReader.ReadCifar10(Path.Combine(_dir, "none.bin"))).Message);
+        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => CifarBinaryReader.ReadCifar10(Path.Combine(Folder, "none.bin"))).Message);
     }
 }

@@ -2,19 +2,8 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class ReadersSvhnTests : IDisposable
+public class ReadersSvhnTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(string name, byte[] bytes)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
     /// <summary>A distinct value for (row, column, channel, image), so that any transposition mistake shows.</summary>
     private static byte Value(int row, int column, int channel, int image) => (byte)(row * 5 + column * 3 + channel * 101 + image * 37);
 

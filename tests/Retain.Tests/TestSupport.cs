@@ -41,3 +41,22 @@ public static class TestSupport
         return dir;
     }
 }
+
+/// <summary>A test class with its own temporary folder, deleted afterwards, and a helper to write files into it.</summary>
+public abstract class TempFolderTests : IDisposable
+{
+    protected string Folder { get; } = TestSupport.TempDir();
+
+    protected string Write(string name, byte[] bytes)
+    {
+        var path = Path.Combine(Folder, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        Directory.Delete(Folder, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+}

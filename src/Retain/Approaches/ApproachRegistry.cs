@@ -60,6 +60,56 @@ public static class ApproachRegistry
         {
             Defaults = Ewc.Defaults, OptionsType = typeof(EwcOptions), Create = (c, o) => new Ewc(c, (EwcOptions)o!),
         },
+        new("hat", "Hard attention to the task: learned per-task unit gates; weights that earlier tasks' units use get no gradient.")
+        {
+            OptionsType = typeof(HatOptions),
+            Create = (c, o) => new Hat(c, (HatOptions)o!),
+            CreateNetwork = r => HatUnitGates.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
+        new("hat-test", "HAT's compression variant: embeddings start uniform in [0,2) (every unit in use), tested with binary gates, used capacity recorded per epoch (see `retain compress`).")
+        {
+            OptionsType = typeof(HatTestOptions),
+            Create = (c, o) => new HatTest(c, (HatTestOptions)o!),
+            CreateNetwork = r => HatTest.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
+        new("lwf", "Learning without Forgetting: earlier heads are distilled towards the previous model's answers on the new task's inputs.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 100 },
+            OptionsType = typeof(LwfOptions),
+            Create = (c, o) => new Lwf(c, (LwfOptions)o!),
+        },
+        new("lfl", "Less-Forgetting Learning: the last hidden layer's features are pulled towards the previous model's (L2).")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 200 },
+            OptionsType = typeof(LflOptions),
+            Create = (c, o) => new Lfl(c, (LflOptions)o!),
+            CreateNetwork = r => Lfl.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
+        new("imm-mean", "Mean incremental moment matching: L2 transfer from the merged model, then an equal-weight mean of the task solutions.")
+        {
+            OptionsType = typeof(ImmMeanOptions),
+            Create = (c, o) => new ImmMean(c, (ImmMeanOptions)o!),
+        },
+        new("imm-mode", "Mode incremental moment matching: L2 transfer from the merged model, then a Fisher-weighted merge of the task solutions.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 1000 },
+            OptionsType = typeof(ImmModeOptions),
+            Create = (c, o) => new ImmMode(c, (ImmModeOptions)o!),
+        },
+        new("progressive", "Progressive networks: a new column per task with lateral connections from the frozen columns of earlier tasks.")
+        {
+            Create = (c, _) => new Progressive(c),
+            CreateNetwork = r => ProgressiveColumns.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
+        },
+        new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.")
+        {
+            Defaults = new TrainingOptions { ClipGradient = 1000 },
+            OptionsType = typeof(PathNetOptions),
+            Create = (c, o) => new PathNet(c, (PathNetOptions)o!),
+            CreateNetwork = r => r.Options is PathNetOptions o
+                ? PathNetModules.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts, o.Modules, o.Active)
+                : throw new ArgumentException("pathnet's network needs its options", nameof(r)),
+        },
         new("dwa", "Dynamic Weight Allocation: per-sample weight masks generated from a context embedding, shaped by anchor, plasticity and sparsity losses.")
         {
             Defaults = Dwa.Defaults,

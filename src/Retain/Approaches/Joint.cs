@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Retain.Data;
 using Retain.Networks;
 using Retain.Training;
@@ -40,38 +39,11 @@ public sealed class Joint : Approach
         using var train = MixedSet.Union(_seen.Select(d => d.Train).ToArray());
         using var valid = MixedSet.Union(_seen.Select(d => d.Valid).ToArray());
         TrainingSamples = train.Count;
-        var schedule = new LearningRateSchedule(Options with { Warmup = null });
-        SetLearningRate(schedule.LearningRate);
-        var best = Model.CopyParameters();
-        var history = new List<EpochRecord>();
-        try
+        return RunEpochs(task, new LearningRateSchedule(Options with { Warmup = null }), observer, _ =>
         {
-            for (var epoch = 0; epoch < Options.Epochs; epoch++)
-            {
-                var clock = Stopwatch.StartNew();
-                var lr = schedule.LearningRate;
-                TrainEpoch(train);
-                var (trainLoss, trainAcc) = EvaluateMixed(train);
-                var (validLoss, validAcc) = EvaluateMixed(valid);
-                var (improved, stop) = schedule.EndOfEpoch(epoch, validLoss);
-                if (improved)
-                {
-                    ParameterSet.DisposeAll(best);
-                    best = Model.CopyParameters();
-                }
-                SetLearningRate(schedule.LearningRate);
-                var record = new EpochRecord(task, epoch, trainLoss, trainAcc, validLoss, validAcc, lr, improved, clock.Elapsed.TotalSeconds);
-                history.Add(record);
-                observer.EpochFinished(record);
-                if (stop) break;
-            }
-            Model.LoadParameters(best);
-        }
-        finally
-        {
-            ParameterSet.DisposeAll(best);
-        }
-        return history;
+            TrainEpoch(train);
+            return (EvaluateMixed(train), EvaluateMixed(valid), 1);
+        });
     }
 
     private void TrainEpoch(MixedSet train)

@@ -1,11 +1,9 @@
-using Retain.Networks;
-
 namespace Retain.Data;
 
 /// <summary>The experiments of the seed system, built from the files in a data folder.</summary>
 public static class ExperimentCatalog
 {
-    public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion"];
+    public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion", "cifar", "mixture"];
 
     private static readonly float[] MnistMean = [0.1307f], MnistStd = [0.3081f];
 
@@ -17,16 +15,17 @@ public static class ExperimentCatalog
 
     public const int PermutedTaskCount = 10;
 
-    /// <summary>The seed's network choice: the MLP for the MNIST experiments, AlexNet for the others.</summary>
-    public static BackboneKind DefaultBackbone(string experiment) =>
-        experiment is "mnist2" or "pmnist" ? BackboneKind.Mlp : BackboneKind.AlexNet;
-
-    public static Benchmark Load(string name, string dataDir, int seed) => name switch
+    /// <param name="datasets">mixture only: the data sets to use (default: the seed's eight).</param>
+    public static Benchmark Load(string name, string dataDir, int seed, IReadOnlyList<string>? datasets = null) => name switch
     {
+        _ when CustomBenchmark.IsCustom(name) => CustomBenchmark.Load(name, seed),
+        _ when datasets is { Count: > 0 } && name != "mixture" => throw new RetainException($"--datasets only applies to the mixture experiment (not {name})"),
+        "cifar" => MixtureExperiments.Cifar(dataDir, seed),
+        "mixture" => MixtureExperiments.Mixture(dataDir, seed, datasets),
         "mnist2" => Mnist2(dataDir, seed),
         "pmnist" => PermutedMnist(dataDir, seed),
         "split-fashion" => SplitFashion(dataDir, seed),
-        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)})"),
+        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)"),
     };
 
     /// <summary>
@@ -66,23 +65,16 @@ public static class ExperimentCatalog
         for (var i = 0; i < ids.Length; i++)
         {
             var permutation = PixelPermutation(ids[i], i);
-            using var permuted = Permute(trainAll, permutation);
+            using var permuted = trainAll.PermutePixels(permutation);
             var (tr, va) = ValidationSplit(permuted, MnistValidFraction, seed);
-            tasks.Add(new TaskData($"pmnist-{i}", 10, tr, va, Permute(testAll, permutation)));
+            tasks.Add(new TaskData($"pmnist-{i}", 10, tr, va, testAll.PermutePixels(permutation)));
         }
         return new Benchmark("pmnist", tasks, [1, 28, 28], source);
     }
 
-    /// <summary>The pixel order of permuted-MNIST task <paramref name="position"/> with permutation id <paramref name="id"/>.</summary>
-    public static long[] PixelPermutation(int id, int position) =>
-        new NumpyRandomState((uint)(id * 100 + position)).Permutation(28 * 28).Select(p => (long)p).ToArray();
-
-    private static Split Permute(Split split, long[] permutation)
-    {
-        using var index = TorchSharp.torch.tensor(permutation);
-        using var flat = split.X.flatten(1);
-        return new Split(flat.index_select(1, index).reshape(split.X.shape), split.Y.clone());
-    }
+    /// <summary>The seed's pixel order of permuted task <paramref name="position"/> with permutation id <paramref name="id"/>.</summary>
+    public static long[] PixelPermutation(int id, int position, int pixels = 28 * 28) =>
+        new NumpyRandomState((uint)(id * 100 + position)).Permutation(pixels).Select(p => (long)p).ToArray();
 
     /// <summary>
     /// split-fashion (not in the seed): Fashion-MNIST's ten classes as five two-class tasks (0-1, 2-3, ...), in an

@@ -20,20 +20,39 @@ public sealed record ImageSet(byte[] Pixels, byte[] Labels, int Channels, int He
         return this with { Pixels = pixels, Labels = indices.Select(i => relabel(Labels[i])).ToArray() };
     }
 
-    /// <summary>Per-channel mean and standard deviation of the images scaled to [0,1] (normalisation computed from data).</summary>
-    public (float[] Mean, float[] Std) ChannelMeanAndStd()
+    /// <summary>The images with <paramref name="border"/> black pixels added on every side (28x28 -> 32x32 for 2).</summary>
+    public ImageSet Pad(int border)
     {
-        var sum = new double[Channels];
-        var squares = new double[Channels];
-        var plane = Height * Width;
-        for (long i = 0; i < Pixels.LongLength; i++)
+        var (h, w) = (Height + 2 * border, Width + 2 * border);
+        var pixels = new byte[(long)Count * Channels * h * w];
+        for (long plane = 0; plane < (long)Count * Channels; plane++)
+            for (var row = 0; row < Height; row++)
+                Array.Copy(Pixels, (plane * Height + row) * Width, pixels, (plane * h + row + border) * w + border, Width);
+        return this with { Pixels = pixels, Height = h, Width = w };
+    }
+
+    /// <summary>Per-channel mean and standard deviation of the images scaled to [0,1] (normalisation computed from data).</summary>
+    public (float[] Mean, float[] Std) ChannelMeanAndStd() => ChannelMeanAndStd([this]);
+
+    /// <summary>The same over several sets of the same channel count, as if they were one.</summary>
+    public static (float[] Mean, float[] Std) ChannelMeanAndStd(IReadOnlyList<ImageSet> sets)
+    {
+        var channels = sets[0].Channels;
+        var sum = new double[channels];
+        var squares = new double[channels];
+        double n = 0;
+        foreach (var set in sets)
         {
-            var c = (int)(i / plane % Channels);
-            var v = Pixels[i] / 255.0;
-            sum[c] += v;
-            squares[c] += v * v;
+            var plane = set.Height * set.Width;
+            for (long i = 0; i < set.Pixels.LongLength; i++)
+            {
+                var c = (int)(i / plane % channels);
+                var v = set.Pixels[i] / 255.0;
+                sum[c] += v;
+                squares[c] += v * v;
+            }
+            n += (double)set.Count * plane;
         }
-        var n = (double)Count * plane;
         var mean = sum.Select(s => s / n).ToArray();
         return (mean.Select(m => (float)m).ToArray(),
                 squares.Select((q, c) => (float)Math.Sqrt(Math.Max(q / n - mean[c] * mean[c], 1e-12))).ToArray());

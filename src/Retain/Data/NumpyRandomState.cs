@@ -73,6 +73,14 @@ public sealed class NumpyRandomState
         }
     }
 
+    /// <summary>Uniform double in [0, 1) from 53 random bits, as numpy's legacy <c>random_sample</c>.</summary>
+    public double RandomSample()
+    {
+        var high = NextUInt32() >> 5;
+        var low = NextUInt32() >> 6;
+        return (high * 67108864.0 + low) / 9007199254740992.0;
+    }
+
     /// <summary><c>permutation(n)</c> = shuffle of <c>arange(n)</c>.</summary>
     public int[] Permutation(int n)
     {

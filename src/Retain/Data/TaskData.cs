@@ -16,6 +16,14 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
         return new Split(X.index_select(0, index), Y.index_select(0, index));
     }
 
+    /// <summary>The same images with their pixels reordered: output pixel k = input pixel <c>permutation[k]</c> (flattened CHW).</summary>
+    public Split PermutePixels(long[] permutation)
+    {
+        using var index = tensor(permutation);
+        using var flat = X.flatten(1);
+        return new Split(flat.index_select(1, index).reshape(X.shape), Y.clone());
+    }
+
     public void Dispose() { X.Dispose(); Y.Dispose(); }
 }
 
@@ -29,5 +37,8 @@ public sealed record TaskData(string Name, int ClassCount, Split Train, Split Va
 public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
 {
     public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
+    /// <summary>The backbone the seed uses for this benchmark: the MLP for the MNIST experiments, AlexNet otherwise.</summary>
+    public Networks.BackboneKind Backbone { get; init; } =
+        Name is "mnist2" or "pmnist" ? Networks.BackboneKind.Mlp : Networks.BackboneKind.AlexNet;
     public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
 }

@@ -63,12 +63,21 @@ public static class ResultFiles
         catch (JsonException e) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
     }
 
-    private static void WriteAtomically(string path, string content)
+    /// <summary>Writes a text file (CSV, for example) atomically, as the result files.</summary>
+    public static void WriteText(string path, string content) => WriteAtomically(path, content);
+
+    /// <summary>
+    /// Writes a file through <paramref name="write"/> (which creates it at the path it is given) to a temporary name
+    /// in the same folder, then renames it: readers never see a half-written file.
+    /// </summary>
+    public static void WriteAtomically(string path, Action<string> write)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(tmp, content);
+        write(tmp);
         File.Move(tmp, path, overwrite: true);
     }
+
+    private static void WriteAtomically(string path, string content) => WriteAtomically(path, tmp => File.WriteAllText(tmp, content));
 }

@@ -49,18 +49,24 @@ public static class ExperimentRunner
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed);
+        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && (n < 1 || n > taskCount))
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
-        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options));
+        var backbone = config.Network ?? benchmark.Backbone;
+        var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
+        var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
         network.to(device);
         observer.NetworkBuilt(network);
-        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
+        // Frozen copies (lwf, lfl) take the model's parameters at once, so they need no weight initialisation.
+        MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
+        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed))
+        {
+            CreateNetwork = CreateNetwork,
+        }, options);
 
         var record = new RunRecord
         {

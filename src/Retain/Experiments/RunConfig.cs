@@ -16,6 +16,8 @@ public sealed record RunConfig
     /// <summary>Accuracy-matrix file; the JSON record is written beside it with the extension .json.</summary>
     public required string Output { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>mixture: the data sets to use, in the seed's order (default: all eight of the seed).</summary>
+    public IReadOnlyList<string>? Datasets { get; init; }
     /// <summary>Train only the first N tasks (the seed's test_mode).</summary>
     public int? TestMode { get; init; }
     /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>

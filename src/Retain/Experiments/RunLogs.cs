@@ -54,6 +54,8 @@ public sealed record SavedModel
     public required string[] TaskNames { get; init; }
     public required Dictionary<string, string> Parameters { get; init; }
     public required string Weights { get; init; }
+    /// <summary>Tasks trained when the model was saved (the first of <see cref="TaskNames"/>; fewer with --test-mode). Null in older files: all.</summary>
+    public int? TasksCompleted { get; init; }
 
     public static string PathFor(string logPath, string output) =>
         Path.Combine(logPath, Path.GetFileNameWithoutExtension(output) + ".model.json");
@@ -87,7 +89,7 @@ public sealed record SavedModel
         {
             Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = inputSize,
             ClassCounts = record.ClassCounts, TaskNames = record.TaskNames, Parameters = record.Parameters,
-            Weights = Path.GetFileName(weights),
+            Weights = Path.GetFileName(weights), TasksCompleted = record.TasksCompleted,
         });
     }
 }

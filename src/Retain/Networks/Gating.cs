@@ -7,12 +7,13 @@ namespace Retain.Networks;
 
 /// <summary>
 /// How a backbone's blocks are computed. This base class is "no gating": every block is the plain
-/// conv/linear -> ReLU -> dropout (-> pool). Strategies override the three steps they change and own the parameters
+/// conv/linear -> ReLU -> dropout (-> pool). Strategies override the steps they change and own the parameters
 /// they add (HAT's task embeddings, DWA's mask generators and context processor, PathNet's module sets):
 /// <list type="bullet">
 /// <item><see cref="CreateLayer"/>: the module that holds a block's weights;</item>
 /// <item><see cref="Block"/>: a block's forward computation;</item>
-/// <item><see cref="Attach"/>: build the strategy's own parameters once the backbone's layers exist.</item>
+/// <item><see cref="Attach"/>: build the strategy's own parameters once the backbone's layers exist;</item>
+/// <item><see cref="Logits"/>: the task head's output from the backbone's features.</item>
 /// </list>
 /// </summary>
 public class Gating(string name = "none") : Module(name)
@@ -28,6 +29,13 @@ public class Gating(string name = "none") : Module(name)
     /// <summary>Block <paramref name="index"/> applied to <paramref name="input"/>.</summary>
     public virtual Tensor Block(Backbone backbone, int index, Tensor input, ForwardContext context) =>
         backbone.Activate(index, backbone.Transform(index, input));
+
+    /// <summary>
+    /// The logits of the context's task from the backbone's output: its head applied to the features here;
+    /// progressive networks pick the task's column and add the lateral connection into its head.
+    /// </summary>
+    public virtual Tensor Logits(MultiHeadNetwork network, Tensor features, ForwardContext context) =>
+        network.Head(context.Task, features);
 }
 
 /// <summary>

@@ -35,7 +35,7 @@ public sealed class MultiHeadNetwork : Module
     public Tensor Forward(Tensor x, ForwardContext context)
     {
         using var features = Backbone.Forward(x, context);
-        return _heads[context.Task].forward(features);
+        return Backbone.Gating.Logits(this, features, context);
     }
 
     /// <summary>The shared features the heads read (LFL's distillation target).</summary>
@@ -82,7 +82,17 @@ public static class NetworkFactory
 {
     public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null)
     {
-        var specs = kind == BackboneKind.Mlp ? Architectures.Mlp(inputSize) : Architectures.AlexNet(inputSize);
+        var specs = Specs(kind, inputSize);
         return new MultiHeadNetwork(new Backbone(specs, gating ?? new Gating(), classCounts.Count), classCounts);
     }
+
+    /// <summary>
+    /// The blocks of a backbone with every block's units scaled by <paramref name="width"/> (truncated to int): the
+    /// columns of progressive networks and the modules of PathNet are narrow copies of the seed's networks.
+    /// </summary>
+    public static IReadOnlyList<LayerSpec> Specs(BackboneKind kind, int[] inputSize, double width = 1) => kind == BackboneKind.Mlp
+        ? Architectures.Mlp(inputSize, hidden: (int)(width * MlpHidden))
+        : Architectures.AlexNet(inputSize, width);
+
+    private const int MlpHidden = 800;
 }

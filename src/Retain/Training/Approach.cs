@@ -12,7 +12,14 @@ namespace Retain.Training;
 /// Everything an approach needs besides its own options: the network, the device, and the run's batch-order
 /// generator (numpy's global generator in the seed: seeded once per run, consumed by every epoch of every task).
 /// </summary>
-public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions Options, Device Device, NumpyRandomState BatchOrder);
+public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions Options, Device Device, NumpyRandomState BatchOrder)
+{
+    /// <summary>
+    /// Builds another network of the run's architecture on the run's device, for approaches that keep a frozen copy
+    /// of the model (lwf, lfl). Null where the caller provides none.
+    /// </summary>
+    public Func<MultiHeadNetwork>? CreateNetwork { get; init; }
+}
 
 /// <summary>
 /// A batch on the device: inputs, labels, and each sample's curriculum complexity in [0,1] (all ones without a
@@ -46,31 +53,45 @@ public abstract class Approach : IDisposable
     public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
     {
         PrepareTask(task, data);
-        var schedule = new LearningRateSchedule(Options);
-        SetLearningRate(schedule.LearningRate);
         var trainComplexity = ComplexityOf(data.Train);
         var threshold = Options.Curriculum?.Threshold(0) ?? 1;
+        var history = RunEpochs(task, new LearningRateSchedule(Options), observer, epoch =>
+        {
+            PrepareEpoch(task, epoch, data, trainComplexity);
+            TrainEpoch(task, data.Train, trainComplexity, threshold);
+            if (threshold < 1) threshold = Options.Curriculum!.Threshold(epoch + 1);
+            return (Evaluate(task, data.Train), Evaluate(task, data.Valid), threshold);
+        });
+        FinishTask(task, data);
+        return history;
+    }
+
+    /// <summary>
+    /// The epoch loop shared by every approach: run <paramref name="epoch"/> (train one epoch, then evaluate on the
+    /// training and validation sets), keep the parameters of the best validation loss, follow the learning-rate
+    /// schedule until it stops or the epochs run out, and restore the best parameters.
+    /// </summary>
+    protected IReadOnlyList<EpochRecord> RunEpochs(int task, LearningRateSchedule schedule, IRunObserver observer,
+        Func<int, (EvalResult Train, EvalResult Valid, double Threshold)> epoch)
+    {
+        SetLearningRate(schedule.LearningRate);
         var best = Model.CopyParameters();
         var history = new List<EpochRecord>();
         try
         {
-            for (var epoch = 0; epoch < Options.Epochs; epoch++)
+            for (var e = 0; e < Options.Epochs; e++)
             {
                 var clock = Stopwatch.StartNew();
                 var lr = schedule.LearningRate;
-                PrepareEpoch(task, epoch, data, trainComplexity);
-                TrainEpoch(task, data.Train, trainComplexity, threshold);
-                if (threshold < 1) threshold = Options.Curriculum!.Threshold(epoch + 1);
-                var train = Evaluate(task, data.Train);
-                var valid = Evaluate(task, data.Valid);
-                var (improved, stop) = schedule.EndOfEpoch(epoch, valid.Loss, threshold);
+                var (train, valid, threshold) = epoch(e);
+                var (improved, stop) = schedule.EndOfEpoch(e, valid.Loss, threshold);
                 if (improved)
                 {
                     ParameterSet.DisposeAll(best);
                     best = Model.CopyParameters();
                 }
                 SetLearningRate(schedule.LearningRate);
-                var record = new EpochRecord(task, epoch, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds);
+                var record = new EpochRecord(task, e, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds);
                 history.Add(record);
                 observer.EpochFinished(record);
                 if (stop) break;
@@ -81,7 +102,6 @@ public abstract class Approach : IDisposable
         {
             ParameterSet.DisposeAll(best);
         }
-        FinishTask(task, data);
         return history;
     }
 

@@ -1,0 +1,66 @@
+using Retain.Data;
+using Retain.Networks;
+using Retain.Training;
+
+namespace Retain.Approaches;
+
+/// <summary>hat-test's options: HAT's two search parameters; its thresholds are fixed at the seed's 50 and 6.</summary>
+public sealed record HatTestOptions
+{
+    [Option("lamb", "Weight c of the attention regulariser; larger values compress the task into fewer units.")]
+    public double Lamb { get; init; } = 0.75;
+
+    [Option("smax", "Largest gate sharpness s (annealed from 1/smax to smax within each epoch).")]
+    public double Smax { get; init; } = 400;
+
+    public HatOptions ToHat() => new() { Lamb = Lamb, Smax = Smax };
+}
+
+/// <summary>
+/// One point of HAT's compression curve: after <see cref="Epoch"/> epochs of the task (0: before training), the test
+/// accuracy and how much of the network the task's gates use.
+/// </summary>
+public sealed record CompressionPoint(int Epoch, double TestAccuracy, double UsedWeights, IReadOnlyList<LayerCapacity> Layers);
+
+/// <summary>
+/// The HAT paper's compression experiment (its "hat-test"): HAT with every task embedding starting uniform in [0,2),
+/// i.e. every unit in use, so one watches the regulariser free units epoch by epoch. Evaluation uses s = 10000 · smax
+/// (gates as good as binary: a unit is either in or out). After every epoch it records the test accuracy and the used
+/// capacity (<see cref="Curve"/>); <c>retain compress</c> runs it on one task and plots the curve.
+/// </summary>
+public sealed class HatTest(ApproachContext context, HatTestOptions options) : Hat(context, options.ToHat())
+{
+    private readonly List<CompressionPoint> _curve = [];
+    private Split? _test;
+
+    /// <summary>The compression curve of the task trained last, one point per epoch after the initial one.</summary>
+    public IReadOnlyList<CompressionPoint> Curve => _curve;
+
+    protected override double EvaluationScale => 10000 * Settings.Smax;
+
+    /// <summary>The network hat-test trains: the experiment's HAT network with embeddings uniform in [0,2).</summary>
+    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts) =>
+        HatUnitGates.CreateNetwork(kind, inputSize, classCounts, HatEmbeddingInit.UniformZeroToTwo);
+
+    protected override void PrepareTask(int task, TaskData data)
+    {
+        base.PrepareTask(task, data);
+        _test = data.Test;
+        _curve.Clear();
+        _curve.Add(Measure(task, _test, epoch: 0));
+    }
+
+    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
+    {
+        base.TrainEpoch(task, train, complexity, threshold);
+        _curve.Add(Measure(task, _test!, _curve.Count));
+    }
+
+    /// <summary>The network's point now: test accuracy on <paramref name="test"/> and the capacity task <paramref name="task"/>'s gates use.</summary>
+    public CompressionPoint Measure(int task, Split test, int epoch)
+    {
+        var layers = UnitGates.UsedCapacity(task, EvaluationScale);
+        var usedWeights = layers.Sum(l => l.UsedWeights * l.Weights) / layers.Sum(l => (double)l.Weights);
+        return new CompressionPoint(epoch, Evaluate(task, test).Accuracy, usedWeights, layers);
+    }
+}

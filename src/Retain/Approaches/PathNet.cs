@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using Retain.Data;
+using Retain.Networks;
+using Retain.Training;
+using static TorchSharp.torch;
+
+namespace Retain.Approaches;
+
+public sealed record PathNetOptions
+{
+    [Option("generations", "Generations of the path search per task; every path trains nepochs / generations epochs per generation (the seed's grid: 5 to 200).")]
+    public int Generations { get; init; } = 20;
+
+    [Option("paths", "P: candidate paths trained and compared in every generation (the seed's P).")]
+    public int Paths { get; init; } = 2;
+
+    [Option("modules", "M: modules per layer; each is a copy of the layer at 0.258 of its width.")]
+    public int Modules { get; init; } = 16;
+
+    [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
+    public int Active { get; init; } = 3;
+}
+
+/// <summary>
+/// PathNet (Fernando et al., 2017), as the HAT paper's baseline. The network is a set of modules per layer
+/// (<see cref="PathNetModules"/>); a task uses a path of N modules per layer. For every task a small evolution
+/// searches a path: P random paths are trained in turn (each with its own learning-rate schedule), the one with the
+/// best validation loss so far wins the generation, and the others restart from the winner's path with each entry
+/// mutated with probability 1/(N·L) by a random step in [−2, 2] (modulo M). Modules on the best paths of earlier
+/// tasks are frozen, so what those tasks use never changes; modules no earlier task kept are reset to their initial
+/// weights when a task starts. Heads always train. Task u is evaluated through its best path.
+/// The seed's fork crashed here (its clipgrad landed in the wrong constructor argument); clipping at 1000 is applied.
+/// </summary>
+public sealed class PathNet : Approach
+{
+    private readonly PathNetOptions _options;
+    private readonly PathNetModules _modules;
+    /// <summary>Every module's weights as built, by "layer.module.name" (what unused modules are reset to).</summary>
+    private readonly Dictionary<string, Tensor> _initial = [];
+
+    public PathNet(ApproachContext context, PathNetOptions options) : base(context)
+    {
+        _modules = Model.Backbone.Gating as PathNetModules
+            ?? throw new ArgumentException("pathnet needs a network built by PathNetModules.CreateNetwork", nameof(context));
+        if (options.Generations < 1 || options.Paths < 1)
+            throw new RetainException($"--generations and --paths must be at least 1 (got {options.Generations}, {options.Paths})");
+        if (options.Active > options.Modules)
+            throw new RetainException($"--active ({options.Active}) cannot exceed --modules ({options.Modules}): a random path takes distinct modules");
+        if (Options.Epochs / options.Generations < 1)
+            throw new RetainException($"pathnet trains nepochs / generations epochs per path and generation: --nepochs ({Options.Epochs}) must be at least --generations ({options.Generations})");
+        _options = options;
+        using var _ = no_grad();
+        foreach (var (layer, module, name, p) in ModuleParameters())
+            _initial[$"{layer}.{module}.{name}"] = p.detach().clone();
+    }
+
+    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
+    {
+        if (task > 0) ResetModulesUnusedBefore(task);
+        var paths = Enumerable.Range(0, _options.Paths).Select(_ => RandomPath()).ToArray();
+        var rates = Enumerable.Repeat(Options.LearningRate, _options.Paths).ToArray();
+        var patience = Enumerable.Repeat(Options.Patience, _options.Paths).ToArray();
+        var bestLoss = Enumerable.Repeat(double.PositiveInfinity, _options.Paths).ToArray();
+        var (winner, bestOverall) = (0, double.PositiveInfinity);
+        var best = Model.CopyParameters();
+        var history = new List<EpochRecord>();
+        var epochsPerPath = Options.Epochs / _options.Generations;
+        var everySample = Enumerable.Repeat(1f, data.Train.Count).ToArray(); // PathNet's own loop has no curriculum
+        try
+        {
+            for (var generation = 0; generation < _options.Generations && rates.Any(r => r >= Options.MinLearningRate); generation++)
+            {
+                for (var p = 0; p < _options.Paths; p++)
+                {
+                    if (rates[p] < Options.MinLearningRate) continue;
+                    FollowPath(task, paths[p]);
+                    SetLearningRate(rates[p]);
+                    for (var e = 0; e < epochsPerPath; e++)
+                    {
+                        var clock = Stopwatch.StartNew();
+                        TrainEpoch(task, data.Train, everySample, threshold: 1);
+                        var train = Evaluate(task, data.Train);
+                        var valid = Evaluate(task, data.Valid);
+                        var improved = valid.Loss < bestOverall;
+                        if (improved)
+                        {
+                            (winner, bestOverall) = (p, valid.Loss);
+                            ParameterSet.DisposeAll(best);
+                            best = Model.CopyParameters();
+                        }
+                        var record = new EpochRecord(task, history.Count, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, rates[p], improved, clock.Elapsed.TotalSeconds);
+                        history.Add(record);
+                        observer.EpochFinished(record);
+                        // The path's own schedule: patience, then lr / factor; the path rests once below lr_min.
+                        if (valid.Loss < bestLoss[p]) (bestLoss[p], patience[p]) = (valid.Loss, Options.Patience);
+                        else if (--patience[p] <= 0)
+                        {
+                            rates[p] /= Options.LearningRateFactor;
+                            if (rates[p] < Options.MinLearningRate) break;
+                            patience[p] = Options.Patience;
+                            SetLearningRate(rates[p]);
+                        }
+                    }
+                }
+                Model.LoadParameters(best);
+                for (var p = 0; p < _options.Paths; p++)
+                {
+                    if (p == winner) continue;
+                    (bestLoss[p], rates[p], patience[p]) = (double.PositiveInfinity, rates[winner], Options.Patience);
+                    paths[p] = Mutate(paths[winner]);
+                }
+            }
+        }
+        finally
+        {
+            ParameterSet.DisposeAll(best);
+            foreach (var p in Model.parameters()) p.requires_grad = true;
+        }
+        _modules.SetPath(task, paths[winner]);
+        return history;
+    }
+
+    /// <summary>Task t's forward follows <paramref name="path"/>; only its modules that no earlier task uses, and the heads, learn.</summary>
+    private void FollowPath(int task, int[][] path)
+    {
+        _modules.SetPath(task, path);
+        foreach (var (layer, module, _, p) in ModuleParameters())
+            p.requires_grad = path[layer].Contains(module) && !_modules.UsedBefore(task, layer, module);
+    }
+
+    /// <summary>Per layer, the first N entries of a random permutation of the M modules (numpy's stream, as the seed).</summary>
+    private int[][] RandomPath() =>
+        Enumerable.Range(0, _modules.LayerCount).Select(_ => Context.BatchOrder.Permutation(_modules.ModuleCount)[.._modules.ActiveCount]).ToArray();
+
+    /// <summary>Each entry moves, with probability 1/(N·L), by a uniform step in [−2, 2], modulo M.</summary>
+    private int[][] Mutate(int[][] path)
+    {
+        var rng = Context.BatchOrder;
+        var probability = 1.0 / (_modules.ActiveCount * _modules.LayerCount);
+        return path.Select(layer => layer.Select(m =>
+            rng.RandomSample() < probability ? ((m + (int)rng.Interval(4) - 2) % _modules.ModuleCount + _modules.ModuleCount) % _modules.ModuleCount : m).ToArray()).ToArray();
+    }
+
+    /// <summary>Modules that are on no earlier task's best path go back to their initial weights (the PathNet paper's re-initialisation).</summary>
+    private void ResetModulesUnusedBefore(int task)
+    {
+        using var _ = no_grad();
+        foreach (var (layer, module, name, p) in ModuleParameters())
+            if (!_modules.UsedBefore(task, layer, module)) p.copy_(_initial[$"{layer}.{module}.{name}"]);
+    }
+
+    private IEnumerable<(int Layer, int Module, string Name, TorchSharp.Modules.Parameter Parameter)> ModuleParameters() =>
+        from layer in Enumerable.Range(0, _modules.LayerCount)
+        from module in Enumerable.Range(0, _modules.ModuleCount)
+        from p in _modules.Module(layer, module).named_parameters()
+        select (layer, module, p.name, p.parameter);
+
+    public override void Dispose()
+    {
+        ParameterSet.DisposeAll(_initial);
+        base.Dispose();
+    }
+}

@@ -1,0 +1,29 @@
+using Retain.Data;
+using Retain.Networks;
+using Retain.Training;
+
+namespace Retain.Approaches;
+
+/// <summary>
+/// Progressive Neural Networks (Rusu et al., 2016). Forgetting is ruled out by construction: every task gets its own
+/// column of the network (<see cref="ProgressiveColumns"/>), and while task t trains only column t, its lateral
+/// adapters and its head learn; the columns of earlier tasks are frozen and feed column t through the laterals, so
+/// what they learnt can be reused but not overwritten. The loss is the plain cross-entropy of head t; task u is
+/// evaluated through column u. The price is a network that grows with the number of tasks (here sized in advance).
+/// </summary>
+public sealed class Progressive : Approach
+{
+    private readonly ProgressiveColumns _columns;
+
+    public Progressive(ApproachContext context) : base(context) =>
+        _columns = Model.Backbone.Gating as ProgressiveColumns
+            ?? throw new ArgumentException("progressive needs a network built by ProgressiveColumns.CreateNetwork", nameof(context));
+
+    /// <summary>Column t, its adapters and head t learn; everything else is frozen (its gradients are never computed).</summary>
+    protected override void PrepareTask(int task, TaskData data)
+    {
+        foreach (var p in Model.parameters()) p.requires_grad = false;
+        var head = Model.named_parameters().Where(p => p.name.StartsWith($"{MultiHeadNetwork.HeadPrefix}{task}.", StringComparison.Ordinal));
+        foreach (var p in _columns.ColumnParameters(task).Concat(head.Select(p => p.parameter))) p.requires_grad = true;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Retain.Networks;
+
+namespace Retain.Data;
+
+/// <summary>
+/// A benchmark described in a JSON file (<c>retain run --experiment my-bench.json</c>): data sets from IDX files or
+/// image folders (one subfolder per class), how tasks are formed, image size and channels, and the normalisation
+/// (computed from the training images when not given). Paths are relative to the JSON file's folder.
+/// </summary>
+public sealed record CustomBenchmarkSpec
+{
+    public string Name { get; init; } = "custom";
+    public required List<DatasetSpec> Datasets { get; init; }
+    public required ImageSpec Image { get; init; }
+    public required TaskSpec Tasks { get; init; }
+    public NormalisationSpec? Normalisation { get; init; }
+    public double ValidFraction { get; init; } = 0.1;
+    /// <summary>Shuffle the task order with the run's seed (as the seed's cifar and mixture experiments do).</summary>
+    public bool ShuffleTasks { get; init; } = true;
+    /// <summary>"mlp" or "alexnet"; default AlexNet (which needs images of at least 28x28).</summary>
+    public string? Network { get; init; }
+
+    public sealed record DatasetSpec
+    {
+        public required string Name { get; init; }
+        /// <summary>"idx" (four IDX files, raw or gzip'd) or "folder" (train and test folders of class subfolders).</summary>
+        public required string Format { get; init; }
+        public string? TrainImages { get; init; }
+        public string? TrainLabels { get; init; }
+        public string? TestImages { get; init; }
+        public string? TestLabels { get; init; }
+        public string? Train { get; init; }
+        public string? Test { get; init; }
+    }
+
+    public sealed record ImageSpec(int Channels, int Height, int Width);
+
+    public sealed record TaskSpec
+    {
+        /// <summary>"class-groups" (tasks are groups of one data set's classes), "permutations" (pixel permutations of one data set), or "datasets" (one task per data set).</summary>
+        public required string Type { get; init; }
+        public string? Dataset { get; init; }
+        public List<List<int>>? Groups { get; init; }
+        public int Count { get; init; }
+    }
+
+    public sealed record NormalisationSpec(float[] Mean, float[] Std);
+}
+
+public static class CustomBenchmark
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    public static bool IsCustom(string experiment) => experiment.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    public static CustomBenchmarkSpec ReadSpec(string path)
+    {
+        if (!File.Exists(path)) throw new DataFileException(path, "benchmark file not found");
+        try
+        {
+            var spec = JsonSerializer.Deserialize<CustomBenchmarkSpec>(File.ReadAllText(path), Json)
+                ?? throw new DataFileException(path, "empty benchmark description");
+            Validate(path, spec);
+            return spec;
+        }
+        catch (JsonException e) { throw new DataFileException(path, $"invalid benchmark description ({e.Message.Split('\n')[0]})", e); }
+    }
+
+    private static void Validate(string path, CustomBenchmarkSpec spec)
+    {
+        void Require(bool ok, string problem) { if (!ok) throw new DataFileException(path, problem); }
+        Require(spec.Datasets.Count > 0, "\"datasets\" is empty");
+        Require(spec.Image is { Channels: 1 or 3, Height: > 0, Width: > 0 }, "\"image\" needs channels 1 or 3 and a positive height and width");
+        Require(spec.ValidFraction is >= 0 and < 1, "\"valid_fraction\" must be in [0,1)");
+        Require(spec.Network is null or "mlp" or "alexnet", "\"network\" must be mlp or alexnet");
+        foreach (var d in spec.Datasets)
+            Require(d.Format switch
+            {
+                "idx" => d is { TrainImages: not null, TrainLabels: not null, TestImages: not null, TestLabels: not null },
+                "folder" => d is { Train: not null, Test: not null },
+                _ => false,
+            }, $"data set '{d.Name}': format \"idx\" needs train_images, train_labels, test_images, test_labels; format \"folder\" needs train and test");
+        Require(spec.Datasets.Select(d => d.Name).Distinct().Count() == spec.Datasets.Count, "data set names must be unique");
+        var known = spec.Datasets.Select(d => d.Name).ToHashSet();
+        switch (spec.Tasks.Type)
+        {
+            case "class-groups":
+                Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
+                Require(spec.Tasks.Groups is { Count: > 0 } && spec.Tasks.Groups.All(g => g.Count > 0), "\"tasks.groups\" needs at least one non-empty group of class labels");
+                break;
+            case "permutations":
+                Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
+                Require(spec.Tasks.Count > 0, "\"tasks.count\" must be positive");
+                break;
+            case "datasets":
+                break;
+            default:
+                Require(false, $"\"tasks.type\" must be class-groups, permutations or datasets (got '{spec.Tasks.Type}')");
+                break;
+        }
+    }
+
+    public static Benchmark Load(string path, int seed)
+    {
+        var spec = ReadSpec(path);
+        var root = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var images = spec.Datasets.ToDictionary(d => d.Name, d => Read(root, d, spec.Image));
+        var (mean, std) = spec.Normalisation is { } n ? (n.Mean, n.Std) : ImageSet.ChannelMeanAndStd(images.Values.Select(i => i.Train).ToArray());
+        if (mean.Length != spec.Image.Channels || std.Length != spec.Image.Channels || std.Any(s => !(s > 0)))
+            throw new DataFileException(path, $"\"normalisation\" needs {spec.Image.Channels} means and {spec.Image.Channels} positive stds");
+
+        var raw = new List<(string Name, int Classes, ImageSet Train, ImageSet Test, long[]? Permutation)>();
+        switch (spec.Tasks.Type)
+        {
+            case "class-groups":
+                var (train, test) = images[spec.Tasks.Dataset!];
+                foreach (var group in spec.Tasks.Groups!)
+                {
+                    bool InGroup(byte label) => group.Contains(label);
+                    byte Relabel(byte label) => (byte)group.IndexOf(label);
+                    raw.Add(($"{spec.Tasks.Dataset}-{string.Join("-", group)}", group.Count, train.Where(InGroup, Relabel), test.Where(InGroup, Relabel), null));
+                }
+                break;
+            case "permutations":
+                var source = images[spec.Tasks.Dataset!];
+                var classes = source.Train.Labels.Max() + 1;
+                var ids = Enumerable.Range(0, spec.Tasks.Count).ToArray();
+                new NumpyRandomState((uint)seed).Shuffle(ids);
+                for (var i = 0; i < ids.Length; i++)
+                    raw.Add(($"{spec.Tasks.Dataset}-perm{i}", classes, source.Train, source.Test,
+                        ExperimentCatalog.PixelPermutation(ids[i], i, source.Train.ImageBytes)));
+                break;
+            default:
+                raw.AddRange(spec.Datasets.Select(d => (d.Name, images[d.Name].Train.Labels.Max() + 1, images[d.Name].Train, images[d.Name].Test, (long[]?)null)));
+                break;
+        }
+        var order = Enumerable.Range(0, raw.Count).ToArray();
+        if (spec.ShuffleTasks && spec.Tasks.Type != "permutations") new NumpyRandomState((uint)seed).Shuffle(order);
+
+        var tasks = new List<TaskData>();
+        foreach (var k in order)
+        {
+            var (name, classes, trainSet, testSet, permutation) = raw[k];
+            if (trainSet.Count == 0 || testSet.Count == 0) throw new DataFileException(path, $"task {name} has no training or no test images");
+            using var full = Permute(trainSet.ToNormalisedSplit(mean, std), permutation);
+            var (tr, va) = ExperimentCatalog.ValidationSplit(full, spec.ValidFraction, seed);
+            tasks.Add(new TaskData(name, classes, tr, va, Permute(testSet.ToNormalisedSplit(mean, std), permutation)));
+        }
+        var size = new[] { spec.Image.Channels, spec.Image.Height, spec.Image.Width };
+        return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path))
+        {
+            Backbone = spec.Network == "mlp" ? BackboneKind.Mlp : BackboneKind.AlexNet,
+        };
+    }
+
+    private static (ImageSet Train, ImageSet Test) Read(string root, CustomBenchmarkSpec.DatasetSpec d, CustomBenchmarkSpec.ImageSpec image)
+    {
+        string At(string relative) => Path.Combine(root, relative);
+        if (d.Format == "folder")
+            return (ImageFolderReader.Read(At(d.Train!), image.Channels, image.Height, image.Width).Images,
+                    ImageFolderReader.Read(At(d.Test!), image.Channels, image.Height, image.Width).Images);
+        var train = Mnist.ReadIdxPair(At(d.TrainImages!), At(d.TrainLabels!));
+        var test = Mnist.ReadIdxPair(At(d.TestImages!), At(d.TestLabels!));
+        if (train.Height != image.Height || train.Width != image.Width || test.Height != image.Height || test.Width != image.Width)
+            throw new DataFileException(At(d.TrainImages!), $"images are {train.Height}x{train.Width}, the benchmark says {image.Height}x{image.Width}");
+        return image.Channels == 1 ? (train, test) : (ToRgb(train), ToRgb(test));
+    }
+
+    /// <summary>A gray set as three identical channels.</summary>
+    private static ImageSet ToRgb(ImageSet gray)
+    {
+        var plane = gray.Height * gray.Width;
+        var pixels = new byte[gray.Pixels.LongLength * 3];
+        for (var i = 0; i < gray.Count; i++)
+            for (var c = 0; c < 3; c++)
+                Array.Copy(gray.Pixels, (long)i * plane, pixels, ((long)i * 3 + c) * plane, plane);
+        return gray with { Pixels = pixels, Channels = 3 };
+    }
+
+    private static Split Permute(Split split, long[]? permutation)
+    {
+        if (permutation is null) return split;
+        var permuted = split.PermutePixels(permutation);
+        split.Dispose();
+        return permuted;
+    }
+}

@@ -1,0 +1,169 @@
+using Retain.Approaches;
+using Retain.Cli;
+using Retain.Evaluation;
+using Retain.Experiments;
+using Retain.Networks;
+using Retain.Training;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace Retain.Tests;
+
+/// <summary>hat-test's compression curve, its result files, model saving and <c>retain inspect masks</c>, on tiny networks.</summary>
+public class HatCompressionAndInspectionTests
+{
+    private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    [Fact]
+    public void CompressionCurveStartsWithEveryUnitInUseAndTheRegulariserFreesUnits()
+    {
+        using var oneThread = new HatTests.OneTorchThread();
+        var network = HatTests.TinyMlp(taskCount: 1, hidden: 16, HatEmbeddingInit.UniformZeroToTwo);
+        using var task = HatTests.ToyTask(seed: 4, count: 256);
+        using var hat = new HatTest(HatTests.Context(network, new TrainingOptions { Epochs = 3, BatchSize = 32 }), new HatTestOptions { Lamb = 4 });
+        var history = hat.Train(0, task, SilentObserver.Instance);
+
+        Assert.Equal(history.Count + 1, hat.Curve.Count);
+        Assert.Equal(Enumerable.Range(0, hat.Curve.Count), hat.Curve.Select(p => p.Epoch));
+        Assert.All(hat.Curve[0].Layers, l => Assert.Equal(1.0, l.UsedUnits));
+        Assert.Equal(1.0, hat.Curve[0].UsedWeights);
+        Assert.True(hat.Curve[^1].UsedWeights < 1, $"weights in use after training: {hat.Curve[^1].UsedWeights:P1}");
+        Assert.All(hat.Curve, p => Assert.InRange(p.TestAccuracy, 0, 1));
+        // Weights in use of a layer never exceed what its units allow: used(o,i) needs both units used.
+        Assert.All(hat.Curve[^1].Layers, l => Assert.True(l.UsedWeights <= l.UsedUnits + 1e-12));
+        Assert.Equal(16 * 4 + 16 * 16, hat.Curve[0].Layers.Sum(l => l.Weights));
+
+        var dir = TestSupport.TempDir();
+        var record = new CompressionRecord
+        {
+            Experiment = "toy", Lamb = 4, Smax = 400, Network = "mlp", Training = hat.Options,
+            Runs = [new CompressionRun(0, "toy4", hat.Curve.ToArray(), hat.Measure(0, task.Test, history.Count))],
+        };
+        CompressionExperiment.Write(Path.Combine(dir, "curve"), record);
+        var csv = File.ReadAllLines(Path.Combine(dir, "curve.csv"));
+        Assert.Equal("seed,task,epoch,test_accuracy,used_weights,fc1_units,fc1_weights,fc2_units,fc2_weights", csv[0]);
+        Assert.Equal(hat.Curve.Count + 1, csv.Length);
+        Assert.StartsWith("0,toy4,0,", csv[1]);
+        Assert.Equal(PngSignature, File.ReadAllBytes(Path.Combine(dir, "curve.png")).Take(8));
+        var json = ResultFiles.ReadRecord<CompressionRecord>(Path.Combine(dir, "curve.json"));
+        Assert.Equal(hat.Curve.Count, json.Runs[0].Curve.Count);
+    }
+
+    /// <summary>
+    /// A hat model saved as <c>retain run --log-path</c> saves it (here straight from a network whose embeddings are set
+    /// by hand) loads back with the same weights, and <c>inspect masks</c> reports the units each task uses and their
+    /// overlap, and draws one heat map per layer.
+    /// </summary>
+    [Fact]
+    public void SavedHatModelIsRebuiltAndInspected()
+    {
+        var info = ApproachRegistry.Get("hat");
+        var options = new HatOptions { Smax = 200 };
+        using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 28, 28], [5, 5], options));
+        var gating = (HatUnitGates)network.Backbone.Gating;
+        using (no_grad())
+        {
+            // Task 0 uses the first 1000 units of each layer, task 1 units 500..1999: 500 shared of 2000.
+            foreach (var table in gating.Embeddings)
+            {
+                table[0].fill_(-1); table[0, ..1000].fill_(1);
+                table[1].fill_(-1); table[1, 500..].fill_(1);
+            }
+        }
+        var dir = TestSupport.TempDir();
+        var config = new RunConfig { Experiment = "mnist2", Approach = "hat", Output = Path.Combine(dir, "mnist2_hat_0.txt"), LogPath = dir };
+        var record = new RunRecord
+        {
+            Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
+            ClassCounts = [5, 5], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
+            Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value),
+            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 2,
+        };
+        SavedModel.Save(network, config, record, [1, 28, 28]);
+        var path = SavedModel.PathFor(dir, config.Output);
+
+        var (description, loaded) = SavedModel.Load(path);
+        using (loaded)
+        {
+            Assert.Equal("200", description.Parameters["smax"]);
+            Assert.Equal(2, description.TasksCompleted);
+            var original = network.CopyParameters();
+            var copy = loaded.CopyParameters();
+            Assert.Equal(original.Keys, copy.Keys);
+            Assert.All(original, p => Assert.True(p.Value.equal(copy[p.Key]).all().item<bool>(), p.Key));
+            ParameterSet.DisposeAll(original);
+            ParameterSet.DisposeAll(copy);
+
+            var inspection = MaskInspection.Of((HatUnitGates)loaded.Backbone.Gating, description.TaskNames, 200);
+            var fc2 = inspection.Layers[1];
+            Assert.Equal([0.5, 0.75], fc2.Used);
+            Assert.Equal(1.0, fc2.UsedByAny);
+            Assert.Equal(500.0 / 2000, fc2.Overlap[0, 1], 12);
+        }
+
+        var (code, output) = RunCli("inspect", "masks", path);
+        Assert.Equal(0, code);
+        Assert.Contains("fc1", output);
+        Assert.Contains("75.0", output);   // task 1 uses 75% of the units
+        Assert.Contains("0.25", output);   // Jaccard of the two tasks' units
+        foreach (var layer in new[] { "fc1", "fc2" })
+            Assert.Equal(PngSignature, File.ReadAllBytes(Path.Combine(dir, $"mnist2_hat_0_masks_{layer}.png")).Take(8));
+    }
+
+    [Fact]
+    public void InspectMasksExplainsWhatItNeeds()
+    {
+        var dir = TestSupport.TempDir();
+        var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.model.json"));
+        Assert.Equal(2, code);
+        Assert.Contains("file not found", error);
+
+        var info = ApproachRegistry.Get("sgd");
+        using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 2, 2], [2], null));
+        var config = new RunConfig { Experiment = "toy", Approach = "sgd", Output = Path.Combine(dir, "toy_sgd_0.txt"), LogPath = dir };
+        SavedModel.Save(network, config, new RunRecord
+        {
+            Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],
+            Training = new TrainingOptions(), Network = "mlp", ParameterCount = 0, Parameters = [],
+            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 1,
+        }, [1, 2, 2]);
+        (code, error) = RunCliError("inspect", "masks", SavedModel.PathFor(dir, config.Output));
+        Assert.Equal(2, code);
+        Assert.Contains("is a sgd model; task masks exist in hat and hat-test models", error);
+    }
+
+    [Theory]
+    [InlineData("--seed: expected a seed", "compress", "--experiment", "mnist2", "--seed", "0,x")]
+    [InlineData("--smax must be at least 1", "compress", "--experiment", "mnist2", "--smax", "0")]
+    [InlineData("--experiment is required", "compress")]
+    [InlineData("--approach: unknown approach", "run", "--experiment", "mnist2", "--approach", "hatt")]
+    [InlineData("--thres-emb: not an option of hat-test", "run", "--experiment", "mnist2", "--approach", "hat-test", "--thres-emb", "3")]
+    public void BadCompressOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
+    {
+        var (code, error) = RunCliError(args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    private static (int Code, string Output) RunCli(params string[] args)
+    {
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = 200;
+        return (RetainApp.Run(args, console), output.ToString());
+    }
+
+    private static (int Code, string Error) RunCliError(params string[] args)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (RunCli(args).Code, error.ToString()); }
+        finally { Console.SetError(saved); }
+    }
+}
