@@ -19,6 +19,32 @@ public static class MaskMath
     public const double ActiveThreshold = 0.5;
 
     /// <summary>
+    /// <paramref name="compute"/> over consecutive chunks of <paramref name="perChunk"/> samples (inputs and their
+    /// masks), concatenated: bounds the per-sample weights materialised at once.
+    /// </summary>
+    public static Tensor InChunks(Tensor x, Tensor masks, long perChunk, Func<Tensor, Tensor, Tensor> compute)
+    {
+        var batch = x.shape[0];
+        if (perChunk >= batch) return compute(x, masks);
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < batch; start += perChunk)
+            {
+                var count = Math.Min(perChunk, batch - start);
+                using var xs = x.narrow(0, start, count);
+                using var ms = masks.narrow(0, start, count);
+                parts.Add(compute(xs, ms));
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Default bound on the mask entries materialised at once by a masked layer (16 Mi floats = 64 MiB per
     /// temporary): a batch is processed in chunks of <c>max(1, bound / mask size)</c> samples.
     /// </summary>
@@ -101,25 +127,7 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
             using var shared = _weight * masks;
             return functional.linear(x, shared, _bias);
         }
-        var batch = x.shape[0];
-        var perChunk = MaskMath.SamplesPerChunk(_weight.numel(), batch, chunkElements);
-        if (perChunk >= batch) return BatchedProduct(x, masks);
-        var parts = new List<Tensor>();
-        try
-        {
-            for (long start = 0; start < batch; start += perChunk)
-            {
-                var count = Math.Min(perChunk, batch - start);
-                using var xs = x.narrow(0, start, count);
-                using var ms = masks.narrow(0, start, count);
-                parts.Add(BatchedProduct(xs, ms));
-            }
-            return cat(parts, 0);
-        }
-        finally
-        {
-            foreach (var p in parts) p.Dispose();
-        }
+        return MaskMath.InChunks(x, masks, MaskMath.SamplesPerChunk(_weight.numel(), x.shape[0], chunkElements), BatchedProduct);
     }
 
     /// <summary><c>y_b = (W ⊙ M_b) x_b + bias</c> for a chunk, as one batched matrix-vector product.</summary>
@@ -189,25 +197,7 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
             using var shared = _weight * masks;
             return functional.conv2d(x, shared, _bias, strides: [_stride, _stride], padding: [_padding, _padding]);
         }
-        var batch = x.shape[0];
-        var perChunk = MaskMath.SamplesPerChunk(_weight.numel(), batch, chunkElements);
-        if (perChunk >= batch) return GroupedConvolution(x, masks);
-        var parts = new List<Tensor>();
-        try
-        {
-            for (long start = 0; start < batch; start += perChunk)
-            {
-                var count = Math.Min(perChunk, batch - start);
-                using var xs = x.narrow(0, start, count);
-                using var ms = masks.narrow(0, start, count);
-                parts.Add(GroupedConvolution(xs, ms));
-            }
-            return cat(parts, 0);
-        }
-        finally
-        {
-            foreach (var p in parts) p.Dispose();
-        }
+        return MaskMath.InChunks(x, masks, MaskMath.SamplesPerChunk(_weight.numel(), x.shape[0], chunkElements), GroupedConvolution);
     }
 
     /// <summary>
