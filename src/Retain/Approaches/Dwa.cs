@@ -206,7 +206,7 @@ public sealed class Dwa : Approach, IRunArtifacts
             triplet = triplet is null ? toCode : triplet + toCode;
         }
         var plasticity = attention ? DwaLosses.Attention(summaries, _layerScales) : null;
-        var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity);
+        var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity, _options.SeedSparsity);
 
         // Evaluation (and the Fisher pass) use full stiffness.
         var k = Model.training ? DwaLosses.Stiffness(_epoch, _options.StiffnessEpochs) : 1;

@@ -82,7 +82,8 @@ public static class DwaLosses
     /// Binary (paper eq. 6): ρ = #{|M| &gt;= 0.5} / n in value, with the gradient of the soft ρ (straight-through; the
     /// seed's count had no gradient).
     /// </summary>
-    public static Tensor Sparsity(IReadOnlyList<MaskSummary> summaries, double target, bool binary)
+    /// <param name="seedMeasure">The seed's soft measure, the unused fraction mean(1 - |M|), instead of mean |M|.</param>
+    public static Tensor Sparsity(IReadOnlyList<MaskSummary> summaries, double target, bool binary, bool seedMeasure = false)
     {
         Tensor? total = null;
         foreach (var s in summaries)
@@ -90,7 +91,7 @@ public static class DwaLosses
             Tensor term;
             using (NewDisposeScope())
             {
-                var soft = s.Magnitude / s.Elements;
+                var soft = seedMeasure ? 1 - s.Magnitude / s.Elements : s.Magnitude / s.Elements;
                 var used = binary ? StraightThrough(s.ActiveCount is { } active ? active / s.Elements : null, soft) : soft;
                 term = (used - target).clamp_min(0).mean().MoveToOuterDisposeScope();
             }

@@ -49,6 +49,9 @@ public sealed record DwaOptions
     [Option("bin_sparsity", "count entries in use (|M| >= 0.5, with the soft count's gradient: straight-through) instead of the soft mean |M|")]
     public bool BinarySparsity { get; init; }
 
+    [Option("seed_sparsity", "the seed's soft sparsity measure mean(1 - |M|) (a quirk: it pushes masks towards 1, a dense network); the published DWA numbers were made with it and lamb_reg 500")]
+    public bool SeedSparsity { get; init; }
+
     [Option("alpha", "α: margin of the triplet loss")]
     public double Margin { get; init; } = 1;
 
