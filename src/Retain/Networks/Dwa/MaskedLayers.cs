@@ -18,6 +18,17 @@ public static class MaskMath
     /// </summary>
     public const double ActiveThreshold = 0.5;
 
+    /// <summary>A weight and bias initialised as torch's Linear/Conv2d do (the seed left DWA layers uninitialised).</summary>
+    public static (Parameter Weight, Parameter Bias) TorchDefaultParameters(long[] weightShape, long fanIn)
+    {
+        var weight = new Parameter(empty(weightShape));
+        var bias = new Parameter(empty(weightShape[0]));
+        init.kaiming_uniform_(weight, a: Math.Sqrt(5));
+        var bound = 1 / Math.Sqrt(fanIn);
+        init.uniform_(bias, -bound, bound);
+        return (weight, bias);
+    }
+
     /// <summary>
     /// <paramref name="compute"/> over consecutive chunks of <paramref name="perChunk"/> samples (inputs and their
     /// masks), concatenated: bounds the per-sample weights materialised at once.
@@ -100,12 +111,8 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
 
     public MaskedLinear(long inputs, long outputs, string name = "masked_linear") : base(name)
     {
-        // Initialised like torch's Linear (the seed left these uninitialised; --weight-init may overwrite them).
-        _weight = new Parameter(empty(outputs, inputs));
-        _bias = new Parameter(empty(outputs));
-        init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
-        var bound = 1 / Math.Sqrt(inputs);
-        init.uniform_(_bias, -bound, bound);
+        // --weight-init may overwrite torch's default initialisation.
+        (_weight, _bias) = MaskMath.TorchDefaultParameters([outputs, inputs], fanIn: inputs);
         register_parameter("weight", _weight);
         register_parameter("bias", _bias);
     }
@@ -171,11 +178,7 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
     {
         _stride = stride;
         _padding = padding;
-        _weight = new Parameter(empty(outChannels, inChannels, kernel, kernel));
-        _bias = new Parameter(empty(outChannels));
-        init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
-        var bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
-        init.uniform_(_bias, -bound, bound);
+        (_weight, _bias) = MaskMath.TorchDefaultParameters([outChannels, inChannels, kernel, kernel], fanIn: inChannels * kernel * kernel);
         register_parameter("weight", _weight);
         register_parameter("bias", _bias);
     }
