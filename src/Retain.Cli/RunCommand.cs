@@ -77,6 +77,10 @@ public sealed class RunSettings : CommandSettings
     [Description("Train only the first N tasks.")]
     public int? TestMode { get; init; }
 
+    [CommandOption("--limit <N>")]
+    [Description("Keep at most N samples of each task's train, validation and test splits (evenly spaced), for quick trial runs.")]
+    public int? Limit { get; init; }
+
     [CommandOption("-o|--output <FILE>")]
     [Description("Accuracy-matrix file (default res/<experiment>_<approach>_<seed>[[_<name>]].txt); the JSON record goes beside it.")]
     public string? Output { get; init; }
@@ -112,7 +116,7 @@ public sealed class RunCommand : Command<RunSettings>
     {
         var config = new RunConfig
         {
-            Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode,
+            Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
             Output = s.Output ?? ResultFiles.DefaultOutput("res", s.Experiment, s.Approach, s.Seed, s.Name),
             Epochs = s.Epochs, LearningRate = s.LearningRate, MinLearningRate = s.MinLearningRate,
@@ -124,13 +128,9 @@ public sealed class RunCommand : Command<RunSettings>
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
         };
         var info = ApproachRegistry.Get(config.Approach);
-        var training = config.ResolveTraining(info.Defaults);
+        config.ResolveTraining(info.Defaults); // bad options fail at once
         var options = info.Options(info.BindOptions(config.Parameters));
         AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{config.Experiment}[/], approach [cyan]{config.Approach}[/], seed {config.Seed}, device {config.Device}");
-        AnsiConsole.MarkupLine(Markup.Escape(
-            $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
-            $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
-            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}"));
         if (options.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {config.Approach}: " + string.Join(", ", options.Select(o => $"{o.Name} {o.Value}"))));
 
@@ -192,12 +192,16 @@ public sealed class RunCommand : Command<RunSettings>
     internal static string Describe(EpochRecord e) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {e.Epoch + 1,3}  train loss {e.TrainLoss:F4} acc {100 * e.TrainAccuracy:F1}%  valid loss {e.ValidLoss:F4} acc {100 * e.ValidAccuracy:F1}%  lr {e.LearningRate:G3}{(e.Improved ? " *" : "")}  {e.Seconds:F1}s");
 
-    /// <summary>The seed's model report: parameters per tensor and in total.</summary>
-    internal static void PrintModelReport(Networks.MultiHeadNetwork network, TextWriter output)
+    /// <summary>The seed's model report (parameters per tensor and in total), then the base-loop options in force.</summary>
+    internal static void PrintModelReport(Networks.MultiHeadNetwork network, TrainingOptions training, TextWriter output)
     {
         foreach (var (name, shape, count) in network.Report())
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-40} {shape,-22} {count,12:N0}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  Num parameters = {network.ParameterCount:N0}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
+            $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
+            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}"));
     }
 
     /// <summary>A live progress bar per task, its description showing the last epoch.</summary>
@@ -206,10 +210,10 @@ public sealed class RunCommand : Command<RunSettings>
         private ProgressTask? _bar;
         private string _name = "";
 
-        public void NetworkBuilt(Networks.MultiHeadNetwork network)
+        public void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training)
         {
             var text = new StringWriter();
-            PrintModelReport(network, text);
+            PrintModelReport(network, training, text);
             ctx.Refresh();
             AnsiConsole.Write(new Text(text.ToString()));
         }
@@ -238,7 +242,7 @@ public sealed class RunCommand : Command<RunSettings>
     /// <summary>One line per epoch when the output is not a terminal (logs, CI).</summary>
     private sealed class LineObserver : IRunObserver
     {
-        public void NetworkBuilt(Networks.MultiHeadNetwork network) => PrintModelReport(network, Console.Out);
+        public void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training) => PrintModelReport(network, training, Console.Out);
 
         public void TaskStarted(int task, string name, int maxEpochs) => Console.WriteLine($"task {task} {name} (at most {maxEpochs} epochs)");
         public void EpochFinished(EpochRecord epoch) => Console.WriteLine("  " + Describe(epoch));

@@ -3,6 +3,7 @@ using System.Text;
 using Retain.Data;
 using Retain.Experiments;
 using Retain.Training;
+using TorchSharp;
 
 namespace Retain.Tests;
 
@@ -64,5 +65,73 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
         Assert.True(record.Accuracy[1][1] > 0.5, $"{approach}: task 1 test accuracy {record.Accuracy[1][1]:P1}");
         if (approach is "progressive" or "pathnet")
             Assert.Equal(record.Accuracy[0][0], record.Accuracy[1][0]); // task 0's column / path is frozen: no forgetting
+    }
+
+    /// <summary>Records how many epochs each task was announced with and how many it ran.</summary>
+    private sealed class EpochCounter : IRunObserver
+    {
+        public List<(int Announced, int Ran)> Tasks { get; } = [];
+        public void TaskStarted(int task, string name, int maxEpochs) => Tasks.Add((maxEpochs, 0));
+        public void EpochFinished(EpochRecord epoch) => Tasks[^1] = (Tasks[^1].Announced, Tasks[^1].Ran + 1);
+    }
+
+    [Fact]
+    public void PathNetAnnouncesTheEpochsOfEveryPathAndGeneration()
+    {
+        var counter = new EpochCounter();
+        ExperimentRunner.Run(new RunConfig
+        {
+            Experiment = "mnist2", Approach = "pathnet", Seed = 0, DataDir = mnist.DataDir, Output = Path.Combine(Folder, "acc.txt"),
+            Epochs = 2, BatchSize = 16, TestMode = 1,
+            Parameters = new Dictionary<string, string> { ["generations"] = "2", ["paths"] = "3" },
+        }, counter);
+        // 3 paths x (2 epochs / 2 generations) x 2 generations; no path's rate falls below lr_min in so few epochs.
+        Assert.Equal([(6, 6)], counter.Tasks);
+    }
+
+    [Fact]
+    public void LimitKeepsAFewSamplesOfEverySplitAndIsRecorded()
+    {
+        var record = ExperimentRunner.Run(new RunConfig
+        {
+            Experiment = "mnist2", Approach = "sgd", Seed = 0, DataDir = mnist.DataDir, Output = Path.Combine(Folder, "acc.txt"),
+            Epochs = 1, BatchSize = 16, TestMode = 1, Limit = 48,
+        }, SilentObserver.Instance);
+        Assert.Equal(48, record.Limit);
+        using var full = ExperimentCatalog.Load("mnist2", mnist.DataDir, seed: 0);
+        using var limited = full.Take(48);
+        Assert.All(limited.Tasks, t => Assert.Equal((48, 48, 48), (t.Train.Count, t.Valid.Count, t.Test.Count)));
+        // Evenly spaced: the test split is stored digit by digit, and every digit of the task is kept.
+        Assert.Equal(5, limited.Tasks[0].Test.Y.unique().Item1.shape[0]);
+    }
+
+    [Fact]
+    public void TakeSpacesTheKeptSamplesEvenly()
+    {
+        using var split = new Split(torch.arange(10).reshape(10, 1), torch.arange(10));
+        using var four = split.Take(4);
+        Assert.Equal([0L, 2, 5, 7], four.Y.data<long>().ToArray()); // floor(i * 10 / 4)
+        using var all = split.Take(20);
+        Assert.Equal(10, all.Count);
+    }
+
+    [Fact]
+    public void PathNetOnAlexNetStartsWithAMuchLargerOutputAndSoALowerDefaultRate()
+    {
+        var info = Approaches.ApproachRegistry.Get("pathnet");
+        Assert.Equal((0.05, 0.01), (info.DefaultsFor(Networks.BackboneKind.Mlp).LearningRate, info.DefaultsFor(Networks.BackboneKind.AlexNet).LearningRate));
+        Assert.Equal(1000, info.DefaultsFor(Networks.BackboneKind.AlexNet).ClipGradient);
+
+        // Why: summing 3 modules per block compounds over AlexNet's five blocks.
+        torch.manual_seed(0);
+        using var x = torch.randn(64, 3, 32, 32);
+        using var plain = Networks.NetworkFactory.Create(Networks.BackboneKind.AlexNet, [3, 32, 32], [10]);
+        using var modular = Networks.PathNetModules.CreateNetwork(Networks.BackboneKind.AlexNet, [3, 32, 32], [10], 16, 3);
+        plain.eval();
+        modular.eval();
+        using var plainLogits = plain.Forward(x, 0);
+        using var modularLogits = modular.Forward(x, 0);
+        var ratio = modularLogits.std().item<float>() / plainLogits.std().item<float>();
+        Assert.True(ratio > 5, $"PathNet's logits spread only {ratio:F1} times AlexNet's");
     }
 }

@@ -21,6 +21,7 @@ public class CliTests
     [InlineData("--experiment is required", "run", "--approach", "sgd")]
     [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
     [InlineData("--network: expected mlp or alexnet", "run", "--experiment", "mnist2", "--approach", "sgd", "--network", "vgg")]
+    [InlineData("--limit must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "0")]
     [InlineData("bench: unknown benchmark 'nope'", "bench", "nope")]
     [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
     public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)

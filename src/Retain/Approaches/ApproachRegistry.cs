@@ -12,12 +12,17 @@ public sealed record ApproachInfo(string Name, string Description)
 {
     /// <summary>The seed's defaults of the base-loop options for this approach.</summary>
     public TrainingOptions Defaults { get; init; } = new();
+    /// <summary>Defaults that differ on AlexNet (null: <see cref="Defaults"/> on every backbone).</summary>
+    public TrainingOptions? AlexNetDefaults { get; init; }
     /// <summary>The approach's own options record (properties marked with <see cref="OptionAttribute"/>), if any.</summary>
     public Type? OptionsType { get; init; }
     public required Func<ApproachContext, object?, Approach> Create { get; init; }
     /// <summary>The network the approach trains; by default the experiment's backbone without gating.</summary>
     public Func<NetworkRequest, MultiHeadNetwork> CreateNetwork { get; init; } =
         r => NetworkFactory.Create(r.Backbone, r.InputSize, r.ClassCounts);
+
+    public TrainingOptions DefaultsFor(BackboneKind backbone) =>
+        backbone == BackboneKind.AlexNet && AlexNetDefaults is { } alexNet ? alexNet : Defaults;
 
     /// <summary>The approach's options with their defaults, or with the values of a bound <paramref name="options"/> record.</summary>
     public IReadOnlyList<OptionInfo> Options(object? options = null) =>
@@ -104,6 +109,7 @@ public static class ApproachRegistry
         new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.")
         {
             Defaults = new TrainingOptions { ClipGradient = 1000 },
+            AlexNetDefaults = PathNet.AlexNetDefaults,
             OptionsType = typeof(PathNetOptions),
             Create = (c, o) => new PathNet(c, (PathNetOptions)o!),
             CreateNetwork = r => r.Options is PathNetOptions o

@@ -33,6 +33,15 @@ public sealed record PathNetOptions
 /// </summary>
 public sealed class PathNet : Approach
 {
+    /// <summary>
+    /// On AlexNet the learning rate defaults to 0.01, not the seed's 0.05. Each block sums N modules, and the sums
+    /// compound over five blocks: at initialisation the logits' spread is about 4 (0.13 for AlexNet) and the first
+    /// gradient's norm about 77 (2 for AlexNet), so one step at 0.05 kills the ReLUs and the network stays at chance
+    /// for good (measured on mixture/mnist; the per-path rate decay does not revive it). At 0.01 it learns; the MLP
+    /// learns at 0.05, which it keeps.
+    /// </summary>
+    public static TrainingOptions AlexNetDefaults => new() { ClipGradient = 1000, LearningRate = 0.01 };
+
     private readonly PathNetOptions _options;
     private readonly PathNetModules _modules;
     /// <summary>Every module's weights as built, by "layer.module.name" (what unused modules are reset to).</summary>
@@ -53,6 +62,9 @@ public sealed class PathNet : Approach
         foreach (var (layer, module, name, p) in ModuleParameters())
             _initial[$"{layer}.{module}.{name}"] = p.detach().clone();
     }
+
+    /// <summary>Every path trains nepochs / generations epochs in each generation.</summary>
+    public override int MaxEpochsPerTask => _options.Paths * (Options.Epochs / _options.Generations) * _options.Generations;
 
     public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
     {

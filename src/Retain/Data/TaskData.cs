@@ -10,6 +10,14 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
     public Tensor Y { get; } = y;
     public int Count => (int)X.shape[0];
 
+    /// <summary>
+    /// At most <paramref name="count"/> samples, evenly spaced over the split (all of them if there are fewer), so a
+    /// split stored class by class keeps every class.
+    /// </summary>
+    public Split Take(int count) =>
+        count >= Count ? Select(Enumerable.Range(0, Count).Select(i => (long)i).ToArray())
+            : Select(Enumerable.Range(0, count).Select(i => (long)i * Count / count).ToArray());
+
     public Split Select(long[] indices)
     {
         using var index = tensor(indices, ScalarType.Int64);
@@ -30,6 +38,9 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
 /// <summary>One task of a benchmark: its own classes with train, validation and test splits.</summary>
 public sealed record TaskData(string Name, int ClassCount, Split Train, Split Valid, Split Test) : IDisposable
 {
+    /// <summary>A copy with at most <paramref name="count"/> samples in each split (evenly spaced).</summary>
+    public TaskData Take(int count) => this with { Train = Train.Take(count), Valid = Valid.Take(count), Test = Test.Take(count) };
+
     public void Dispose() { Train.Dispose(); Valid.Dispose(); Test.Dispose(); }
 }
 
@@ -40,5 +51,8 @@ public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[]
     /// <summary>The backbone the seed uses for this benchmark: the MLP for the MNIST experiments, AlexNet otherwise.</summary>
     public Networks.BackboneKind Backbone { get; init; } =
         Name is "mnist2" or "pmnist" ? Networks.BackboneKind.Mlp : Networks.BackboneKind.AlexNet;
+    /// <summary>A copy whose tasks keep at most <paramref name="count"/> samples per split (quick trial runs).</summary>
+    public Benchmark Take(int count) => this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray() };
+
     public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
 }

@@ -21,6 +21,8 @@ public sealed record RunRecord
     public required TrainingOptions Training { get; init; }
     public required string Network { get; init; }
     public string? WeightInit { get; init; }
+    /// <summary>The --limit of a trial run (samples kept per split), null for a run on the full data.</summary>
+    public int? Limit { get; init; }
     /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
     public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
@@ -43,24 +45,26 @@ public static class ExperimentRunner
     public static RunRecord Run(RunConfig config, IRunObserver observer)
     {
         var info = ApproachRegistry.Get(config.Approach);
-        var training = config.ResolveTraining(info.Defaults);
+        config.ResolveTraining(info.Defaults); // bad options fail before the data is loaded
         var options = info.BindOptions(config.Parameters);
         var device = ParseDevice(config.Device);
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
+        if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
+        using var benchmark = Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && (n < 1 || n > taskCount))
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
         var backbone = config.Network ?? benchmark.Backbone;
+        var training = config.ResolveTraining(info.DefaultsFor(backbone));
         var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
         var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
         network.to(device);
-        observer.NetworkBuilt(network);
+        observer.NetworkBuilt(network, training);
         // Frozen copies (lwf, lfl) take the model's parameters at once, so they need no weight initialisation.
         MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
         using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed))
@@ -72,13 +76,13 @@ public static class ExperimentRunner
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(), WeightInit = config.WeightInit?.ToString(),
+            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(), WeightInit = config.WeightInit?.ToString(), Limit = config.Limit,
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
         };
         for (var t = 0; t < tasksToRun; t++)
         {
-            observer.TaskStarted(t, benchmark.Tasks[t].Name, training.Epochs);
+            observer.TaskStarted(t, benchmark.Tasks[t].Name, approach.MaxEpochsPerTask);
             record.AccuracyBeforeTraining[t] = approach.Evaluate(t, benchmark.Tasks[t].Test).Accuracy;
             record.History.AddRange(approach.Train(t, benchmark.Tasks[t], observer));
             var row = new List<EvalResult>();
@@ -104,6 +108,12 @@ public static class ExperimentRunner
                 observer.Note(line);
         }
         return record;
+    }
+
+    private static Benchmark Limited(Benchmark benchmark, int? limit)
+    {
+        if (limit is not { } n) return benchmark;
+        using (benchmark) return benchmark.Take(n);
     }
 
     public static torch.Device ParseDevice(string name)

@@ -20,6 +20,8 @@ public sealed record RunConfig
     public IReadOnlyList<string>? Datasets { get; init; }
     /// <summary>Train only the first N tasks (the seed's test_mode).</summary>
     public int? TestMode { get; init; }
+    /// <summary>Keep at most this many samples of each task's train, validation and test splits (quick trial runs).</summary>
+    public int? Limit { get; init; }
     /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>
     public BackboneKind? Network { get; init; }
     /// <summary>The seed's <c>--weight_init</c> (null: TorchSharp's default initialisation).</summary>

@@ -49,6 +49,9 @@ public abstract class Approach : IDisposable
     /// <summary>Plain SGD (no momentum, no weight decay), created once and kept across tasks; only its rate changes.</summary>
     protected optim.Optimizer Optimizer { get; set; }
 
+    /// <summary>The most epochs <see cref="Train"/> runs for one task (what a progress bar counts towards).</summary>
+    public virtual int MaxEpochsPerTask => Options.Epochs;
+
     /// <summary>Trains task <paramref name="task"/> and returns the per-epoch history.</summary>
     public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
     {

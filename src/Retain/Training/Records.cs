@@ -11,7 +11,8 @@ public sealed record EpochRecord(
 /// <summary>Receives progress while an experiment runs (the CLI draws it; tests may record it).</summary>
 public interface IRunObserver
 {
-    void NetworkBuilt(Networks.MultiHeadNetwork network) { }
+    /// <summary>The network is built and the run's base-loop options are resolved (the approach's defaults for this backbone, then the options given).</summary>
+    void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training) { }
     void TaskStarted(int task, string name, int maxEpochs) { }
     void EpochFinished(EpochRecord epoch) { }
     void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) { }
