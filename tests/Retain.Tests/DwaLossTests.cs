@@ -61,10 +61,11 @@ public class DwaLossTests
     [Fact]
     public void TheSeedsSparsityMeasuresTheUnusedFraction()
     {
-        // The seed's quirk: rho = mean(1 - |M|). Sample 0: 1 - 0.15 = 0.85 -> 0.65; sample 1: 1 - 0.6 = 0.4 -> 0.2; mean 0.425.
+        // The seed's quirk: rho = mean(1 - |M|). Sample 0: 1 - 0.15 = 0.85 -> 0.65; sample 1: 1 - 0.6 = 0.4 -> 0.2;
+        // summed over the batch as the seed did: 0.85.
         var masks = tensor(new float[] { 0.1f, -0.2f, 0.3f, 0, 0.9f, -0.9f, 0.5f, 0.1f }).view(2, 4);
         var seed = DwaLosses.Sparsity([MaskMath.Summarise(masks, null, MaskGate.Tanh)], 0.2, binary: false, seedMeasure: true);
-        Assert.Equal(0.425, Value(seed), 5);
+        Assert.Equal(0.85, Value(seed), 5);
     }
 
     [Fact]

@@ -126,14 +126,13 @@ public static class ApproachRegistry
     ];
 
     /// <summary>
-    /// DWA's network (alexnet_dwa, or the MLP variant for the MNIST experiments). Its layers are always initialised
-    /// (the seed left the masked ones uninitialised); the paper preset uses the paper's kaiming:xavier, and
-    /// --weight-init, applied afterwards, overrides either.
+    /// DWA's network (alexnet_dwa, or the MLP variant for the MNIST experiments), initialised as every published run
+    /// was (kaiming:xavier; the seed left the masked layers uninitialised); --weight-init, applied afterwards, overrides it.
     /// </summary>
     private static MultiHeadNetwork CreateDwaNetwork(NetworkRequest request, DwaOptions options)
     {
         var network = DwaNetworkFactory.Create(request.Backbone, request.InputSize, request.ClassCounts, options.Validated().Network);
-        if (options.Preset == DwaPreset.Paper) Dwa.PaperInitialisation.Apply(network);
+        Dwa.Initialisation.Apply(network);
         return network;
     }
 

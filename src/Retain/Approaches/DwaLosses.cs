@@ -82,7 +82,7 @@ public static class DwaLosses
     /// Binary (paper eq. 6): ρ = #{|M| &gt;= 0.5} / n in value, with the gradient of the soft ρ (straight-through; the
     /// seed's count had no gradient).
     /// </summary>
-    /// <param name="seedMeasure">The seed's soft measure, the unused fraction mean(1 - |M|), instead of mean |M|.</param>
+    /// <param name="seedMeasure">The seed's term exactly: the unused fraction mean(1 - |M|) instead of mean |M|, summed over the batch.</param>
     public static Tensor Sparsity(IReadOnlyList<MaskSummary> summaries, double target, bool binary, bool seedMeasure = false)
     {
         Tensor? total = null;
@@ -93,7 +93,8 @@ public static class DwaLosses
             {
                 var soft = seedMeasure ? 1 - s.Magnitude / s.Elements : s.Magnitude / s.Elements;
                 var used = binary ? StraightThrough(s.ActiveCount is { } active ? active / s.Elements : null, soft) : soft;
-                term = (used - target).clamp_min(0).mean().MoveToOuterDisposeScope();
+                var excess = (used - target).clamp_min(0);
+                term = (seedMeasure ? excess.sum() : excess.mean()).MoveToOuterDisposeScope();
             }
             total = total is null ? term : total + term;
         }

@@ -13,8 +13,8 @@ public enum DwaPreset
 
 /// <summary>
 /// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. Defaults are the code's; <c>--preset
-/// paper</c> switches to the paper's set (and, unless --weight-init says otherwise, the paper's He-normal / Xavier-uniform
-/// initialisation), and options given explicitly override the preset. The base loop's options (nepochs 200, sbatch 32,
+/// paper</c> switches to the paper's set, and options given explicitly override the preset. Both presets initialise
+/// the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's options (nepochs 200, sbatch 32,
 /// lr 0.075, warmup 10,750, curriculum linear:100:0.2, clipgrad 10000) are DWA's defaults of the run options.
 /// </summary>
 public sealed record DwaOptions
@@ -49,7 +49,7 @@ public sealed record DwaOptions
     [Option("bin_sparsity", "count entries in use (|M| >= 0.5, with the soft count's gradient: straight-through) instead of the soft mean |M|")]
     public bool BinarySparsity { get; init; }
 
-    [Option("seed_sparsity", "the seed's soft sparsity measure mean(1 - |M|) (a quirk: it pushes masks towards 1, a dense network); the published DWA numbers were made with it and lamb_reg 500")]
+    [Option("seed_sparsity", "the seed's sparsity term, mean(1 - |M|) summed over the batch (a quirk: it pushes masks towards 1, a dense network); the published DWA numbers were made with it")]
     public bool SeedSparsity { get; init; }
 
     [Option("alpha", "α: margin of the triplet loss")]

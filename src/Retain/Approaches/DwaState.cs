@@ -25,6 +25,8 @@ public sealed class DwaState : IDisposable
     /// <summary>Merged Fisher diagonal F of each masked layer's weight, by parameter name (<c>backbone.c2.weight</c>); null before the first task ends.</summary>
     public Dictionary<string, Tensor>? Fisher { get; set; }
     public List<AnchorSearch> Searches { get; } = [];
+    /// <summary>Per epoch, the means of the auxiliary terms and the masks' use.</summary>
+    public List<DwaEpochTerms> Terms { get; } = [];
 
     /// <param name="includeFisher">The Fisher diagonal is as large as the masked weights (6.5 M values for AlexNet).</param>
     public DwaStateFile ToFile(bool includeFisher = true) => new()
@@ -33,6 +35,7 @@ public sealed class DwaState : IDisposable
         AnchorStore = AnchorStore.ToDictionary(kv => kv.Key, kv => kv.Value),
         Fisher = !includeFisher ? null : Fisher?.ToDictionary(kv => kv.Key, kv => new StoredTensor(kv.Value.shape, ToArray(kv.Value))),
         Searches = [.. Searches],
+        Terms = [.. Terms],
     };
 
     public static DwaState FromFile(DwaStateFile file, Device device)
@@ -41,6 +44,7 @@ public sealed class DwaState : IDisposable
         foreach (var (task, anchor) in file.AnchorStore) state.AnchorStore[task] = anchor;
         state.Fisher = file.Fisher?.ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Values, kv.Value.Shape, device: device));
         state.Searches.AddRange(file.Searches);
+        state.Terms.AddRange(file.Terms);
         return state;
     }
 
@@ -65,4 +69,5 @@ public sealed record DwaStateFile
     public Dictionary<int, float[]> AnchorStore { get; init; } = [];
     public Dictionary<string, StoredTensor>? Fisher { get; init; }
     public List<AnchorSearch> Searches { get; init; } = [];
+    public List<DwaEpochTerms> Terms { get; init; } = [];
 }

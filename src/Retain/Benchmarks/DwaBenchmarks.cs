@@ -121,7 +121,7 @@ public static class DwaBenchmarks
         int[] mixture = [10, 100, 10, 10, 10, 43, 100, 10];
         var options = new DwaOptions();
         var network = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], mixture, options.Network);
-        Dwa.PaperInitialisation.Apply(network);
+        Dwa.Initialisation.Apply(network);
         var gating = (DwaWeightMasks)network.Backbone.Gating;
         var fisher = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape) * 1e-3);
         var (positive, negative, taskNegative) = (rand(gating.EmbeddingSize), rand(gating.EmbeddingSize), rand(gating.EmbeddingSize));
