@@ -40,8 +40,23 @@ public sealed record DwaOptions
     [Option("lamb_loss", "λ_triplet,λ_att: weights of the anchor (triplet) loss and of the plasticity (attention) loss; one number sets both")]
     public double[] LossWeights { get; init; } = [10, 0.05];
 
-    [Option("lamb_reg", "λ_sparsity: weight of the sparsity regulariser")]
-    public double SparsityWeight { get; init; } = 500;
+    /// <summary>The seed's λ_sparsity, tuned for its own measure (<see cref="SeedSparsity"/>).</summary>
+    public const double SeedSparsityWeight = 500;
+    /// <summary>
+    /// λ_sparsity for the corrected measures (README, DWA section). At the seed's 500 the masks overshoot the target
+    /// use μ and collapse towards 0 within a few hundred steps, after which new tasks stay at chance; at 5 they stay
+    /// dense; at 50 the network learns while the masks shrink gradually.
+    /// </summary>
+    public const double CorrectedSparsityWeight = 50;
+
+    private readonly double? _sparsityWeight;
+
+    [Option("lamb_reg", "λ_sparsity: weight of the sparsity regulariser (default 50; the seed's 500 with --seed_sparsity)")]
+    public double SparsityWeight
+    {
+        get => _sparsityWeight ?? (SeedSparsity ? SeedSparsityWeight : CorrectedSparsityWeight);
+        init => _sparsityWeight = value;
+    }
 
     [Option("sparsity", "μ: target fraction of mask entries in use; each sample's excess over it is penalised")]
     public double TargetSparsity { get; init; } = 0.2;
