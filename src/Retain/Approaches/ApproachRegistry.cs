@@ -108,7 +108,7 @@ public static class ApproachRegistry
         },
         new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.")
         {
-            Defaults = new TrainingOptions { ClipGradient = 1000 },
+            Defaults = PathNet.Defaults,
             AlexNetDefaults = PathNet.AlexNetDefaults,
             OptionsType = typeof(PathNetOptions),
             Create = (c, o) => new PathNet(c, (PathNetOptions)o!),

@@ -36,8 +36,7 @@ public sealed class ImmMean : Approach
     protected override Tensor Penalty(int task)
     {
         if (_old is null) return base.Penalty(task);
-        var distance = Model.named_parameters().Select(p => (_old[p.name] - p.parameter).square().sum()).ToArray();
-        return _options.Regularizer * stack(distance).sum() / 2;
+        return _options.Regularizer * ParameterSet.HalfSquaredDistance(Model, _old);
     }
 
     protected override void FinishTask(int task, TaskData data)

@@ -42,8 +42,7 @@ public sealed class ImmMode : Approach
     protected override Tensor Penalty(int task)
     {
         if (_old is null) return base.Penalty(task);
-        var distance = Model.named_parameters().Select(p => (p.parameter - _old[p.name]).square().sum()).ToArray();
-        return _options.Lamb * stack(distance).sum() / 2;
+        return _options.Lamb * ParameterSet.HalfSquaredDistance(Model, _old);
     }
 
     protected override void FinishTask(int task, TaskData data)

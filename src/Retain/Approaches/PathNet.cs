@@ -40,7 +40,10 @@ public sealed class PathNet : Approach
     /// for good (measured on mixture/mnist; the per-path rate decay does not revive it). At 0.01 it learns; the MLP
     /// learns at 0.05, which it keeps.
     /// </summary>
-    public static TrainingOptions AlexNetDefaults => new() { ClipGradient = 1000, LearningRate = 0.01 };
+    public static TrainingOptions AlexNetDefaults => Defaults with { LearningRate = 0.01 };
+
+    /// <summary>The seed's defaults, clipping at 1000 (the fork's clipgrad landed in the wrong constructor argument).</summary>
+    public static TrainingOptions Defaults => new() { ClipGradient = 1000 };
 
     private readonly PathNetOptions _options;
     private readonly PathNetModules _modules;

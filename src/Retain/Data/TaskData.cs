@@ -14,9 +14,11 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
     /// At most <paramref name="count"/> samples, evenly spaced over the split (all of them if there are fewer), so a
     /// split stored class by class keeps every class.
     /// </summary>
-    public Split Take(int count) =>
-        count >= Count ? Select(Enumerable.Range(0, Count).Select(i => (long)i).ToArray())
-            : Select(Enumerable.Range(0, count).Select(i => (long)i * Count / count).ToArray());
+    public Split Take(int count)
+    {
+        var kept = Math.Min(count, Count);
+        return Select(Enumerable.Range(0, kept).Select(i => (long)i * Count / kept).ToArray());
+    }
 
     public Split Select(long[] indices)
     {

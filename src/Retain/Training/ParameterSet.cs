@@ -10,4 +10,8 @@ public static class ParameterSet
         if (tensors is null) return;
         foreach (var t in tensors.Values) t.Dispose();
     }
+
+    /// <summary>½ ‖θ − θ_old‖² over every parameter of <paramref name="model"/>, θ_old by name (the IMM approaches' L2 transfer).</summary>
+    public static Tensor HalfSquaredDistance(TorchSharp.torch.nn.Module model, IReadOnlyDictionary<string, Tensor> old) =>
+        stack(model.named_parameters().Select(p => (p.parameter - old[p.name]).square().sum()).ToArray()).sum() / 2;
 }
