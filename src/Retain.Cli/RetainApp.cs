@@ -45,18 +45,66 @@ public static class RetainApp
         return app;
     }
 
-    /// <summary>Runs the command line; a user error prints one line naming the option or file and returns 2.</summary>
+    /// <summary>The command line being run (a run's resume command repeats it).</summary>
+    public static IReadOnlyList<string> Arguments { get; private set; } = [];
+
+    /// <summary>Where an unexpected error's full trace goes: beside the run's results once they are known.</summary>
+    public static string? CrashLog { get; set; }
+
+    /// <summary>
+    /// Runs the command line. A user error prints one line naming the option or file and returns 2; a run whose loss
+    /// stopped being a number returns 3; anything unexpected prints one line saying where its full trace was written
+    /// and returns 70 (everything already written stays).
+    /// </summary>
     public static int Run(string[] args, IAnsiConsole? console = null)
+    {
+        Arguments = args;
+        CrashLog = null;
+        return Guard(() => Create(console).Run(args));
+    }
+
+    /// <summary>Runs <paramref name="command"/> under the error policy of <see cref="Run(string[], IAnsiConsole?)"/>.</summary>
+    public static int Guard(Func<int> command)
     {
         try
         {
-            return Create(console).Run(args);
+            return command();
         }
         catch (Exception e) when (e is RetainException or CommandAppException)
         {
-            Console.Out.Flush();
-            Console.Error.WriteLine($"retain: error: {e.Message.ReplaceLineEndings(" ")}");
-            return 2;
+            return Fail(2, e.Message);
+        }
+        catch (Training.NonFiniteLossException e)
+        {
+            return Fail(3, e.Message);
+        }
+        catch (Exception e)
+        {
+            var log = WriteCrashLog(e);
+            return Fail(70, $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (full trace in {log})");
+        }
+    }
+
+    private static int Fail(int code, string message)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"retain: error: {message.ReplaceLineEndings(" ")}");
+        return code;
+    }
+
+    private static string WriteCrashLog(Exception e)
+    {
+        var path = CrashLog ?? Path.Combine(Path.GetTempPath(), $"retain-crash-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            File.WriteAllText(path, $"retain {string.Join(' ', Arguments)}\n{DateTime.UtcNow:O}\n\n{e}\n");
+            return path;
+        }
+        catch (Exception) when (CrashLog is not null)
+        {
+            CrashLog = null;
+            return WriteCrashLog(e);
         }
     }
 }

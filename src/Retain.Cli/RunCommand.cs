@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.ComponentModel;
 using System.Globalization;
 using Retain.Approaches;
@@ -102,6 +103,26 @@ public sealed class RunSettings : CommandSettings
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
+    [CommandOption("--threads <N>")]
+    [Description("Torch's intra-op threads (default: one per core). A study of N parallel runs gives each cores / N.")]
+    public int? Threads { get; init; }
+
+    [CommandOption("--resume")]
+    [Description("Continue this run from its checkpoint (given the same options); start it if nothing of it exists; do nothing if it is complete.")]
+    public bool Resume { get; init; }
+
+    [CommandOption("--overwrite")]
+    [Description("Start afresh although results of this run exist (a complete result is replaced only once the new run is complete).")]
+    public bool Overwrite { get; init; }
+
+    [CommandOption("--checkpoint-every <EPOCHS>")]
+    [Description("Also checkpoint every N epochs (0: only after each task; default: automatically, costing under 5% of the run time).")]
+    public int? CheckpointEvery { get; init; }
+
+    [CommandOption("--tensorboard <DIR>")]
+    [Description("Write TensorBoard event files here: per-epoch losses, accuracies, learning rate and the approach's scalars; per-task test accuracies.")]
+    public string? TensorBoard { get; init; }
+
     public override ValidationResult Validate()
     {
         if (string.IsNullOrEmpty(Experiment)) return ValidationResult.Error($"--experiment is required ({string.Join(", ", ExperimentCatalog.Names)})");
@@ -114,7 +135,55 @@ public sealed class RunCommand : Command<RunSettings>
 {
     public override int Execute(CommandContext context, RunSettings s, CancellationToken cancellation)
     {
-        var config = new RunConfig
+        var config = ConfigFrom(context, s);
+        if (s.Threads is { } threads) TorchSharp.torch.set_num_threads(threads);
+        var plan = RunPlan.Resolve(config);
+        RetainApp.CrashLog = plan.Paths.CrashLog;
+        PrintPlan(plan);
+        if (plan.Start == RunStart.AlreadyComplete)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"{plan.Paths.Json}: {plan.Existing}; nothing to resume."));
+            return 0;
+        }
+
+        var interruption = new Interruption();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Interrupt(c, interruption, "SIGINT"));
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Interrupt(c, interruption, "SIGTERM"));
+        RunRecord record;
+        try
+        {
+            if (AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                record = null!;
+                AnsiConsole.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
+                    .Start(ctx => record = ExperimentRunner.Run(plan, [new ProgressSink(ctx)], interruption));
+            }
+            else
+            {
+                record = ExperimentRunner.Run(plan, [new LineSink()], interruption);
+            }
+        }
+        catch (RunInterruptedException e)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"retain: {e.Message}. Resume with: {ResumeCommand()}");
+            return e.Signal == "SIGTERM" ? 143 : 130;
+        }
+
+        PrintMatrix(record);
+        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(plan.Paths.Output)}[/] and [green]{Markup.Escape(plan.Paths.Json)}[/] ({record.Seconds:F1} s)");
+        return 0;
+    }
+
+    /// <summary>What the command line asks for, checked as far as it can be without the approach (that is <see cref="RunPlan.Resolve"/>'s).</summary>
+    internal static RunConfig ConfigFrom(CommandContext context, RunSettings s)
+    {
+        if (s.Name is { } name && (name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".."))
+            throw new RetainException($"--name {name}: a name, not a path (use --output for another folder)");
+        if (s.Threads is < 1) throw new RetainException($"--threads must be at least 1 (got {s.Threads})");
+        return new RunConfig
         {
             Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
@@ -123,34 +192,86 @@ public sealed class RunCommand : Command<RunSettings>
             LearningRateFactor = s.LearningRateFactor, Patience = s.Patience, BatchSize = s.BatchSize,
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
             Curriculum = Retain.Curriculum.CurriculumSchedule.Parse(s.Curriculum),
-            WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath,
+            WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath, TensorBoard = s.TensorBoard,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
+            Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery,
         };
-        var info = ApproachRegistry.Get(config.Approach);
-        config.ResolveTraining(info.Defaults); // bad options fail at once
-        var options = info.Options(info.BindOptions(config.Parameters));
-        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{config.Experiment}[/], approach [cyan]{config.Approach}[/], seed {config.Seed}, device {config.Device}");
-        if (options.Count > 0)
-            AnsiConsole.MarkupLine(Markup.Escape($"  {config.Approach}: " + string.Join(", ", options.Select(o => $"{o.Name} {o.Value}"))));
+    }
 
-        RunRecord record;
-        if (AnsiConsole.Profile.Capabilities.Interactive)
+    /// <summary>
+    /// Resolves the plan of a <c>retain run</c> command line without running it (a study checks every run this way
+    /// before starting any): the same parsing and checks as the command itself.
+    /// </summary>
+    public static RunPlan Plan(IReadOnlyList<string> runArguments)
+    {
+        var holder = new PlanHolder();
+        var app = new CommandApp();
+        app.Configure(c =>
         {
-            record = null!;
-            AnsiConsole.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
-                .Start(ctx => record = ExperimentRunner.Run(config, new ProgressObserver(ctx)));
-        }
-        else
-        {
-            record = ExperimentRunner.Run(config, new LineObserver());
-        }
+            c.PropagateExceptions();
+            c.AddCommand<PlanOnlyCommand>("run").WithData(holder);
+        });
+        app.Run(runArguments);
+        return holder.Plan ?? throw new InvalidOperationException("the run's plan was not resolved");
+    }
 
-        PrintMatrix(record);
-        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(config.Output)}[/] and [green]{Markup.Escape(ResultFiles.JsonPathFor(config.Output))}[/] ({record.Seconds:F1} s)");
-        return 0;
+    private sealed class PlanHolder
+    {
+        public RunPlan? Plan { get; set; }
+    }
+
+    private sealed class PlanOnlyCommand : Command<RunSettings>
+    {
+        public override int Execute(CommandContext context, RunSettings s, CancellationToken cancellation)
+        {
+            ((PlanHolder)context.Data!).Plan = RunPlan.Resolve(ConfigFrom(context, s));
+            return 0;
+        }
+    }
+
+    /// <summary>The long names of every option of <c>retain run</c> (without dashes).</summary>
+    public static IReadOnlySet<string> OptionNames { get; } = typeof(RunSettings).GetProperties()
+        .Select(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), false).OfType<CommandOptionAttribute>().FirstOrDefault())
+        .Where(a => a is not null).SelectMany(a => a!.LongNames).ToHashSet();
+
+    /// <summary>The first signal asks the run to stop after its current step; a second one ends the process at once.</summary>
+    private static void Interrupt(PosixSignalContext context, Interruption interruption, string signal)
+    {
+        if (interruption.Signal is not null) return;
+        context.Cancel = true;
+        interruption.Request(signal);
+        Console.Error.WriteLine($"retain: {signal}: stopping after the current step and writing a checkpoint (again to stop at once)");
+    }
+
+    /// <summary>The command line that continues this run: the same one, with --resume instead of --overwrite.</summary>
+    internal static string ResumeCommand()
+    {
+        var launcher = Environment.GetEnvironmentVariable("RETAIN_LAUNCHER") ?? "retain";
+        var args = RetainApp.Arguments.Where(a => a != "--overwrite").ToList();
+        if (!args.Contains("--resume")) args.Add("--resume");
+        return string.Join(' ', new[] { launcher }.Concat(args.Select(ShellQuote)));
+    }
+
+    internal static string ShellQuote(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ',' or ':' or '=' or '+')
+            ? text : "'" + text.Replace("'", "'\\''") + "'";
+
+    private static void PrintPlan(RunPlan plan)
+    {
+        var c = plan.Config;
+        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(c.Experiment)}[/], approach [cyan]{c.Approach}[/], seed {c.Seed}, device {c.Device}, network {plan.Backbone.ToString().ToLowerInvariant()}");
+        if (plan.OptionValues.Count > 0)
+            AnsiConsole.MarkupLine(Markup.Escape($"  {c.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
+        AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(plan.Training)));
+        var start = plan.Start switch
+        {
+            RunStart.Resume => $"resuming from {plan.Paths.Checkpoint}",
+            RunStart.Fresh when plan.Existing.State != RunState.Missing || plan.Existing.Checkpoint is not null =>
+                plan.Config.Overwrite ? $"replacing {plan.Existing}" : $"starting again ({plan.Existing} has no checkpoint)",
+            _ => null,
+        };
+        AnsiConsole.MarkupLine(Markup.Escape($"  output {plan.Paths.Output}" + (start is null ? "" : $" ({start})")));
     }
 
     internal static Networks.BackboneKind? ParseNetwork(string? name) => name switch
@@ -170,8 +291,9 @@ public sealed class RunCommand : Command<RunSettings>
         var parameters = new Dictionary<string, string>();
         foreach (var group in context.Remaining.Parsed)
         {
-            var value = group.LastOrDefault() ?? throw new RetainException($"--{group.Key}: needs a value");
-            parameters[group.Key.TrimStart('-')] = value;
+            var name = group.Key.TrimStart('-');
+            var value = group.LastOrDefault() ?? throw new RetainException($"--{name}: needs a value");
+            parameters[name] = value;
         }
         if (context.Remaining.Raw.Count > 0 && context.Remaining.Parsed.Count == 0)
             throw new RetainException($"unexpected argument '{context.Remaining.Raw[0]}'");
@@ -192,28 +314,36 @@ public sealed class RunCommand : Command<RunSettings>
     internal static string Describe(EpochRecord e) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {e.Epoch + 1,3}  train loss {e.TrainLoss:F4} acc {100 * e.TrainAccuracy:F1}%  valid loss {e.ValidLoss:F4} acc {100 * e.ValidAccuracy:F1}%  lr {e.LearningRate:G3}{(e.Improved ? " *" : "")}  {e.Seconds:F1}s");
 
-    /// <summary>The seed's model report (parameters per tensor and in total), then the base-loop options in force.</summary>
-    internal static void PrintModelReport(Networks.MultiHeadNetwork network, TrainingOptions training, TextWriter output)
+    /// <summary>The approach's scalars of an epoch on one line (empty when it reported none).</summary>
+    internal static string DescribeScalars(EpochRecord e) => string.Join("  ",
+        e.Scalars.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:G4}")));
+
+    internal static string DescribeTraining(TrainingOptions training) => string.Create(CultureInfo.InvariantCulture,
+        $"nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
+        $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
+        $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}");
+
+    /// <summary>The seed's model report: parameters per tensor and in total.</summary>
+    internal static void PrintModelReport(Networks.MultiHeadNetwork network, TextWriter output)
     {
         foreach (var (name, shape, count) in network.Report())
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-40} {shape,-22} {count,12:N0}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  Num parameters = {network.ParameterCount:N0}"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  nepochs {training.Epochs}, sbatch {training.BatchSize}, lr {training.LearningRate}, lr_min {training.MinLearningRate}, " +
-            $"lr_factor {training.LearningRateFactor}, lr_patience {training.Patience}, clipgrad {training.ClipGradient}, " +
-            $"warmup {(training.Warmup is { } w ? $"{w.Epochs},{w.Divisor}" : "none")}, curriculum {training.Curriculum?.ToString() ?? "none"}"));
     }
 
+    private static string Resumed(CheckpointPosition? from) => from is null ? "" : $"resumed from the checkpoint ({from})";
+
     /// <summary>A live progress bar per task, its description showing the last epoch.</summary>
-    private sealed class ProgressObserver(ProgressContext ctx) : IRunObserver
+    private sealed class ProgressSink(ProgressContext ctx) : IRunSink
     {
         private ProgressTask? _bar;
         private string _name = "";
 
-        public void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training)
+        public void RunStarted(RunRecord record, Networks.MultiHeadNetwork network, CheckpointPosition? resumedFrom)
         {
             var text = new StringWriter();
-            PrintModelReport(network, training, text);
+            PrintModelReport(network, text);
+            if (resumedFrom is not null) text.WriteLine(Resumed(resumedFrom));
             ctx.Refresh();
             AnsiConsole.Write(new Text(text.ToString()));
         }
@@ -227,10 +357,10 @@ public sealed class RunCommand : Command<RunSettings>
         public void EpochFinished(EpochRecord epoch)
         {
             _bar!.Description = Markup.Escape($"{_name}  {Describe(epoch)}");
-            _bar.Increment(1);
+            _bar.Value = epoch.Epoch + 1;
         }
 
-        public void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar)
+        public void TaskTested(int task, IReadOnlyList<EvalResult> row, RunRecord record)
         {
             _bar!.Value = _bar.MaxValue; // early stop fills the bar
             _bar.StopTask();
@@ -239,15 +369,30 @@ public sealed class RunCommand : Command<RunSettings>
         public void Note(string line) => AnsiConsole.MarkupLine(Markup.Escape(line));
     }
 
-    /// <summary>One line per epoch when the output is not a terminal (logs, CI).</summary>
-    private sealed class LineObserver : IRunObserver
+    /// <summary>One line per epoch when the output is not a terminal (logs, CI, a study's run logs).</summary>
+    private sealed class LineSink : IRunSink
     {
-        public void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training) => PrintModelReport(network, training, Console.Out);
+        private int _tasks;
 
-        public void TaskStarted(int task, string name, int maxEpochs) => Console.WriteLine($"task {task} {name} (at most {maxEpochs} epochs)");
-        public void EpochFinished(EpochRecord epoch) => Console.WriteLine("  " + Describe(epoch));
-        public void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) =>
-            Console.WriteLine("  test accuracy: " + string.Join("  ", testSoFar.Select((r, u) => string.Create(CultureInfo.InvariantCulture, $"task {u} {100 * r.Accuracy:F1}%"))));
+        public void RunStarted(RunRecord record, Networks.MultiHeadNetwork network, CheckpointPosition? resumedFrom)
+        {
+            _tasks = record.TestMode ?? record.TaskNames.Length;
+            PrintModelReport(network, Console.Out);
+            if (resumedFrom is not null) Console.WriteLine(Resumed(resumedFrom));
+        }
+
+        // A study reads these lines for its live display (LocalStudyRunner): keep their form.
+        public void TaskStarted(int task, string name, int maxEpochs) => Console.WriteLine($"task {task} of {_tasks} {name} (at most {maxEpochs} epochs)");
+
+        public void EpochFinished(EpochRecord epoch)
+        {
+            Console.WriteLine("  " + Describe(epoch));
+            if (epoch.Scalars.Count > 0) Console.WriteLine("    " + DescribeScalars(epoch));
+        }
+
+        public void TaskTested(int task, IReadOnlyList<EvalResult> row, RunRecord record) =>
+            Console.WriteLine("  test accuracy: " + string.Join("  ", row.Select((r, u) => string.Create(CultureInfo.InvariantCulture, $"task {u} {100 * r.Accuracy:F1}%"))));
+
         public void Note(string line) => Console.WriteLine(line);
     }
 }

@@ -46,7 +46,7 @@ public static class BaselinesToy
 }
 
 /// <summary>Records the model's parameters at the end of every epoch (with one epoch: the model the task restores).</summary>
-internal sealed class BaselinesSnapshotObserver(MultiHeadNetwork network) : IRunObserver, IDisposable
+internal sealed class BaselinesSnapshotObserver(MultiHeadNetwork network) : ITrainingEvents, IDisposable
 {
     public Dictionary<string, Tensor>? Last { get; private set; }
 
@@ -71,7 +71,7 @@ public class BaselinesBehaviourTests
         using var task0 = BaselinesToy.Task(0);
         using var task1 = BaselinesToy.Task(1);
 
-        imm.Train(0, task0, SilentObserver.Instance);
+        imm.Train(0, task0, IgnoredEvents.Instance);
         var afterTask0 = network.CopyParameters();
         using var observer = new BaselinesSnapshotObserver(network);
         imm.Train(1, task1, observer);
@@ -99,10 +99,10 @@ public class BaselinesBehaviourTests
         using var task1 = BaselinesToy.Task(1);
         var initial = network.CopyParameters();
 
-        progressive.Train(0, task0, SilentObserver.Instance);
+        progressive.Train(0, task0, IgnoredEvents.Instance);
         var afterTask0 = network.CopyParameters();
         using var logits0 = BaselinesToy.Logits(network, task0.Test.X, 0);
-        progressive.Train(1, task1, SilentObserver.Instance);
+        progressive.Train(1, task1, IgnoredEvents.Instance);
 
         var column0 = columns.ColumnParameters(0).Select(p => p.Handle).ToHashSet();
         var column1 = columns.ColumnParameters(1).Select(p => p.Handle).ToHashSet();
@@ -132,13 +132,13 @@ public class BaselinesBehaviourTests
         using var task0 = BaselinesToy.Task(0);
         using var task1 = BaselinesToy.Task(1);
 
-        var history0 = pathnet.Train(0, task0, SilentObserver.Instance);
+        var history0 = pathnet.Train(0, task0, IgnoredEvents.Instance);
         Assert.Equal(4, history0.Count); // 2 generations x 2 paths x (2 epochs / 2 generations)
         var path0 = modules.PathOf(0);
         Assert.All(path0, layer => Assert.All(layer, m => Assert.InRange(m, 0, 3)));
         var afterTask0 = network.CopyParameters();
         using var logits0 = BaselinesToy.Logits(network, task0.Test.X, 0);
-        pathnet.Train(1, task1, SilentObserver.Instance);
+        pathnet.Train(1, task1, IgnoredEvents.Instance);
 
         for (var layer = 0; layer < modules.LayerCount; layer++)
             foreach (var m in path0[layer])

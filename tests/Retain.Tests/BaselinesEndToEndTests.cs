@@ -56,7 +56,7 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
             Experiment = "mnist2", Approach = approach, Seed = 0, DataDir = mnist.DataDir, Output = output, Epochs = 1,
             BatchSize = 16, // 34 steps in the one epoch of the small slice
             Parameters = option is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [option] = value! },
-        }, SilentObserver.Instance);
+        });
 
         Assert.Equal(2, record.TasksCompleted);
         Assert.True(File.Exists(output));
@@ -68,7 +68,7 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
     }
 
     /// <summary>Records how many epochs each task was announced with and how many it ran.</summary>
-    private sealed class EpochCounter : IRunObserver
+    private sealed class EpochCounter : IRunSink
     {
         public List<(int Announced, int Ran)> Tasks { get; } = [];
         public void TaskStarted(int task, string name, int maxEpochs) => Tasks.Add((maxEpochs, 0));
@@ -96,7 +96,7 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
         {
             Experiment = "mnist2", Approach = "sgd", Seed = 0, DataDir = mnist.DataDir, Output = Path.Combine(Folder, "acc.txt"),
             Epochs = 1, BatchSize = 16, TestMode = 1, Limit = 48,
-        }, SilentObserver.Instance);
+        });
         Assert.Equal(48, record.Limit);
         using var full = ExperimentCatalog.Load("mnist2", mnist.DataDir, seed: 0);
         using var limited = full.Take(48);

@@ -77,3 +77,61 @@ public class CliTests
         Assert.False(File.Exists(output));
     }
 }
+
+/// <summary>Output and log paths are checked before any training: one line naming the option, exit code 2, nothing written.</summary>
+public class OutputPathTests : TempFolderTests
+{
+    private (int Code, string Error) Run(params string[] extra)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (RetainApp.Run(["run", "-e", "mnist2", "-a", "sgd", "--nepochs", "1", .. extra]), error.ToString()); }
+        finally { Console.SetError(saved); }
+    }
+
+    [Fact]
+    public void BadOutputAndLogPathsFailBeforeTraining()
+    {
+        var file = Path.Combine(Folder, "a-file");
+        File.WriteAllText(file, "");
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["--output", Folder], $"--output {Folder}: is a folder, not a file"),
+            (["--output", Path.Combine(file, "x.txt")], $"{file} is a file, not a folder"),
+            (["--output", "/proc/x.txt"], "--output /proc/x.txt: cannot write in /proc"),
+            (["--output", Path.Combine(Folder, "r", "x.json")], "the accuracy matrix needs another extension than .json"),
+            (["--name", "../../x"], "--name ../../x: a name, not a path"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", file], $"--log-path {file}: is a file, not a folder"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", "/proc/logs"], "--log-path /proc/logs: cannot write in /proc"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--tensorboard", Path.Combine(file, "tb")], $"--tensorboard {Path.Combine(file, "tb")}: {file} is a file"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var (code, error) = Run(args);
+            Assert.True(code == 2, $"{string.Join(' ', args)}: exit {code}, {error}");
+            Assert.Contains(expected, error);
+            Assert.Single(error.TrimEnd().Split('\n'));
+        }
+        Assert.Equal(["a-file"], Directory.EnumerateFileSystemEntries(Folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void AnUnexpectedErrorPrintsOneLineWritesItsTraceAndExits70()
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        int code;
+        RetainApp.CrashLog = Path.Combine(Folder, "run.crash.log");
+        try { code = RetainApp.Guard(() => throw new InvalidOperationException("Sequence contains no matching element")); }
+        finally { Console.SetError(saved); }
+
+        Assert.Equal(70, code);
+        var line = Assert.Single(error.ToString().TrimEnd().Split('\n'));
+        Assert.Contains("unexpected InvalidOperationException: Sequence contains no matching element", line);
+        Assert.Contains(Path.Combine(Folder, "run.crash.log"), line);
+        Assert.Contains("at Retain.Tests.OutputPathTests", File.ReadAllText(Path.Combine(Folder, "run.crash.log")));
+    }
+}

@@ -67,7 +67,7 @@ public class CustomBenchmarkTests
         var record = ExperimentRunner.Run(new RunConfig
         {
             Experiment = path, Approach = "sgd", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "out.txt"), Epochs = 1,
-        }, Training.SilentObserver.Instance);
+        });
         Assert.Equal(["fashion-7-9", "fashion-0-6"], record.TaskNames);
         Assert.Equal("mlp", record.Network);
         Assert.True(record.Accuracy[0][0] > 0.8, $"sneakers vs boots learned: {record.Accuracy[0][0]}");

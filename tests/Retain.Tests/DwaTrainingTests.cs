@@ -45,7 +45,7 @@ public class DwaTrainingTests
 
     private static double[] TrainAll(Dwa dwa, Benchmark bench)
     {
-        for (var t = 0; t < bench.Tasks.Count; t++) dwa.Train(t, bench.Tasks[t], SilentObserver.Instance);
+        for (var t = 0; t < bench.Tasks.Count; t++) dwa.Train(t, bench.Tasks[t], IgnoredEvents.Instance);
         return bench.Tasks.Select((task, u) => dwa.Evaluate(u, task.Test).Accuracy).ToArray();
     }
 

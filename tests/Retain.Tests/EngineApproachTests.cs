@@ -90,10 +90,10 @@ public class EngineApproachTests
         manual_seed(0);
         var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 2, depth: 1, dropout: 0), new Gating(), 2), [2, 2]);
         using var approach = create(new ApproachContext(net, new TrainingOptions { Epochs = 15, LearningRate = 0.05, BatchSize = 32, ClipGradient = 100 }, CPU, new NumpyRandomState(0)));
-        approach.Train(0, tasks[0], SilentObserver.Instance);
+        approach.Train(0, tasks[0], IgnoredEvents.Instance);
         var before = approach.Evaluate(0, tasks[0].Test).Accuracy;
         Assert.True(before > 0.85, $"task 0 learned: {before}");
-        approach.Train(1, tasks[1], SilentObserver.Instance);
+        approach.Train(1, tasks[1], IgnoredEvents.Instance);
         return approach.Evaluate(0, tasks[0].Test).Accuracy;
     }
 
@@ -113,9 +113,9 @@ public class EngineApproachTests
         manual_seed(0);
         var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 8, depth: 2), new Gating(), 2), [2, 2]);
         using var frozen = new SgdFrozen(new ApproachContext(net, new TrainingOptions { Epochs = 2 }, CPU, new NumpyRandomState(0)));
-        frozen.Train(0, tasks[0], SilentObserver.Instance);
+        frozen.Train(0, tasks[0], IgnoredEvents.Instance);
         var after0 = net.CopyParameters();
-        frozen.Train(1, tasks[1], SilentObserver.Instance);
+        frozen.Train(1, tasks[1], IgnoredEvents.Instance);
         foreach (var (name, p) in net.named_parameters())
         {
             var same = p.eq(after0[name]).all().item<bool>();
@@ -129,10 +129,10 @@ public class EngineApproachTests
     {
         var tasks = ConflictingTasks();
         var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 8, depth: 1), new Gating(), 2), [2, 2]);
-        using var joint = new Joint(new ApproachContext(net, new TrainingOptions { Epochs = 1 }, CPU, new NumpyRandomState(0)));
-        joint.Train(0, tasks[0], SilentObserver.Instance);
+        using var joint = new Joint(new ApproachContext(net, new TrainingOptions { Epochs = 1 }, CPU, new NumpyRandomState(0)) { Tasks = tasks });
+        joint.Train(0, tasks[0], IgnoredEvents.Instance);
         Assert.Equal(400, joint.TrainingSamples);
-        joint.Train(1, tasks[1], SilentObserver.Instance);
+        joint.Train(1, tasks[1], IgnoredEvents.Instance);
         Assert.Equal(800, joint.TrainingSamples);
     }
 
@@ -143,7 +143,7 @@ public class EngineApproachTests
         var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 2, depth: 1), new Gating(), 2), [2, 2]);
         using var random = new RandomGuess(new ApproachContext(net, new TrainingOptions(), CPU, new NumpyRandomState(0)));
         Assert.Equal(0.5, random.Evaluate(0, tasks[0].Test).Accuracy); // before training: a uniform guess's expectation
-        Assert.Empty(random.Train(0, tasks[0], SilentObserver.Instance));
+        Assert.Empty(random.Train(0, tasks[0], IgnoredEvents.Instance));
         Assert.InRange(random.Evaluate(0, tasks[0].Test).Accuracy, 0.4, 0.6);
     }
 
@@ -159,7 +159,7 @@ public class EngineApproachTests
         var record = ExperimentRunner.Run(new RunConfig
         {
             Experiment = "mnist2", Approach = approach, DataDir = TestSupport.DataDir, Output = output, Epochs = 1,
-        }, SilentObserver.Instance);
+        });
         Assert.Equal(2, record.TasksCompleted);
         var chance = approach == "random" ? 0.1 : 0.5;
         Assert.All(new[] { record.Accuracy[1][1], record.Accuracy[0][0] }, a => Assert.True(a > chance, $"{approach}: {a}"));

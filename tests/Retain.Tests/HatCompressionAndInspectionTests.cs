@@ -21,7 +21,7 @@ public class HatCompressionAndInspectionTests
         var network = HatTests.TinyMlp(taskCount: 1, hidden: 16, HatEmbeddingInit.UniformZeroToTwo);
         using var task = HatTests.ToyTask(seed: 4, count: 256);
         using var hat = new HatTest(HatTests.Context(network, new TrainingOptions { Epochs = 3, BatchSize = 32 }), new HatTestOptions { Lamb = 4 });
-        var history = hat.Train(0, task, SilentObserver.Instance);
+        var history = hat.Train(0, task, IgnoredEvents.Instance);
 
         Assert.Equal(history.Count + 1, hat.Curve.Count);
         Assert.Equal(Enumerable.Range(0, hat.Curve.Count), hat.Curve.Select(p => p.Epoch));
@@ -71,16 +71,15 @@ public class HatCompressionAndInspectionTests
             }
         }
         var dir = TestSupport.TempDir();
-        var config = new RunConfig { Experiment = "mnist2", Approach = "hat", Output = Path.Combine(dir, "mnist2_hat_0.txt"), LogPath = dir };
         var record = new RunRecord
         {
             Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
-            ClassCounts = [5, 5], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
+            ClassCounts = [5, 5], InputSize = [1, 28, 28], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
             Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value),
             Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 2,
         };
-        SavedModel.Save(network, config, record, [1, 28, 28]);
-        var path = SavedModel.PathFor(dir, config.Output);
+        SavedModel.Save(network, dir, "mnist2_hat_0", record);
+        var path = SavedModel.PathFor(dir, "mnist2_hat_0");
 
         var (description, loaded) = SavedModel.Load(path);
         using (loaded)
@@ -120,14 +119,13 @@ public class HatCompressionAndInspectionTests
 
         var info = ApproachRegistry.Get("sgd");
         using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 2, 2], [2], null));
-        var config = new RunConfig { Experiment = "toy", Approach = "sgd", Output = Path.Combine(dir, "toy_sgd_0.txt"), LogPath = dir };
-        SavedModel.Save(network, config, new RunRecord
+        SavedModel.Save(network, dir, "toy_sgd_0", new RunRecord
         {
             Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],
-            Training = new TrainingOptions(), Network = "mlp", ParameterCount = 0, Parameters = [],
+            InputSize = [1, 2, 2], Training = new TrainingOptions(), Network = "mlp", ParameterCount = 0, Parameters = [],
             Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 1,
-        }, [1, 2, 2]);
-        (code, error) = RunCliError("inspect", "masks", SavedModel.PathFor(dir, config.Output));
+        });
+        (code, error) = RunCliError("inspect", "masks", SavedModel.PathFor(dir, "toy_sgd_0"));
         Assert.Equal(2, code);
         Assert.Contains("is a sgd model; task masks exist in hat and hat-test models", error);
     }

@@ -125,7 +125,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         network.zero_grad();
 
         using var hat = new GradientProbeHat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 8 }), new HatOptions());
-        hat.Train(0, task, SilentObserver.Instance);
+        hat.Train(0, task, IgnoredEvents.Instance);
         Assert.Equal(s, hat.FirstScale, 12);
         for (var l = 0; l < expected.Length; l++)
             Assert.True(expected[l].allclose(hat.FirstEmbeddingGradients[l], rtol: 1e-4, atol: 1e-7),
@@ -158,7 +158,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         var network = TinyMlp(taskCount: 1, hidden: 3);
         using var task = ToyTask(seed: 1, count: 1000);
         using var hat = new ScaleRecordingHat(Context(network, new TrainingOptions { Epochs = 2, BatchSize = 64 }), new HatOptions());
-        hat.Train(0, task, SilentObserver.Instance);
+        hat.Train(0, task, IgnoredEvents.Instance);
         Assert.Equal(32, hat.Scales.Count);
         Assert.Equal(0.0025, hat.Scales[0], 12);
         Assert.Equal(384.0001, hat.Scales[15], 9);
@@ -181,7 +181,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         using var second = ToyTask(seed: 3, count: 256);
         using var hat = new Hat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 32, LearningRate = 0.1 }), new HatOptions());
 
-        hat.Train(0, first, SilentObserver.Instance);
+        hat.Train(0, first, IgnoredEvents.Instance);
         Assert.Equal([1f, 0f, 0f], hat.State.CumulativeMasks["fc1"].data<float>().ToArray());
         Assert.Equal([1f, 0f, 0f], hat.State.CumulativeMasks["fc2"].data<float>().ToArray());
         Assert.Equal(0f, hat.State.GradientMasks["fc2.weight"][0, 0].item<float>());
@@ -190,7 +190,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         using var probe = randn(16, 1, 2, 2);
         using var task0Before = network.Forward(probe, new ForwardContext(0) { Scale = 400 });
 
-        hat.Train(1, second, SilentObserver.Instance);
+        hat.Train(1, second, IgnoredEvents.Instance);
         var after = network.CopyParameters();
         Assert.Equal(before["backbone.fc2.weight"][0, 0].item<float>(), after["backbone.fc2.weight"][0, 0].item<float>());
         Assert.Equal(before["backbone.fc1.weight"][0].data<float>().ToArray(), after["backbone.fc1.weight"][0].data<float>().ToArray());
@@ -233,11 +233,11 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
                 manual_seed(0);
                 var network = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 28, 28], hidden: 64, depth: 2, dropout: 0), gating, 3), [10, 10, 10]);
                 using var approach = create(network);
-                approach.Train(0, tasks[0], SilentObserver.Instance);
+                approach.Train(0, tasks[0], IgnoredEvents.Instance);
                 var learned = approach.Evaluate(0, tasks[0].Test).Accuracy;
                 Assert.True(learned > 0.6, $"task 0 learned to {learned:P1} only");
-                approach.Train(1, tasks[1], SilentObserver.Instance);
-                approach.Train(2, tasks[2], SilentObserver.Instance);
+                approach.Train(1, tasks[1], IgnoredEvents.Instance);
+                approach.Train(2, tasks[2], IgnoredEvents.Instance);
                 var kept = approach.Evaluate(0, tasks[0].Test).Accuracy;
                 log.WriteLine($"{approach.GetType().Name}: task 0 {learned:P1} after it, {kept:P1} after task 2");
                 return learned - kept;

@@ -36,7 +36,7 @@ public class Mnist2Tests
     public void SgdLearnsTheFirstTaskToAtLeast95Percent()
     {
         var output = Path.Combine(TestSupport.TempDir(), "acc.txt");
-        var record = ExperimentRunner.Run(Config(output, epochs: 10, testMode: 1), Training.SilentObserver.Instance);
+        var record = ExperimentRunner.Run(Config(output, epochs: 10, testMode: 1));
         Assert.Equal(1, record.TasksCompleted);
         Assert.True(record.Accuracy[0][0] >= 0.95, $"task 0 test accuracy {record.Accuracy[0][0]:P1}");
     }
@@ -45,8 +45,8 @@ public class Mnist2Tests
     public void SameSeedGivesTheIdenticalAccuracyMatrixAndTheSeedsFileFormat()
     {
         var dir = TestSupport.TempDir();
-        var first = ExperimentRunner.Run(Config(Path.Combine(dir, "a.txt"), epochs: 1), Training.SilentObserver.Instance);
-        var second = ExperimentRunner.Run(Config(Path.Combine(dir, "b.txt"), epochs: 1), Training.SilentObserver.Instance);
+        var first = ExperimentRunner.Run(Config(Path.Combine(dir, "a.txt"), epochs: 1));
+        var second = ExperimentRunner.Run(Config(Path.Combine(dir, "b.txt"), epochs: 1));
         Assert.Equal(first.Accuracy, second.Accuracy);
         Assert.Equal(first.Loss, second.Loss);
         Assert.Equal(File.ReadAllText(Path.Combine(dir, "a.txt")), File.ReadAllText(Path.Combine(dir, "b.txt")));

@@ -35,7 +35,7 @@ public class TrainingLoopTests
         var options = new TrainingOptions { Epochs = 50, BatchSize = 20, LearningRate = 0.1, LearningRateFactor = 10, Patience = 2, MinLearningRate = 0.005 };
         var (_, sgd) = Build(options);
         using var _ = sgd;
-        var history = sgd.Train(0, task, SilentObserver.Instance);
+        var history = sgd.Train(0, task, IgnoredEvents.Instance);
 
         // Epoch 0 is best; epochs 1-2 use patience (lr 0.1 -> 0.01), epochs 3-4 again (0.01 -> 0.001 < 0.005: stop).
         Assert.Equal(5, history.Count);
@@ -56,7 +56,7 @@ public class TrainingLoopTests
         using var honest = task with { Valid = new Split(task.Train.X.clone(), task.Train.Y.clone()) };
         var (_, sgd) = Build(new TrainingOptions { Epochs = 4, BatchSize = 20, LearningRate = 0.05 });
         using var _ = sgd;
-        var history = sgd.Train(0, honest, SilentObserver.Instance);
+        var history = sgd.Train(0, honest, IgnoredEvents.Instance);
         Assert.Equal(4, history.Count);
         Assert.True(history[^1].ValidLoss < history[0].ValidLoss);
     }
@@ -81,6 +81,9 @@ public class CurriculumLoopTests
             Epochs[^1] = (n + (int)batch.X.shape[0], Math.Max(max, batch.Complexity.max().item<float>()));
             base.TrainStep(batch);
         }
+
+        protected override void SaveState(StateDict state) { }
+        protected override void LoadState(StateDict state) { }
     }
 
     [Fact]
@@ -95,7 +98,7 @@ public class CurriculumLoopTests
         var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 12, 12], hidden: 4, depth: 1), new Gating(), 1), [2]);
         var options = new TrainingOptions { Epochs = 3, BatchSize = 8, Curriculum = Curriculum.CurriculumSchedule.Parse("linear:2:0.5") };
         using var approach = new RecordingApproach(new ApproachContext(net, options, CPU, new NumpyRandomState(0)));
-        approach.Train(0, task, SilentObserver.Instance);
+        approach.Train(0, task, IgnoredEvents.Instance);
 
         // Thresholds 0.5, 0.75, 1 at epochs 0, 1, 2.
         Assert.Equal(complexity.Count(c => c <= 0.5f), approach.Epochs[0].Samples);

@@ -50,7 +50,7 @@ public class WeightInitAndLogsTests
         {
             Experiment = "mnist2", Approach = "sgd", DataDir = TestSupport.DataDir, Output = output, Epochs = 2,
             LogPath = Path.Combine(dir, "logs"), WeightInit = WeightInit.Parse("kaiming:xavier"),
-        }, SilentObserver.Instance);
+        });
 
         var logs = Evaluation.ResultFiles.ReadRecord<RunLogs>(Path.Combine(dir, "logs", "mnist2_sgd_0_logs.json"));
         Assert.Equal(2, logs.LearningRate[0].Length);

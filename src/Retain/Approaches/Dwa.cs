@@ -76,8 +76,7 @@ public sealed class Dwa : Approach, IRunArtifacts
     private readonly DwaWeightMasks _masks;
     private readonly double[] _layerScales;
     private Dictionary<string, Tensor>? _importanceByLayer;
-    private int _epoch;
-    private (double Triplet, double Attention, double Sparsity, double MaskUsage, int Samples) _epochSums;
+    private const string TripletScalar = "dwa/triplet", AttentionScalar = "dwa/att", SparsityScalar = "dwa/sparsity", MaskUseScalar = "dwa/mask_use";
 
     public Dwa(ApproachContext context, DwaOptions options) : base(WithCurriculum(context))
     {
@@ -99,40 +98,14 @@ public sealed class Dwa : Approach, IRunArtifacts
     public DwaWeightMasks Masks => _masks;
     public IReadOnlyList<DwaEpochTerms> Terms => State.Terms;
 
-    /// <summary>The base loop, with each epoch's <see cref="DwaEpochTerms"/> shown after the epoch's line.</summary>
-    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer) =>
-        base.Train(task, data, new TermsObserver(observer, State.Terms));
-
-    private sealed class TermsObserver(IRunObserver inner, IReadOnlyList<DwaEpochTerms> terms) : IRunObserver
-    {
-        public void NetworkBuilt(MultiHeadNetwork network, TrainingOptions training) => inner.NetworkBuilt(network, training);
-        public void TaskStarted(int task, string name, int maxEpochs) => inner.TaskStarted(task, name, maxEpochs);
-        public void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) => inner.TaskFinished(task, testSoFar);
-
-        public void EpochFinished(EpochRecord epoch)
-        {
-            inner.EpochFinished(epoch);
-            inner.Note("    " + terms[^1]);
-        }
-
-        public void Note(string line) => inner.Note(line);
-    }
-
     /// <summary>Anchor search at the start of every epoch, on the unfiltered training set.</summary>
-    protected override void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity)
-    {
-        _epoch = epoch;
+    protected override void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity) =>
         SearchAnchors(task, epoch, data.Train, trainComplexity);
-    }
 
-    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
-    {
-        _epochSums = default;
-        base.TrainEpoch(task, train, complexity, threshold);
-        var n = Math.Max(1, _epochSums.Samples);
-        State.Terms.Add(new DwaEpochTerms(task, _epoch, _epochSums.Triplet / n, _epochSums.Attention / n,
-            _epochSums.Sparsity / n, _epochSums.MaskUsage / n));
-    }
+    /// <summary>The epoch's means of the auxiliary terms and of the mask use, kept with the state.</summary>
+    protected override void FinishEpoch(int task, int epoch, TaskData data) =>
+        State.Terms.Add(new DwaEpochTerms(task, epoch, EpochScalar(TripletScalar), EpochScalar(AttentionScalar),
+            EpochScalar(SparsityScalar), EpochScalar(MaskUseScalar)));
 
     // ---- Anchor search (§15.3) -------------------------------------------------------------------------------
 
@@ -188,12 +161,10 @@ public sealed class Dwa : Approach, IRunArtifacts
         Model.eval();
         using var _ = no_grad();
         var sum = zeros(_masks.EmbeddingSize, device: Device);
-        for (var start = 0; start < samples.Count; start += Options.BatchSize)
+        foreach (var batch in samples.Batches(Options.BatchSize, Device))
         {
-            using var scope = NewDisposeScope();
-            var count = Math.Min(Options.BatchSize, samples.Count - start);
             var context = new ForwardContext(task);
-            Model.Forward(samples.X.narrow(0, start, count).to(Device), context);
+            Model.Forward(batch.X, context);
             sum.add_(context.EmbeddingOut!.sum(0L));
         }
         return sum.div_(samples.Count);
@@ -205,12 +176,10 @@ public sealed class Dwa : Approach, IRunArtifacts
         Model.eval();
         using var _ = no_grad();
         double total = 0;
-        for (var start = 0; start < samples.Count; start += Options.BatchSize)
+        foreach (var batch in samples.Batches(Options.BatchSize, Device))
         {
-            using var scope = NewDisposeScope();
-            var count = Math.Min(Options.BatchSize, samples.Count - start);
-            var logits = Model.Forward(samples.X.narrow(0, start, count).to(Device), new ForwardContext(task) { Embedding = embedding });
-            total += nn.functional.cross_entropy(logits, samples.Y.narrow(0, start, count).to(Device)).item<float>() * count;
+            var logits = Model.Forward(batch.X, new ForwardContext(task) { Embedding = embedding });
+            total += nn.functional.cross_entropy(logits, batch.Y).item<float>() * batch.X.shape[0];
         }
         return total / samples.Count;
     }
@@ -247,7 +216,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity, _options.SeedSparsity);
 
         // Evaluation (and the Fisher pass) use full stiffness.
-        var k = Model.training ? DwaLosses.Stiffness(_epoch, _options.StiffnessEpochs) : 1;
+        var k = Model.training && Current is { } training ? DwaLosses.Stiffness(training.Epoch, _options.StiffnessEpochs) : 1;
         var loss = nn.functional.cross_entropy(logits, batch.Y);
         if (triplet is not null) loss = loss + k * _options.TripletWeight * triplet;
         if (plasticity is not null) loss = loss + k * _options.AttentionWeight * plasticity;
@@ -263,12 +232,14 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     public static string WeightName(string layer) => $"backbone.{layer}.weight";
 
+    /// <summary>The batch's unweighted terms and mask use (mean |M| over the masked layers), summed into the epoch's scalars.</summary>
     private void Accumulate(long samples, Tensor? triplet, Tensor? attention, Tensor sparsity, IReadOnlyList<MaskSummary> masks)
     {
         static double Value(Tensor? t) => t is null ? 0 : t.detach().item<float>();
-        var usage = masks.Average(m => Value(m.Magnitude.mean()) / m.Elements);
-        _epochSums = (_epochSums.Triplet + Value(triplet) * samples, _epochSums.Attention + Value(attention) * samples,
-            _epochSums.Sparsity + Value(sparsity) * samples, _epochSums.MaskUsage + usage * samples, _epochSums.Samples + (int)samples);
+        AccumulateScalar(TripletScalar, Value(triplet), samples);
+        AccumulateScalar(AttentionScalar, Value(attention), samples);
+        AccumulateScalar(SparsityScalar, Value(sparsity), samples);
+        AccumulateScalar(MaskUseScalar, masks.Average(m => Value(m.Magnitude.mean()) / m.Elements), samples);
     }
 
     // ---- After each task (§15.5) -------------------------------------------------------------------------------
@@ -293,6 +264,15 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string folder, string runName) =>
         DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
+
+    protected override void SaveState(StateDict state) =>
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher);
+
+    protected override void LoadState(StateDict state)
+    {
+        State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
+        _importanceByLayer = null;
+    }
 
     public override void Dispose()
     {

@@ -214,15 +214,11 @@ public static class DwaIntrospection
     /// <summary>Embeddings of the first test inputs of task u, computed with task u's head context (eval mode).</summary>
     private static Tensor TestEmbeddings(Dwa dwa, Split test, int u, Device device)
     {
-        var count = Math.Min(SummarySamplesPerTask, test.Count);
-        var batch = dwa.Options.BatchSize;
         var parts = new List<Tensor>();
-        for (var start = 0; start < count; start += batch)
+        foreach (var batch in test.Batches(dwa.Options.BatchSize, device, SummarySamplesPerTask))
         {
-            using var scope = NewDisposeScope();
-            var n = Math.Min(batch, count - start);
             var context = new ForwardContext(u);
-            dwa.Model.Forward(test.X.narrow(0, start, n).to(device), context);
+            dwa.Model.Forward(batch.X, context);
             parts.Add(context.EmbeddingOut!.cpu().MoveToOuterDisposeScope());
         }
         var all = cat(parts, 0);

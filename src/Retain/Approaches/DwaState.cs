@@ -40,12 +40,22 @@ public sealed class DwaState : IDisposable
 
     public static DwaState FromFile(DwaStateFile file, Device device)
     {
-        var state = new DwaState { Positive = file.Positive, Negative = file.Negative, TaskNegative = file.TaskNegative };
-        foreach (var (task, anchor) in file.AnchorStore) state.AnchorStore[task] = anchor;
-        state.Fisher = file.Fisher?.ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Values, kv.Value.Shape, device: device));
-        state.Searches.AddRange(file.Searches);
-        state.Terms.AddRange(file.Terms);
+        var state = new DwaState();
+        state.Restore(file, file.Fisher?.ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Values, kv.Value.Shape, device: device)));
         return state;
+    }
+
+    /// <summary>Replaces this state by <paramref name="file"/>'s, with <paramref name="fisher"/> as the Fisher diagonal (kept, not copied).</summary>
+    public void Restore(DwaStateFile file, Dictionary<string, Tensor>? fisher)
+    {
+        Dispose();
+        (Positive, Negative, TaskNegative, Fisher) = (file.Positive, file.Negative, file.TaskNegative, fisher);
+        AnchorStore.Clear();
+        foreach (var (task, anchor) in file.AnchorStore) AnchorStore[task] = anchor;
+        Searches.Clear();
+        Searches.AddRange(file.Searches);
+        Terms.Clear();
+        Terms.AddRange(file.Terms);
     }
 
     public static float[] ToArray(Tensor t)

@@ -58,6 +58,23 @@ public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(
             : FisherDiagonal.MergeSum(State.Fisher, fresh);
     }
 
+    /// <summary>The penalty at the end of each epoch, as a scalar of the epoch.</summary>
+    protected override void FinishEpoch(int task, int epoch, TaskData data)
+    {
+        using var _ = no_grad();
+        using var penalty = Penalty(task);
+        ReportScalar("ewc/penalty", penalty.item<float>());
+    }
+
+    protected override void SaveState(StateDict state) =>
+        state.Set("old_parameters", State.OldParameters).Set("fisher", State.Fisher);
+
+    protected override void LoadState(StateDict state)
+    {
+        State.OldParameters = state.Tensors("old_parameters", Device);
+        State.Fisher = state.Tensors("fisher", Device);
+    }
+
     public override void Dispose()
     {
         ParameterSet.DisposeAll(State.OldParameters);

@@ -67,9 +67,6 @@ public sealed class HatState : IDisposable
 /// </summary>
 public class Hat : Approach
 {
-    private int _epochSize;
-    private int _epochOffset;
-
     public Hat(ApproachContext context, HatOptions options) : base(context)
     {
         options.Validate();
@@ -121,22 +118,11 @@ public class Hat : Approach
     public static Tensor EmbeddingGradientFactor(Tensor embedding, double scale, double smax, double thresCosh) =>
         smax / scale * (cosh(clamp(scale * embedding, -thresCosh, thresCosh)) + 1) / (cosh(embedding) + 1);
 
-    /// <summary>
-    /// Notes the epoch's size (the samples the curriculum admits, as the base loop selects them) so each batch's s
-    /// follows from its offset in the epoch.
-    /// </summary>
-    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
-    {
-        _epochSize = threshold >= 1 ? train.Count : complexity.Count(c => c <= (float)threshold);
-        _epochOffset = 0;
-        base.TrainEpoch(task, train, complexity, threshold);
-    }
-
+    /// <summary>s follows from the batch's offset in the epoch (its index in the loop's batch order).</summary>
     protected override void TrainStep(Batch batch)
     {
-        Scale = AnnealedScale(Settings.Smax, _epochOffset, _epochSize);
+        Scale = AnnealedScale(Settings.Smax, Current!.NextBatch * Options.BatchSize, Current.Order!.Length);
         base.TrainStep(batch);
-        _epochOffset += (int)batch.X.shape[0];
     }
 
     /// <summary>Cross-entropy plus <c>lamb · reg</c>, with gates at the batch's s (training) or the evaluation s.</summary>
@@ -165,6 +151,10 @@ public class Hat : Approach
         foreach (var embedding in UnitGates.Embeddings) embedding.clamp_(-Settings.ThresEmb, Settings.ThresEmb);
     }
 
+    /// <summary>The share of the gated weights the task uses at the end of each epoch (gates at s = smax), as a scalar of the epoch.</summary>
+    protected override void FinishEpoch(int task, int epoch, TaskData data) =>
+        ReportScalar("hat/capacity_in_use", HatUnitGates.UsedWeightShare(UnitGates.UsedCapacity(task, Settings.Smax)));
+
     /// <summary>The finished task's gates at s = smax join the cumulative masks; the gradient masks follow from them.</summary>
     protected override void FinishTask(int task, TaskData data)
     {
@@ -180,6 +170,16 @@ public class Hat : Approach
         State.GradientMasks.Clear();
         foreach (var name in UnitGates.MaskedParameterNames)
             State.GradientMasks[name] = (1 - UnitGates.WeightMaskView(name, State.CumulativeMasks)!).DetachFromDisposeScope();
+    }
+
+    protected override void SaveState(StateDict state) =>
+        state.Set("cumulative_masks", State.CumulativeMasks).Set("gradient_masks", State.GradientMasks);
+
+    protected override void LoadState(StateDict state)
+    {
+        State.Dispose();
+        foreach (var (name, mask) in state.Tensors("cumulative_masks", Device)!) State.CumulativeMasks[name] = mask;
+        foreach (var (name, mask) in state.Tensors("gradient_masks", Device)!) State.GradientMasks[name] = mask;
     }
 
     public override void Dispose()

@@ -31,7 +31,6 @@ public sealed record CompressionPoint(int Epoch, double TestAccuracy, double Use
 public sealed class HatTest(ApproachContext context, HatTestOptions options) : Hat(context, options.ToHat())
 {
     private readonly List<CompressionPoint> _curve = [];
-    private Split? _test;
 
     /// <summary>The compression curve of the task trained last, one point per epoch after the initial one.</summary>
     public IReadOnlyList<CompressionPoint> Curve => _curve;
@@ -45,22 +44,33 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
     protected override void PrepareTask(int task, TaskData data)
     {
         base.PrepareTask(task, data);
-        _test = data.Test;
         _curve.Clear();
-        _curve.Add(Measure(task, _test, epoch: 0));
+        _curve.Add(Measure(task, data.Test, epoch: 0));
     }
 
-    protected override void TrainEpoch(int task, Split train, float[] complexity, double threshold)
+    protected override void FinishEpoch(int task, int epoch, TaskData data)
     {
-        base.TrainEpoch(task, train, complexity, threshold);
-        _curve.Add(Measure(task, _test!, _curve.Count));
+        base.FinishEpoch(task, epoch, data);
+        _curve.Add(Measure(task, data.Test, _curve.Count));
     }
 
     /// <summary>The network's point now: test accuracy on <paramref name="test"/> and the capacity task <paramref name="task"/>'s gates use.</summary>
     public CompressionPoint Measure(int task, Split test, int epoch)
     {
         var layers = UnitGates.UsedCapacity(task, EvaluationScale);
-        var usedWeights = layers.Sum(l => l.UsedWeights * l.Weights) / layers.Sum(l => (double)l.Weights);
-        return new CompressionPoint(epoch, Evaluate(task, test).Accuracy, usedWeights, layers);
+        return new CompressionPoint(epoch, Evaluate(task, test).Accuracy, HatUnitGates.UsedWeightShare(layers), layers);
+    }
+
+    protected override void SaveState(StateDict state)
+    {
+        base.SaveState(state);
+        state.SetValue("curve", _curve);
+    }
+
+    protected override void LoadState(StateDict state)
+    {
+        base.LoadState(state);
+        _curve.Clear();
+        _curve.AddRange(state.Value<List<CompressionPoint>>("curve"));
     }
 }

@@ -51,6 +51,13 @@ public sealed class ImmMean : Approach
         _old = Model.CopyParameters();
     }
 
+    protected override void SaveState(StateDict state) => state.Set("old", _old);
+
+    protected override void LoadState(StateDict state)
+    {
+        _old = state.Tensors("old", Device);
+    }
+
     public override void Dispose()
     {
         ParameterSet.DisposeAll(_old);

@@ -85,6 +85,14 @@ public sealed class ImmMode : Approach
         return where(informed, mean, current).MoveToOuterDisposeScope();
     }
 
+    protected override void SaveState(StateDict state) => state.Set("old", _old).Set("fisher", _fisher);
+
+    protected override void LoadState(StateDict state)
+    {
+        _old = state.Tensors("old", Device);
+        _fisher = state.Tensors("fisher", Device);
+    }
+
     public override void Dispose()
     {
         ParameterSet.DisposeAll(_old);

@@ -60,6 +60,10 @@ public sealed class Lfl : Approach
 
     protected override void FinishTask(int task, Data.TaskData data) => _old = FrozenCopy.Refresh(_old, Model, Context);
 
+    protected override void SaveState(StateDict state) => state.Set("old_model", FrozenCopy.Parameters(_old));
+
+    protected override void LoadState(StateDict state) => _old = FrozenCopy.Restore(state, "old_model", Context);
+
     public override void Dispose()
     {
         _old?.Dispose();

@@ -69,70 +69,101 @@ public sealed class PathNet : Approach
     /// <summary>Every path trains nepochs / generations epochs in each generation.</summary>
     public override int MaxEpochsPerTask => _options.Paths * (Options.Epochs / _options.Generations) * _options.Generations;
 
-    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
+    /// <summary>Where a task's path search stands (all of it survives an interruption).</summary>
+    public sealed class PathSearch
     {
-        if (task > 0) ResetModulesUnusedBefore(task);
-        var paths = Enumerable.Range(0, _options.Paths).Select(_ => RandomPath()).ToArray();
-        var rates = Enumerable.Repeat(Options.LearningRate, _options.Paths).ToArray();
-        var patience = Enumerable.Repeat(Options.Patience, _options.Paths).ToArray();
-        var bestLoss = Enumerable.Repeat(double.PositiveInfinity, _options.Paths).ToArray();
-        var (winner, bestOverall) = (0, double.PositiveInfinity);
-        var best = Model.CopyParameters();
-        var history = new List<EpochRecord>();
+        public int Generation { get; set; }
+        /// <summary>The path being trained in this generation.</summary>
+        public int Path { get; set; }
+        /// <summary>Epochs the current path has trained in this generation.</summary>
+        public int EpochInPath { get; set; }
+        public required int[][][] Paths { get; set; }
+        /// <summary>Each path's learning rate, patience and best validation loss (its own schedule).</summary>
+        public required double[] Rates { get; set; }
+        public required int[] Patience { get; set; }
+        public required double[] BestLoss { get; set; }
+        /// <summary>The path of the best validation loss so far, and that loss.</summary>
+        public int Winner { get; set; }
+        public double BestOverall { get; set; } = double.PositiveInfinity;
+    }
+
+    private PathSearch? _search;
+
+    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, ITrainingEvents events)
+    {
+        BeginTask(task, data);
+        var s = _search!;
         var epochsPerPath = Options.Epochs / _options.Generations;
         var everySample = Enumerable.Repeat(1f, data.Train.Count).ToArray(); // PathNet's own loop has no curriculum
-        try
+        while (s.Generation < _options.Generations && s.Rates.Any(r => r >= Options.MinLearningRate))
         {
-            for (var generation = 0; generation < _options.Generations && rates.Any(r => r >= Options.MinLearningRate); generation++)
+            for (; s.Path < _options.Paths; s.Path++, s.EpochInPath = 0)
             {
-                for (var p = 0; p < _options.Paths; p++)
+                var p = s.Path;
+                if (s.Rates[p] < Options.MinLearningRate) continue;
+                FollowPath(task, s.Paths[p]);
+                SetLearningRate(s.Rates[p]);
+                while (s.EpochInPath < epochsPerPath)
                 {
-                    if (rates[p] < Options.MinLearningRate) continue;
-                    FollowPath(task, paths[p]);
-                    SetLearningRate(rates[p]);
-                    for (var e = 0; e < epochsPerPath; e++)
+                    var clock = Stopwatch.StartNew();
+                    TrainEpoch(task, data.Train, everySample, threshold: 1, events);
+                    var train = Evaluate(task, data.Train);
+                    var valid = Evaluate(task, data.Valid);
+                    var (lr, improved) = (s.Rates[p], valid.Loss < s.BestOverall);
+                    if (improved) (s.Winner, s.BestOverall) = (p, valid.Loss);
+                    s.EpochInPath++;
+                    // The path's own schedule: patience, then lr / factor; the path rests once below lr_min.
+                    if (valid.Loss < s.BestLoss[p]) (s.BestLoss[p], s.Patience[p]) = (valid.Loss, Options.Patience);
+                    else if (--s.Patience[p] <= 0)
                     {
-                        var clock = Stopwatch.StartNew();
-                        TrainEpoch(task, data.Train, everySample, threshold: 1);
-                        var train = Evaluate(task, data.Train);
-                        var valid = Evaluate(task, data.Valid);
-                        var improved = valid.Loss < bestOverall;
-                        if (improved)
+                        s.Rates[p] /= Options.LearningRateFactor;
+                        if (s.Rates[p] < Options.MinLearningRate) s.EpochInPath = epochsPerPath;
+                        else
                         {
-                            (winner, bestOverall) = (p, valid.Loss);
-                            ParameterSet.DisposeAll(best);
-                            best = Model.CopyParameters();
-                        }
-                        var record = new EpochRecord(task, history.Count, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, rates[p], improved, clock.Elapsed.TotalSeconds);
-                        history.Add(record);
-                        observer.EpochFinished(record);
-                        // The path's own schedule: patience, then lr / factor; the path rests once below lr_min.
-                        if (valid.Loss < bestLoss[p]) (bestLoss[p], patience[p]) = (valid.Loss, Options.Patience);
-                        else if (--patience[p] <= 0)
-                        {
-                            rates[p] /= Options.LearningRateFactor;
-                            if (rates[p] < Options.MinLearningRate) break;
-                            patience[p] = Options.Patience;
-                            SetLearningRate(rates[p]);
+                            s.Patience[p] = Options.Patience;
+                            SetLearningRate(s.Rates[p]);
                         }
                     }
-                }
-                Model.LoadParameters(best);
-                for (var p = 0; p < _options.Paths; p++)
-                {
-                    if (p == winner) continue;
-                    (bestLoss[p], rates[p], patience[p]) = (double.PositiveInfinity, rates[winner], Options.Patience);
-                    paths[p] = Mutate(paths[winner]);
+                    EndEpoch(new EpochRecord(task, Current!.Epoch, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds),
+                        stop: false, events);
                 }
             }
+            Model.LoadParameters(Current!.Best);
+            for (var p = 0; p < _options.Paths; p++)
+            {
+                if (p == s.Winner) continue;
+                (s.BestLoss[p], s.Rates[p], s.Patience[p]) = (double.PositiveInfinity, s.Rates[s.Winner], Options.Patience);
+                s.Paths[p] = Mutate(s.Paths[s.Winner]);
+            }
+            (s.Generation, s.Path) = (s.Generation + 1, 0);
         }
-        finally
+        foreach (var p in Model.parameters()) p.requires_grad = true;
+        _modules.SetPath(task, s.Paths[s.Winner]);
+        _search = null;
+        return EndTask(task, data);
+    }
+
+    /// <summary>Modules no earlier task kept start afresh; the first generation's P paths are random.</summary>
+    protected override void PrepareTask(int task, TaskData data)
+    {
+        if (task > 0) ResetModulesUnusedBefore(task);
+        _search = new PathSearch
         {
-            ParameterSet.DisposeAll(best);
-            foreach (var p in Model.parameters()) p.requires_grad = true;
-        }
-        _modules.SetPath(task, paths[winner]);
-        return history;
+            Paths = Enumerable.Range(0, _options.Paths).Select(_ => RandomPath()).ToArray(),
+            Rates = Enumerable.Repeat(Options.LearningRate, _options.Paths).ToArray(),
+            Patience = Enumerable.Repeat(Options.Patience, _options.Paths).ToArray(),
+            BestLoss = Enumerable.Repeat(double.PositiveInfinity, _options.Paths).ToArray(),
+        };
+    }
+
+    protected override void SaveState(StateDict state) =>
+        state.SetValue("search", _search).SetValue("paths", _modules.Paths).Set("initial", _initial);
+
+    protected override void LoadState(StateDict state)
+    {
+        _search = state.Value<PathSearch?>("search");
+        _modules.LoadPaths(state.Value<int[][][]>("paths"));
+        ParameterSet.CopyInto(_initial, state, "initial");
     }
 
     /// <summary>Task t's forward follows <paramref name="path"/>; only its modules that no earlier task uses, and the heads, learn.</summary>

@@ -26,4 +26,8 @@ public sealed class Progressive : Approach
         var head = Model.named_parameters().Where(p => p.name.StartsWith($"{MultiHeadNetwork.HeadPrefix}{task}.", StringComparison.Ordinal));
         foreach (var p in _columns.ColumnParameters(task).Concat(head.Select(p => p.parameter))) p.requires_grad = true;
     }
+
+    // Which parameters are frozen is saved with the model by the base class; the columns are the model.
+    protected override void SaveState(StateDict state) { }
+    protected override void LoadState(StateDict state) { }
 }

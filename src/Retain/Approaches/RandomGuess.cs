@@ -12,7 +12,7 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
 {
     private readonly Dictionary<int, long[]> _trainingLabels = [];
 
-    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
+    public override IReadOnlyList<EpochRecord> Train(int task, TaskData data, ITrainingEvents events)
     {
         _trainingLabels[task] = data.Train.Y.data<long>().ToArray();
         return [];
@@ -33,5 +33,13 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
         Context.BatchOrder.Shuffle(predictions);
         var truth = split.Y.data<long>().ToArray();
         return new EvalResult(0, (double)predictions.Where((p, i) => p == truth[i]).Count() / split.Count);
+    }
+
+    protected override void SaveState(StateDict state) => state.SetValue("training_labels", _trainingLabels);
+
+    protected override void LoadState(StateDict state)
+    {
+        _trainingLabels.Clear();
+        foreach (var (task, labels) in state.Value<Dictionary<int, long[]>>("training_labels")) _trainingLabels[task] = labels;
     }
 }

@@ -6,4 +6,9 @@ namespace Retain.Approaches;
 /// Fine-tuning: the whole shared network is trained with cross-entropy on each task in turn. The reference for
 /// catastrophic forgetting; every hook is the base loop's.
 /// </summary>
-public sealed class Sgd(ApproachContext context) : Approach(context);
+public sealed class Sgd(ApproachContext context) : Approach(context)
+{
+    // Fine-tuning carries nothing of its own: the model and the loop are saved by the base class.
+    protected override void SaveState(StateDict state) { }
+    protected override void LoadState(StateDict state) { }
+}

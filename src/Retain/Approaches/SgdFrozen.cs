@@ -15,4 +15,8 @@ public sealed class SgdFrozen(ApproachContext context) : Approach(context)
         foreach (var (name, p) in Model.named_parameters())
             if (!name.StartsWith(MultiHeadNetwork.HeadPrefix, StringComparison.Ordinal)) p.requires_grad = false;
     }
+
+    // Which parameters are frozen is saved with the model by the base class.
+    protected override void SaveState(StateDict state) { }
+    protected override void LoadState(StateDict state) { }
 }

@@ -18,6 +18,10 @@ public sealed class SgdRestart : Approach
 
     protected override void PrepareTask(int task, TaskData data) => Model.LoadParameters(_initial);
 
+    protected override void SaveState(StateDict state) => state.Set("initial", _initial);
+
+    protected override void LoadState(StateDict state) => ParameterSet.CopyInto(_initial, state, "initial");
+
     public override void Dispose()
     {
         ParameterSet.DisposeAll(_initial);

@@ -155,11 +155,11 @@ public static class CustomBenchmark
             tasks.Add(new TaskData(name, classes, tr, va, Permute(testSet.ToNormalisedSplit(mean, std), permutation)));
         }
         var size = new[] { spec.Image.Channels, spec.Image.Height, spec.Image.Width };
-        return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path))
-        {
-            Backbone = spec.Network == "mlp" ? BackboneKind.Mlp : BackboneKind.AlexNet,
-        };
+        return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path)) { Backbone = Backbone(spec) };
     }
+
+    /// <summary>The benchmark's network: AlexNet unless it says mlp.</summary>
+    public static BackboneKind Backbone(CustomBenchmarkSpec spec) => spec.Network == "mlp" ? BackboneKind.Mlp : BackboneKind.AlexNet;
 
     private static (ImageSet Train, ImageSet Test) Read(string root, CustomBenchmarkSpec.DatasetSpec d, CustomBenchmarkSpec.ImageSpec image)
     {

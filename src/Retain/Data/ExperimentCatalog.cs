@@ -29,6 +29,15 @@ public static class ExperimentCatalog
     };
 
     /// <summary>
+    /// The backbone the seed uses for an experiment, without loading its data: the MLP for the MNIST experiments,
+    /// AlexNet otherwise; a benchmark file's own <c>network</c>.
+    /// </summary>
+    public static Networks.BackboneKind DefaultBackbone(string name) =>
+        CustomBenchmark.IsCustom(name) ? CustomBenchmark.Backbone(CustomBenchmark.ReadSpec(name))
+        : Names.Contains(name) ? Benchmark.DefaultBackbone(name)
+        : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)");
+
+    /// <summary>
     /// mnist2: digits 0-4, then digits 5-9 relabelled 0-4; normalised with MNIST's mean and std.
     /// The seed validates on a copy of the training set (a quirk: model selection on training data); here the
     /// validation set is held out from the training set as in the seed's other experiments.

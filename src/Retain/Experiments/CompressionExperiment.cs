@@ -128,7 +128,7 @@ public static class CompressionExperiment
     }
 
     /// <summary>Hands each epoch's curve point to the caller together with the epoch's record.</summary>
-    private sealed class CurveObserver(HatTest approach, ICompressionObserver inner) : IRunObserver
+    private sealed class CurveObserver(HatTest approach, ICompressionObserver inner) : ITrainingEvents
     {
         public void EpochFinished(EpochRecord epoch) => inner.EpochMeasured(epoch, approach.Curve[^1]);
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Retain.Approaches;
 using Retain.Data;
 using Retain.Evaluation;
 using Retain.Networks;
@@ -18,96 +17,186 @@ public sealed record RunRecord
     public required string DataSource { get; init; }
     public required string[] TaskNames { get; init; }
     public required int[] ClassCounts { get; init; }
+    /// <summary>The inputs' <c>[C, H, W]</c>.</summary>
+    public required int[] InputSize { get; init; }
     public required TrainingOptions Training { get; init; }
     public required string Network { get; init; }
     public string? WeightInit { get; init; }
     /// <summary>The --limit of a trial run (samples kept per split), null for a run on the full data.</summary>
     public int? Limit { get; init; }
+    /// <summary>The --test-mode of a run that trains only the first tasks, null for all of them.</summary>
+    public int? TestMode { get; init; }
     /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
     public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
     /// <summary><c>Accuracy[t][u]</c>: test accuracy on task u after training task t (0 for u &gt; t).</summary>
     public required double[][] Accuracy { get; init; }
     public required double[][] Loss { get; init; }
+    /// <summary>
+    /// <c>ValidAccuracy[t][u]</c>: validation accuracy on task u after training task t, the matrix that model selection
+    /// (a study's choice of grid point) reads instead of the test one.
+    /// </summary>
+    public double[][]? ValidAccuracy { get; init; }
     /// <summary>Test accuracy on task u just before training it (forward transfer needs it).</summary>
     public required double[] AccuracyBeforeTraining { get; init; }
     public required List<EpochRecord> History { get; init; }
     public int TasksCompleted { get; set; }
     public double Seconds { get; set; }
+
+    /// <summary>Every task the run was asked to train is trained and tested.</summary>
+    public bool Complete => TasksCompleted >= (TestMode ?? TaskNames.Length);
+}
+
+/// <summary>
+/// A run in progress: its record so far, which task comes next, the run's generators and the approach. Everything in
+/// it goes into a checkpoint (<see cref="Save"/>), so a run continues bit for bit from where it stopped.
+/// </summary>
+public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach approach, NumpyRandomState batchOrder) : IStateful
+{
+    public const string IdentityKey = "run/identity";
+
+    public RunRecord Record { get; private set; } = record;
+    /// <summary>The next task to train (the tasks before it are trained and tested).</summary>
+    public int NextTask { get; set; }
+    /// <summary>Task <see cref="NextTask"/> has begun: its accuracy before training is measured.</summary>
+    public bool TaskStarted { get; set; }
+
+    public CheckpointPosition Position => approach.Current is { } training
+        ? new CheckpointPosition(NextTask, training.Task, training.Epoch, training.Order is null ? null : training.NextBatch)
+        : new CheckpointPosition(NextTask, null, null, null);
+
+    public void Save(StateDict state)
+    {
+        state.SetValue(IdentityKey, plan.Identity.ToDictionary(kv => kv.Key, kv => kv.Value))
+            .SetValue("run/position", Position)
+            .SetValue("run/record", Record).SetValue("run/next_task", NextTask).SetValue("run/task_started", TaskStarted);
+        var (mt, index) = batchOrder.Snapshot();
+        state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", torch.random.get_rng_state());
+        approach.Save(state.Scope("approach"));
+    }
+
+    public void Load(StateDict state)
+    {
+        Record = state.Value<RunRecord>("run/record");
+        NextTask = state.Value<int>("run/next_task");
+        TaskStarted = state.Value<bool>("run/task_started");
+        batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
+        torch.random.set_rng_state(state.Tensor("rng/torch"));
+        approach.Load(state.Scope("approach"));
+    }
 }
 
 /// <summary>
 /// The seed's experiment protocol: seed the generators, load the experiment, build the network and the approach,
-/// then for each task train it and test on every task so far, rewriting the result files after each task.
+/// then for each task train it and test on every task so far. Every step is published to the run's sinks (result
+/// files, logs, checkpoints, TensorBoard, and whatever the caller adds, such as the console).
 /// </summary>
 public static class ExperimentRunner
 {
-    public static RunRecord Run(RunConfig config, IRunObserver observer)
+    /// <summary>Resolves <paramref name="config"/> and runs it (tests and library users; the CLI resolves first to print the plan).</summary>
+    public static RunRecord Run(RunConfig config, params IRunSink[] sinks) => Run(RunPlan.Resolve(config), sinks);
+
+    public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
-        var info = ApproachRegistry.Get(config.Approach);
-        config.ResolveTraining(info.Defaults); // bad options fail before the data is loaded
-        var options = info.BindOptions(config.Parameters);
+        if (plan.Start == RunStart.AlreadyComplete) return ResultFiles.ReadRecord<RunRecord>(plan.Paths.Json);
+        var config = plan.Config;
+        var info = plan.Approach;
         var device = ParseDevice(config.Device);
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
         using var benchmark = Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
         var taskCount = benchmark.Tasks.Count;
-        if (config.TestMode is { } n && (n < 1 || n > taskCount))
+        if (config.TestMode is { } n && n > taskCount)
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
         var tasksToRun = config.TestMode ?? taskCount;
 
-        var backbone = config.Network ?? benchmark.Backbone;
-        var training = config.ResolveTraining(info.DefaultsFor(backbone));
-        var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
+        var request = new Approaches.NetworkRequest(plan.Backbone, benchmark.InputSize, benchmark.ClassCounts, plan.Options);
         var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
         network.to(device);
-        observer.NetworkBuilt(network, training);
         // Frozen copies (lwf, lfl) take the model's parameters at once, so they need no weight initialisation.
         MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
-        using var approach = info.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed))
+        var batchOrder = new NumpyRandomState((uint)config.Seed);
+        using var approach = info.Create(new ApproachContext(network, plan.Training, device, batchOrder)
         {
-            CreateNetwork = CreateNetwork,
-        }, options);
+            CreateNetwork = CreateNetwork, Tasks = benchmark.Tasks,
+        }, plan.Options);
 
-        var record = new RunRecord
+        var run = new ExperimentRun(plan, new RunRecord
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), Training = training, Network = backbone.ToString().ToLowerInvariant(), WeightInit = config.WeightInit?.ToString(), Limit = config.Limit,
-            Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
-            Accuracy = Square(taskCount), Loss = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
-        };
-        for (var t = 0; t < tasksToRun; t++)
+            ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = plan.Training, Network = plan.Backbone.ToString().ToLowerInvariant(),
+            WeightInit = config.WeightInit?.ToString(), Limit = config.Limit, TestMode = config.TestMode,
+            Parameters = plan.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
+            Accuracy = Square(taskCount), Loss = Square(taskCount), ValidAccuracy = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
+        }, approach, batchOrder);
+
+        CheckpointPosition? resumedFrom = null;
+        if (plan.Start == RunStart.Resume)
         {
-            observer.TaskStarted(t, benchmark.Tasks[t].Name, approach.MaxEpochsPerTask);
-            record.AccuracyBeforeTraining[t] = approach.Evaluate(t, benchmark.Tasks[t].Test).Accuracy;
-            record.History.AddRange(approach.Train(t, benchmark.Tasks[t], observer));
+            using var state = CheckpointFile.Read(plan.Paths.Checkpoint);
+            run.Load(state);
+            if (run.Record.DataSource != benchmark.Source)
+                throw new RetainException($"--resume: the data now comes from {benchmark.Source}, the checkpoint's run read {run.Record.DataSource}");
+            resumedFrom = state.Value<CheckpointPosition>("run/position");
+        }
+
+        var standard = new List<IRunSink> { new CheckpointSink(plan.Paths.Checkpoint, run, config.CheckpointEvery), new ResultFilesSink(plan) };
+        if (plan.Paths.LogPath is { } logPath) standard.Add(new RunLogsSink(logPath, plan.Paths.Name, approach.Model));
+        if (plan.Paths.TensorBoard is { } board) standard.Add(new TensorBoardSink(board));
+        var events = new RunEvents([.. standard, .. sinks], interruption ?? new Interruption(), plan.Paths.Checkpoint);
+        events.RunPlanned(plan);
+        events.RunStarted(run.Record, network, resumedFrom);
+
+        var secondsBefore = run.Record.Seconds;
+        for (var t = run.NextTask; t < tasksToRun; t++)
+        {
+            var task = benchmark.Tasks[t];
+            events.TaskStarted(t, task.Name, approach.MaxEpochsPerTask);
+            if (!run.TaskStarted)
+            {
+                run.Record.AccuracyBeforeTraining[t] = approach.Evaluate(t, task.Test).Accuracy;
+                run.TaskStarted = true;
+            }
+            approach.Train(t, task, new HistoryRecorder(run.Record, events));
             var row = new List<EvalResult>();
             for (var u = 0; u <= t; u++)
             {
                 var test = approach.Evaluate(u, benchmark.Tasks[u].Test);
-                record.Accuracy[t][u] = test.Accuracy;
-                record.Loss[t][u] = test.Loss;
+                run.Record.Accuracy[t][u] = test.Accuracy;
+                run.Record.Loss[t][u] = test.Loss;
                 row.Add(test);
             }
-            record.TasksCompleted = t + 1;
-            record.Seconds = clock.Elapsed.TotalSeconds;
-            ResultFiles.WriteAccuracyMatrix(config.Output, record.Accuracy);
-            ResultFiles.WriteRecord(ResultFiles.JsonPathFor(config.Output), record);
-            if (config.LogPath is not null) ResultFiles.WriteRecord(RunLogs.PathFor(config.LogPath, config.Output), RunLogs.From(record));
-            observer.TaskFinished(t, row);
+            for (var u = 0; u <= t; u++) run.Record.ValidAccuracy![t][u] = approach.Evaluate(u, benchmark.Tasks[u].Valid).Accuracy;
+            (run.NextTask, run.TaskStarted) = (t + 1, false);
+            run.Record.TasksCompleted = t + 1;
+            run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;
+            events.TaskTested(t, row, run.Record);
         }
-        if (config.LogPath is not null) SavedModel.Save(approach.Model, config, record, benchmark.InputSize);
+        run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;
         if (approach is IRunArtifacts artifacts)
         {
-            var folder = config.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(config.Output))!;
-            foreach (var line in artifacts.WriteArtifacts(benchmark, record.TasksCompleted, folder, Path.GetFileNameWithoutExtension(config.Output)))
-                observer.Note(line);
+            var folder = plan.Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(plan.Paths.Output))!;
+            foreach (var line in artifacts.WriteArtifacts(benchmark, run.Record.TasksCompleted, folder, plan.Paths.Name))
+                events.Note(line);
         }
-        return record;
+        events.RunFinished(run.Record);
+        return run.Record;
+    }
+
+    /// <summary>Adds each finished epoch to the run's record before the sinks see it (so a checkpoint holds it).</summary>
+    private sealed class HistoryRecorder(RunRecord record, RunEvents events) : ITrainingEvents
+    {
+        public void EpochFinished(EpochRecord epoch)
+        {
+            record.History.Add(epoch);
+            events.EpochFinished(epoch);
+        }
+
+        public void StepFinished() => events.StepFinished();
+        public void Note(string line) => events.Note(line);
     }
 
     private static Benchmark Limited(Benchmark benchmark, int? limit)

@@ -28,6 +28,15 @@ public sealed record RunConfig
     public WeightInit? WeightInit { get; init; }
     /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>
     public string? LogPath { get; init; }
+    /// <summary>Folder for TensorBoard event files (null: none are written).</summary>
+    public string? TensorBoard { get; init; }
+    /// <summary>Continue the run from its checkpoint (or start it, when nothing of it exists; nothing to do when complete).</summary>
+    public bool Resume { get; init; }
+    /// <summary>Start afresh although results of this run exist (a complete result is only replaced once the new run is complete).</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Checkpoint every N epochs (0: only at task ends; null: automatically, costing under 5% of the run).</summary>
+    public int? CheckpointEvery { get; init; }
+
     /// <summary>The approach's own options, <c>--name value</c> without the dashes.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
 

@@ -20,9 +20,6 @@ public sealed record RunLogs
     public required double[][] TestAcc { get; init; }
     public required double[][] TestLoss { get; init; }
 
-    public static string PathFor(string logPath, string output) =>
-        Path.Combine(logPath, Path.GetFileNameWithoutExtension(output) + "_logs.json");
-
     public static RunLogs From(RunRecord record)
     {
         var tasks = record.TaskNames.Length;
@@ -38,6 +35,17 @@ public sealed record RunLogs
             TestAcc = Tested(record.Accuracy), TestLoss = Tested(record.Loss),
         };
     }
+}
+
+/// <summary>
+/// With <c>--log-path</c>: rewrites the run's logs after every task, and saves the trained model when the run ends.
+/// </summary>
+public sealed class RunLogsSink(string folder, string runName, MultiHeadNetwork model) : IRunSink
+{
+    public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
+        ResultFiles.WriteRecord(Path.Combine(folder, runName + "_logs.json"), RunLogs.From(record));
+
+    public void RunFinished(RunRecord record) => SavedModel.Save(model, folder, runName, record);
 }
 
 /// <summary>
@@ -57,8 +65,7 @@ public sealed record SavedModel
     /// <summary>Tasks trained when the model was saved (the first of <see cref="TaskNames"/>; fewer with --test-mode). Null in older files: all.</summary>
     public int? TasksCompleted { get; init; }
 
-    public static string PathFor(string logPath, string output) =>
-        Path.Combine(logPath, Path.GetFileNameWithoutExtension(output) + ".model.json");
+    public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + ".model.json");
 
     /// <summary>Rebuilds the network described by <paramref name="path"/> (a .model.json file) and loads its weights.</summary>
     public static (SavedModel Description, MultiHeadNetwork Network) Load(string path)
@@ -77,17 +84,17 @@ public sealed record SavedModel
         return (description, network);
     }
 
-    public static void Save(MultiHeadNetwork network, RunConfig config, RunRecord record, int[] inputSize)
+    public static void Save(MultiHeadNetwork network, string logPath, string runName, RunRecord record)
     {
-        var description = PathFor(config.LogPath!, config.Output);
+        var description = PathFor(logPath, runName);
         var weights = Path.ChangeExtension(Path.ChangeExtension(description, null), ".weights");
-        Directory.CreateDirectory(config.LogPath!);
+        Directory.CreateDirectory(logPath);
         var tmp = weights + ".tmp";
         network.save(tmp);
         File.Move(tmp, weights, overwrite: true);
         ResultFiles.WriteRecord(description, new SavedModel
         {
-            Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = inputSize,
+            Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = record.InputSize,
             ClassCounts = record.ClassCounts, TaskNames = record.TaskNames, Parameters = record.Parameters,
             Weights = Path.GetFileName(weights), TasksCompleted = record.TasksCompleted,
         });

@@ -18,6 +18,12 @@ namespace Retain.Networks;
 /// </summary>
 public class Gating(string name = "none") : Module(name)
 {
+    /// <summary>
+    /// Whether a block's output depends on the task as well as the input (HAT's task gates, PathNet's paths,
+    /// progressive columns, DWA's task codes): then a batch that mixes tasks runs through the backbone task by task.
+    /// </summary>
+    public virtual bool FeaturesDependOnTask => false;
+
     /// <summary>Builds the strategy's own parameters; called once by the backbone after creating its layers.</summary>
     public virtual void Attach(Backbone backbone, int taskCount) { }
 

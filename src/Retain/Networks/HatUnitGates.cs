@@ -30,6 +30,9 @@ public sealed class HatUnitGates(HatEmbeddingInit init = HatEmbeddingInit.Standa
     /// <summary>The task-embedding tables (tasks × units), one per gated layer, in layer order.</summary>
     public IReadOnlyList<Parameter> Embeddings => _embeddings.Select(e => e.weight!).ToArray();
 
+    /// <summary>Each task has its own unit gates.</summary>
+    public override bool FeaturesDependOnTask => true;
+
     public override void Attach(Backbone backbone, int taskCount)
     {
         _layers = backbone.Specs;
@@ -116,6 +119,10 @@ public sealed class HatUnitGates(HatEmbeddingInit init = HatEmbeddingInit.Standa
                 view.numel(), view.gt(0.5).to_type(ScalarType.Float64).mean().item<double>());
         }).ToArray();
     }
+
+    /// <summary>The share of all gated weights in use over <paramref name="layers"/> (the capacity a task uses).</summary>
+    public static double UsedWeightShare(IReadOnlyList<LayerCapacity> layers) =>
+        layers.Sum(l => l.UsedWeights * l.Weights) / layers.Sum(l => (double)l.Weights);
 
     private int IndexOf(string layerName)
     {

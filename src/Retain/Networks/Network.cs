@@ -38,6 +38,31 @@ public sealed class MultiHeadNetwork : Module
         return Backbone.Gating.Logits(this, features, context);
     }
 
+    /// <summary>
+    /// Logits for a batch whose samples may belong to different tasks (<paramref name="taskIds"/>: one int64 per
+    /// sample): each row comes from its own task's head, padded with -inf up to the widest head in the batch, so
+    /// cross-entropy and argmax work row by row. A batch of one task takes the single-task path; otherwise the samples
+    /// are grouped by task (as Avalanche's <c>MultiTaskModule</c>), and the backbone runs once for the whole batch
+    /// when its features do not depend on the task, else once per group.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor taskIds)
+    {
+        var tasks = taskIds.unique().Item1.cpu().data<long>().ToArray();
+        if (tasks.Length == 1) return Forward(x, (int)tasks[0]);
+        var width = tasks.Max(t => ClassCount((int)t));
+        var logits = full(x.shape[0], width, float.NegativeInfinity, device: x.device);
+        using var shared = Backbone.Gating.FeaturesDependOnTask ? null : Backbone.Forward(x, new ForwardContext((int)tasks[0]));
+        foreach (var task in tasks)
+        {
+            using var rows = taskIds.eq(task).nonzero().squeeze(1);
+            using var own = shared is null
+                ? Forward(x.index_select(0, rows), (int)task)
+                : Backbone.Gating.Logits(this, shared.index_select(0, rows), new ForwardContext((int)task));
+            logits.index_copy_(0, rows, nn.functional.pad(own, [0, width - own.shape[1]], value: float.NegativeInfinity));
+        }
+        return logits;
+    }
+
     /// <summary>The shared features the heads read (LFL's distillation target).</summary>
     public Tensor Features(Tensor x, ForwardContext context) => Backbone.Forward(x, context);
 

@@ -54,6 +54,9 @@ public sealed class PathNetModules : Gating
             .Select(_ => Enumerable.Range(0, LayerCount).Select(_ => Enumerable.Repeat(-1, ActiveCount).ToArray()).ToArray())
             .ToArray();
 
+    /// <summary>Each task follows its own path.</summary>
+    public override bool FeaturesDependOnTask => true;
+
     /// <summary>Module <paramref name="index"/> of block <paramref name="layer"/>.</summary>
     public Module Module(int layer, int index) => _modules[layer][index];
 
@@ -66,6 +69,16 @@ public sealed class PathNetModules : Gating
         if (path.Length != LayerCount || path.Any(layer => layer.Length != ActiveCount || layer.Any(m => m < 0 || m >= ModuleCount)))
             throw new ArgumentException($"a path is {LayerCount} x {ActiveCount} module indices in 0..{ModuleCount - 1}", nameof(path));
         _paths[task] = path.Select(layer => (int[])layer.Clone()).ToArray();
+    }
+
+    /// <summary>Every task's path (T x L x N, -1 where a task has none yet), for a checkpoint.</summary>
+    public int[][][] Paths => Enumerable.Range(0, _paths.Length).Select(PathOf).ToArray();
+
+    /// <summary>Restores every task's path from <see cref="Paths"/>.</summary>
+    public void LoadPaths(int[][][] paths)
+    {
+        if (paths.Length != _paths.Length) throw new ArgumentException($"expected the paths of {_paths.Length} tasks", nameof(paths));
+        _paths = paths.Select(task => task.Select(layer => (int[])layer.Clone()).ToArray()).ToArray();
     }
 
     /// <summary>Whether module <paramref name="index"/> of block <paramref name="layer"/> is on the path of a task before <paramref name="task"/>.</summary>

@@ -45,6 +45,9 @@ public sealed class ProgressiveColumns : Gating
     }
 
     /// <summary>One block of every column.</summary>
+    /// <summary>Each task reads its own column.</summary>
+    public override bool FeaturesDependOnTask => true;
+
     public override Module CreateLayer(LayerSpec spec)
     {
         var columns = new ModuleList<Module>(Enumerable.Range(0, ColumnCount).Select(_ => base.CreateLayer(spec)).ToArray());

@@ -19,20 +19,32 @@ public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions O
     /// of the model (lwf, lfl). Null where the caller provides none.
     /// </summary>
     public Func<MultiHeadNetwork>? CreateNetwork { get; init; }
+
+    /// <summary>
+    /// The benchmark's tasks in training order. Only the reference approach joint reads the data of earlier tasks
+    /// (it retrains on all of them); null where the caller provides none.
+    /// </summary>
+    public IReadOnlyList<TaskData>? Tasks { get; init; }
 }
 
 /// <summary>
-/// A batch on the device: inputs, labels, and each sample's curriculum complexity in [0,1] (all ones without a
-/// curriculum). DWA weights its triplet loss by <c>1 - complexity</c>.
+/// A batch on the device: inputs, labels, each sample's curriculum complexity in [0,1] (all ones without a
+/// curriculum; DWA weights its triplet loss by <c>1 - complexity</c>), and each sample's task when the batch mixes
+/// tasks (joint), else null: every sample belongs to <see cref="Task"/>.
 /// </summary>
-public sealed record Batch(int Task, Tensor X, Tensor Y, Tensor Complexity);
+public sealed record Batch(int Task, Tensor X, Tensor Y, Tensor Complexity, Tensor? TaskIds = null);
 
 /// <summary>
 /// The per-task protocol of the seed's base approach. <see cref="Train"/> runs
-/// PrepareTask -> epochs { PrepareEpoch; batches { TrainStep }; evaluate train and valid; lr schedule } ->
-/// restore the best model by validation loss -> FinishTask. An approach overrides only the hooks it needs.
+/// PrepareTask -> epochs { PrepareEpoch; batches { TrainStep }; FinishEpoch; evaluate train and valid; lr schedule }
+/// -> restore the best model by validation loss -> FinishTask. An approach overrides only the hooks it needs.
+/// <para>
+/// The loop keeps where it stands in <see cref="Current"/>, and an approach keeps what it carries from task to task in
+/// its own state (<see cref="SaveState"/>/<see cref="LoadState"/>), so that a run interrupted between two steps
+/// continues bit for bit from a checkpoint (<see cref="Save"/>, <see cref="Load"/>).
+/// </para>
 /// </summary>
-public abstract class Approach : IDisposable
+public abstract class Approach : IDisposable, IStateful
 {
     protected Approach(ApproachContext context)
     {
@@ -49,89 +61,122 @@ public abstract class Approach : IDisposable
     /// <summary>Plain SGD (no momentum, no weight decay), created once and kept across tasks; only its rate changes.</summary>
     protected optim.Optimizer Optimizer { get; set; }
 
+    /// <summary>Where the training of the current task stands; null between tasks.</summary>
+    public TaskTraining? Current { get; private set; }
+
     /// <summary>The most epochs <see cref="Train"/> runs for one task (what a progress bar counts towards).</summary>
     public virtual int MaxEpochsPerTask => Options.Epochs;
 
-    /// <summary>Trains task <paramref name="task"/> and returns the per-epoch history.</summary>
-    public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, IRunObserver observer)
+    /// <summary>
+    /// Trains task <paramref name="task"/> (or continues training it, after <see cref="Load"/> of a checkpoint taken
+    /// while it trained) and returns the task's per-epoch history.
+    /// </summary>
+    public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, ITrainingEvents events)
     {
-        PrepareTask(task, data);
+        if (data.Valid.Count == 0)
+            throw new RetainException($"task {task} ({data.Name}) has no validation samples: model selection and the learning-rate schedule need them");
+        BeginTask(task, data);
+        var run = Current!;
         var trainComplexity = ComplexityOf(data.Train);
-        var threshold = Options.Curriculum?.Threshold(0) ?? 1;
-        var history = RunEpochs(task, new LearningRateSchedule(Options), observer, epoch =>
+        SetLearningRate(run.Schedule.LearningRate);
+        while (!run.Stopped && run.Epoch < Options.Epochs)
         {
-            PrepareEpoch(task, epoch, data, trainComplexity);
-            TrainEpoch(task, data.Train, trainComplexity, threshold);
-            if (threshold < 1) threshold = Options.Curriculum!.Threshold(epoch + 1);
-            return (Evaluate(task, data.Train), Evaluate(task, data.Valid), threshold);
-        });
+            var clock = Stopwatch.StartNew();
+            if (run.Order is null) PrepareEpoch(task, run.Epoch, data, trainComplexity);
+            TrainEpoch(task, data.Train, trainComplexity, run.Threshold, events);
+            FinishEpoch(task, run.Epoch, data);
+            if (run.Threshold < 1) run.Threshold = Options.Curriculum!.Threshold(run.Epoch + 1);
+            var train = Evaluate(task, data.Train);
+            var valid = Evaluate(task, data.Valid);
+            var lr = run.Schedule.LearningRate;
+            var (improved, stop) = run.Schedule.EndOfEpoch(run.Epoch, valid.Loss, run.Threshold);
+            SetLearningRate(run.Schedule.LearningRate);
+            EndEpoch(new EpochRecord(task, run.Epoch, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds),
+                stop, events);
+        }
+        return EndTask(task, data);
+    }
+
+    /// <summary>Starts task <paramref name="task"/>'s training (<see cref="PrepareTask"/>), unless a loaded checkpoint is continuing it.</summary>
+    protected void BeginTask(int task, TaskData data)
+    {
+        if (Current is { } resumed)
+        {
+            if (resumed.Task != task) throw new InvalidOperationException($"the approach is in the middle of task {resumed.Task}, not {task}");
+            return;
+        }
+        PrepareTask(task, data);
+        Current = new TaskTraining(task, Options, Model.CopyParameters());
+    }
+
+    /// <summary>
+    /// Closes an epoch: keeps the parameters if it improved, records it with the approach's scalars, advances the
+    /// cursor, and tells the run (which may write a checkpoint). A training loss that is not a number ends the run.
+    /// </summary>
+    protected void EndEpoch(EpochRecord record, bool stop, ITrainingEvents events)
+    {
+        var run = Current!;
+        if (!double.IsFinite(record.TrainLoss))
+            throw new NonFiniteLossException(record.Task, record.Epoch, record.TrainLoss, record.LearningRate);
+        if (record.Improved) run.KeepBest(Model.CopyParameters());
+        record = record with { Scalars = run.TakeScalars() };
+        run.History.Add(record);
+        run.Epoch++;
+        run.Stopped = stop;
+        events.EpochFinished(record);
+    }
+
+    /// <summary>Restores the best parameters, closes the task's training and runs <see cref="FinishTask"/>.</summary>
+    protected IReadOnlyList<EpochRecord> EndTask(int task, TaskData data)
+    {
+        var run = Current!;
+        Model.LoadParameters(run.Best);
+        var history = run.History.ToArray();
+        run.Dispose();
+        Current = null;
         FinishTask(task, data);
         return history;
     }
 
     /// <summary>
-    /// The epoch loop shared by every approach: run <paramref name="epoch"/> (train one epoch, then evaluate on the
-    /// training and validation sets), keep the parameters of the best validation loss, follow the learning-rate
-    /// schedule until it stops or the epochs run out, and restore the best parameters.
-    /// </summary>
-    protected IReadOnlyList<EpochRecord> RunEpochs(int task, LearningRateSchedule schedule, IRunObserver observer,
-        Func<int, (EvalResult Train, EvalResult Valid, double Threshold)> epoch)
-    {
-        SetLearningRate(schedule.LearningRate);
-        var best = Model.CopyParameters();
-        var history = new List<EpochRecord>();
-        try
-        {
-            for (var e = 0; e < Options.Epochs; e++)
-            {
-                var clock = Stopwatch.StartNew();
-                var lr = schedule.LearningRate;
-                var (train, valid, threshold) = epoch(e);
-                var (improved, stop) = schedule.EndOfEpoch(e, valid.Loss, threshold);
-                if (improved)
-                {
-                    ParameterSet.DisposeAll(best);
-                    best = Model.CopyParameters();
-                }
-                SetLearningRate(schedule.LearningRate);
-                var record = new EpochRecord(task, e, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds);
-                history.Add(record);
-                observer.EpochFinished(record);
-                if (stop) break;
-            }
-            Model.LoadParameters(best);
-        }
-        finally
-        {
-            ParameterSet.DisposeAll(best);
-        }
-        return history;
-    }
-
-    /// <summary>
     /// One pass, in a fresh random order and in batches of <c>BatchSize</c>, over the training samples whose
-    /// complexity is at most <paramref name="threshold"/> (all of them without a curriculum).
+    /// complexity is at most <paramref name="threshold"/> (all of them without a curriculum). The order and the next
+    /// batch are part of <see cref="Current"/>, so after a checkpoint taken between two steps the pass continues
+    /// where it stopped.
     /// </summary>
-    protected virtual void TrainEpoch(int task, Split train, float[] complexity, double threshold)
+    protected void TrainEpoch(int task, Split train, float[] complexity, double threshold, ITrainingEvents events)
     {
-        var selected = threshold >= 1 ? Enumerable.Range(0, train.Count).ToArray()
-            : Enumerable.Range(0, train.Count).Where(i => complexity[i] <= (float)threshold).ToArray();
-        var order = Context.BatchOrder.Permutation(selected.Length);
-        Model.train();
-        for (var start = 0; start < order.Length; start += Options.BatchSize)
+        var run = Current!;
+        if (run.Order is null)
         {
-            using var scope = NewDisposeScope();
-            var rows = order[start..Math.Min(start + Options.BatchSize, order.Length)].Select(k => selected[k]).ToArray();
-            var index = tensor(rows.Select(i => (long)i).ToArray());
-            TrainStep(new Batch(task, train.X.index_select(0, index).to(Device), train.Y.index_select(0, index).to(Device),
-                tensor(rows.Select(i => complexity[i]).ToArray(), device: Device)));
+            var selected = threshold >= 1 ? Enumerable.Range(0, train.Count).ToArray()
+                : Enumerable.Range(0, train.Count).Where(i => complexity[i] <= (float)threshold).ToArray();
+            run.Order = Context.BatchOrder.Permutation(selected.Length).Select(k => selected[k]).ToArray();
+            run.NextBatch = 0;
         }
+        Model.train();
+        while (run.NextBatch * Options.BatchSize < run.Order.Length)
+        {
+            using (NewDisposeScope())
+            {
+                var start = run.NextBatch * Options.BatchSize;
+                var rows = run.Order[start..Math.Min(start + Options.BatchSize, run.Order.Length)];
+                var batch = train.Rows(rows.Select(i => (long)i).ToArray(), Device);
+                TrainStep(new Batch(task, batch.X, batch.Y, tensor(rows.Select(i => complexity[i]).ToArray(), device: Device), batch.TaskIds));
+            }
+            run.NextBatch++;
+            events.StepFinished();
+        }
+        run.Order = null;
     }
 
     /// <summary>Forward, loss, backward, gradient surgery, clipping, SGD step.</summary>
     protected virtual void TrainStep(Batch batch)
     {
         var (loss, _) = Compute(batch);
+        var value = loss.item<float>();
+        if (!float.IsFinite(value))
+            throw new NonFiniteLossException(batch.Task, Current?.Epoch ?? 0, value, Optimizer.ParamGroups.First().LearningRate);
         Optimizer.zero_grad();
         loss.backward();
         AdjustGradients(batch.Task);
@@ -141,12 +186,12 @@ public abstract class Approach : IDisposable
     }
 
     /// <summary>
-    /// The training objective on a batch and the task head's logits. Evaluation reports the same objective (the
-    /// seed's validation loss includes every regulariser); <c>Model.training</c> tells the two apart.
+    /// The training objective on a batch and the logits. Evaluation reports the same objective (the seed's validation
+    /// loss includes every regulariser); <c>Model.training</c> tells the two apart.
     /// </summary>
     protected virtual (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
-        var logits = Model.Forward(batch.X, batch.Task);
+        var logits = batch.TaskIds is { } taskIds ? Model.Forward(batch.X, taskIds) : Model.Forward(batch.X, batch.Task);
         return (nn.functional.cross_entropy(logits, batch.Y) + Penalty(batch.Task), logits);
     }
 
@@ -159,8 +204,28 @@ public abstract class Approach : IDisposable
     /// <summary>Runs after backward and before clipping (where HAT masks gradients).</summary>
     protected virtual void AdjustGradients(int task) { }
     protected virtual void AfterStep(int task) { }
+    /// <summary>Runs after an epoch's training steps, before it is evaluated (where approaches report scalars of the epoch).</summary>
+    protected virtual void FinishEpoch(int task, int epoch, TaskData data) { }
     /// <summary>Runs after the best model has been restored (where EWC computes its Fisher diagonal).</summary>
     protected virtual void FinishTask(int task, TaskData data) { }
+
+    /// <summary>Reports a scalar of the running epoch (recorded with the epoch, shown in logs and TensorBoard).</summary>
+    protected void ReportScalar(string name, double value) => AccumulateScalar(name, value, 1);
+
+    /// <summary>
+    /// Adds one batch's value of a scalar whose epoch value is the mean over samples (a loss term, for example).
+    /// Outside a task's epochs (a Fisher pass after the task, say) there is no epoch to report to, and nothing happens.
+    /// </summary>
+    protected void AccumulateScalar(string name, double value, double samples)
+    {
+        if (Current is not { } run) return;
+        var (sum, weight) = run.Scalars.GetValueOrDefault(name);
+        run.Scalars[name] = (sum + value * samples, weight + samples);
+    }
+
+    /// <summary>The running epoch's value of a scalar so far (0 if it was not reported).</summary>
+    protected double EpochScalar(string name) =>
+        Current?.Scalars.TryGetValue(name, out var s) == true && s.Weight > 0 ? s.Sum / s.Weight : 0;
 
     private readonly ConditionalWeakTable<Split, float[]> _complexities = new();
 
@@ -180,15 +245,12 @@ public abstract class Approach : IDisposable
         double lossSum = 0;
         long correct = 0;
         using var noGrad = no_grad();
-        for (var start = 0; start < split.Count; start += Options.BatchSize)
+        foreach (var b in split.Batches(Options.BatchSize, Device))
         {
-            using var scope = NewDisposeScope();
-            var end = Math.Min(start + Options.BatchSize, split.Count);
-            var x = split.X.narrow(0, start, end - start).to(Device);
-            var y = split.Y.narrow(0, start, end - start).to(Device);
-            var (loss, logits) = Compute(new Batch(task, x, y, tensor(complexity[start..end], device: Device)));
-            lossSum += loss.item<float>() * (end - start);
-            correct += logits.argmax(1).eq(y).sum().item<long>();
+            var count = (int)b.X.shape[0];
+            var (loss, logits) = Compute(new Batch(task, b.X, b.Y, tensor(complexity[b.Start..(b.Start + count)], device: Device), b.TaskIds));
+            lossSum += loss.item<float>() * count;
+            correct += logits.argmax(1).eq(b.Y).sum().item<long>();
         }
         return new EvalResult(lossSum / split.Count, (double)correct / split.Count);
     }
@@ -198,8 +260,51 @@ public abstract class Approach : IDisposable
         foreach (var group in Optimizer.ParamGroups) group.LearningRate = lr;
     }
 
+    // ---- State ---------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Everything a run needs to continue this approach: the model's parameters and buffers, which parameters are
+    /// frozen, the optimizer's rate, where the current task's training stands, and the approach's own state.
+    /// </summary>
+    public void Save(StateDict state)
+    {
+        state.Set("model", Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter))
+            .Set("buffers", Model.named_buffers().ToDictionary(b => b.name, b => b.buffer))
+            .SetValue("frozen", Model.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToArray())
+            .SetValue("lr", Optimizer.ParamGroups.First().LearningRate)
+            .SetValue("training_task", Current?.Task);
+        Current?.Save(state.Scope("training"));
+        SaveState(state.Scope("approach"));
+    }
+
+    public void Load(StateDict state)
+    {
+        using (no_grad())
+        {
+            foreach (var (name, p) in Model.named_parameters()) p.copy_(state.Tensor($"model/{name}"));
+            foreach (var (name, b) in Model.named_buffers()) b.copy_(state.Tensor($"buffers/{name}"));
+        }
+        var frozen = state.Value<string[]>("frozen").ToHashSet();
+        foreach (var (name, p) in Model.named_parameters()) p.requires_grad = !frozen.Contains(name);
+        SetLearningRate(state.Value<double>("lr"));
+        Current?.Dispose();
+        Current = null;
+        if (state.Value<int?>("training_task") is { } task)
+        {
+            Current = new TaskTraining(task, Options, Model.CopyParameters());
+            Current.Load(state.Scope("training"));
+        }
+        LoadState(state.Scope("approach"));
+    }
+
+    /// <summary>Writes what the approach carries between steps and tasks (Fisher diagonals, old models, masks, anchors).</summary>
+    protected abstract void SaveState(StateDict state);
+    /// <summary>Reads back what <see cref="SaveState"/> wrote, into a freshly built approach on the same model.</summary>
+    protected abstract void LoadState(StateDict state);
+
     public virtual void Dispose()
     {
+        Current?.Dispose();
         Optimizer.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -22,12 +22,11 @@ public static class FisherDiagonal
         var parameters = model.named_parameters().ToArray();
         var fisher = parameters.ToDictionary(p => p.name, p => zeros_like(p.parameter).detach());
         model.train();
-        for (var start = 0; start < data.Count; start += batchSize)
+        foreach (var batch in data.Batches(batchSize, device))
         {
-            using var scope = NewDisposeScope();
-            var count = Math.Min(batchSize, data.Count - start);
+            var count = batch.X.shape[0];
             model.zero_grad();
-            loss(data.X.narrow(0, start, count).to(device), data.Y.narrow(0, start, count).to(device)).backward();
+            loss(batch.X, batch.Y).backward();
             using var _ = no_grad();
             foreach (var (name, p) in parameters)
                 if (p.grad is { } g) fisher[name].add_(g.square().mul_(count));

@@ -12,11 +12,29 @@ namespace Retain.Training;
 public static class FrozenCopy
 {
     /// <summary>Copies <paramref name="model"/>'s current parameters into <paramref name="copy"/> (built first when null).</summary>
-    public static MultiHeadNetwork Refresh(MultiHeadNetwork? copy, MultiHeadNetwork model, ApproachContext context)
+    public static MultiHeadNetwork Refresh(MultiHeadNetwork? copy, MultiHeadNetwork model, ApproachContext context) =>
+        Refresh(copy, model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), context);
+
+    /// <summary>Copies <paramref name="parameters"/> (by name) into <paramref name="copy"/> (built first when null).</summary>
+    public static MultiHeadNetwork Refresh(MultiHeadNetwork? copy, IReadOnlyDictionary<string, Tensor> parameters, ApproachContext context)
     {
         copy ??= Build(context);
-        copy.LoadParameters(model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter));
+        copy.LoadParameters(parameters);
         copy.eval();
+        return copy;
+    }
+
+    /// <summary>The frozen copy's parameters by name, for a checkpoint (null when there is no copy yet).</summary>
+    public static Dictionary<string, Tensor>? Parameters(MultiHeadNetwork? copy) =>
+        copy?.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+
+    /// <summary>The frozen copy a checkpoint describes (null when it had none).</summary>
+    public static MultiHeadNetwork? Restore(StateDict state, string name, ApproachContext context)
+    {
+        var parameters = state.Tensors(name, context.Device);
+        if (parameters is null) return null;
+        var copy = Refresh(null, parameters, context);
+        ParameterSet.DisposeAll(parameters);
         return copy;
     }
 

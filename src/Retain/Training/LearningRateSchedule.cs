@@ -7,7 +7,7 @@ namespace Retain.Training;
 /// threshold has reached 1. (The seed compares <c>warmup_ep &gt;= e</c>, which disables decay and early stopping.)
 /// A warm-up of W epochs trains at lr/D and restores the base rate after epoch W-1; W = 0 means no warm-up.
 /// </summary>
-public sealed class LearningRateSchedule
+public sealed class LearningRateSchedule : IStateful
 {
     private readonly TrainingOptions _options;
     private readonly int _warmupEpochs;
@@ -23,6 +23,12 @@ public sealed class LearningRateSchedule
     public double LearningRate { get; private set; }
     public double BestLoss { get; private set; } = double.PositiveInfinity;
     public int PatienceLeft { get; private set; }
+
+    public void Save(StateDict state) =>
+        state.SetValue("lr", LearningRate).SetValue("best_loss", BestLoss).SetValue("patience_left", PatienceLeft);
+
+    public void Load(StateDict state) =>
+        (LearningRate, BestLoss, PatienceLeft) = (state.Value<double>("lr"), state.Value<double>("best_loss"), state.Value<int>("patience_left"));
 
     /// <summary>
     /// Records epoch <paramref name="epoch"/>'s validation loss. Returns whether it is a new best (the caller keeps

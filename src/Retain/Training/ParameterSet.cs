@@ -11,6 +11,13 @@ public static class ParameterSet
         foreach (var t in tensors.Values) t.Dispose();
     }
 
+    /// <summary>Overwrites each tensor of <paramref name="target"/> with the one of the same name in the set <paramref name="name"/> of <paramref name="state"/>.</summary>
+    public static void CopyInto(Dictionary<string, Tensor> target, StateDict state, string name)
+    {
+        using var _ = no_grad();
+        foreach (var (key, t) in target) t.copy_(state.Tensor($"{name}/{key}"));
+    }
+
     /// <summary>½ ‖θ − θ_old‖² over every parameter of <paramref name="model"/>, θ_old by name (the IMM approaches' L2 transfer).</summary>
     public static Tensor HalfSquaredDistance(TorchSharp.torch.nn.Module model, IReadOnlyDictionary<string, Tensor> old) =>
         stack(model.named_parameters().Select(p => (p.parameter - old[p.name]).square().sum()).ToArray()).sum() / 2;

@@ -3,21 +3,34 @@ namespace Retain.Training;
 /// <summary>Mean loss and accuracy of a model on a set of samples.</summary>
 public readonly record struct EvalResult(double Loss, double Accuracy);
 
-/// <summary>What one epoch of training a task produced (losses and accuracies are per-sample means).</summary>
+/// <summary>
+/// What one epoch of training a task produced (losses and accuracies are per-sample means), with the scalars the
+/// approach reported for the epoch (DWA's loss terms and mask use, HAT's capacity in use, EWC's penalty), by name.
+/// </summary>
 public sealed record EpochRecord(
     int Task, int Epoch, double TrainLoss, double TrainAccuracy, double ValidLoss, double ValidAccuracy,
-    double LearningRate, bool Improved, double Seconds);
-
-/// <summary>Receives progress while an experiment runs (the CLI draws it; tests may record it).</summary>
-public interface IRunObserver
+    double LearningRate, bool Improved, double Seconds)
 {
-    /// <summary>The network is built and the run's base-loop options are resolved (the approach's defaults for this backbone, then the options given).</summary>
-    void NetworkBuilt(Networks.MultiHeadNetwork network, TrainingOptions training) { }
-    void TaskStarted(int task, string name, int maxEpochs) { }
+    public IReadOnlyDictionary<string, double> Scalars { get; init; } = new Dictionary<string, double>();
+}
+
+/// <summary>
+/// What the training loop tells the run while it trains a task. The run decides what follows: its sinks record the
+/// epoch, and after any step it may write a checkpoint and stop (<see cref="StepFinished"/> is the one place where a
+/// run can be interrupted mid-epoch, so everything the loop needs to continue must be in its state by then).
+/// </summary>
+public interface ITrainingEvents
+{
     void EpochFinished(EpochRecord epoch) { }
-    void TaskFinished(int task, IReadOnlyList<EvalResult> testSoFar) { }
+    void StepFinished() { }
     /// <summary>A line worth showing (e.g. where an approach wrote extra files, or a summary it computed).</summary>
     void Note(string line) { }
+}
+
+/// <summary>Training events nobody listens to (tests, and approaches trained outside a run).</summary>
+public sealed class IgnoredEvents : ITrainingEvents
+{
+    public static readonly IgnoredEvents Instance = new();
 }
 
 /// <summary>An approach that writes extra files once the run's tasks are done (DWA's masks and embeddings).</summary>
@@ -31,7 +44,14 @@ public interface IRunArtifacts
     IReadOnlyList<string> WriteArtifacts(Data.Benchmark benchmark, int tasksCompleted, string folder, string runName);
 }
 
-public sealed class SilentObserver : IRunObserver
+/// <summary>
+/// A training loss that is not a finite number: the run stops (exit code 3) rather than report a result computed
+/// from it. The results written so far and the last checkpoint are kept.
+/// </summary>
+public sealed class NonFiniteLossException(int task, int epoch, double loss, double learningRate)
+    : Exception(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"the training loss became {loss} in task {task}, epoch {epoch + 1} (learning rate {learningRate:G3}); the run stopped, results so far and the last checkpoint are kept (try a lower --lr or --clipgrad)"))
 {
-    public static readonly SilentObserver Instance = new();
+    public int Task { get; } = task;
+    public int Epoch { get; } = epoch;
 }

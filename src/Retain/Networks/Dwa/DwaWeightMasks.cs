@@ -70,6 +70,9 @@ public sealed class DwaWeightMasks : Gating
     /// <summary>The factorised generator of a dense masked layer, or null (convolutions, or no use_combination).</summary>
     public FactorisedMaskGenerator? FactorisedGenerator(string layer) => _generators[layer] as FactorisedMaskGenerator;
 
+    /// <summary>Without the context processor the masks come from the task's one-hot code.</summary>
+    public override bool FeaturesDependOnTask => !Options.UseProcessor;
+
     public override Module CreateLayer(LayerSpec spec)
     {
         if (_specs.TakeWhile(s => s.Name != spec.Name).Count() < Options.StemLayers) return base.CreateLayer(spec);
