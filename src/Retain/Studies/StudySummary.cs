@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text;
+using Retain.Evaluation;
+using Retain.Experiments;
+
+namespace Retain.Studies;
+
+/// <summary>
+/// One row of a study's summary: an experiment × approach × grid point (or named run), with the mean and 95%
+/// interval over its seeds of the final ACC, BWT, FWT and forgetting ratio ρ (after the last task), and of the final
+/// mean validation accuracy, which alone decides the best grid point of an approach.
+/// </summary>
+public sealed record SummaryRow(string Experiment, string Approach, string Label, int[] Seeds, int MissingSeeds,
+    MeanWithConfidence Accuracy, MeanWithConfidence BackwardTransfer, MeanWithConfidence ForwardTransfer,
+    MeanWithConfidence ForgettingRatio, MeanWithConfidence ValidAccuracy)
+{
+    /// <summary>The best of its approach's grid points on this experiment by validation accuracy (only set where there are several).</summary>
+    public bool Selected { get; init; }
+}
+
+public static class StudySummary
+{
+    /// <summary>
+    /// The rows of every group with at least one complete seed (references are not rows; they normalise ρ and FWT).
+    /// Runs whose references are missing or incomplete count as missing seeds.
+    /// </summary>
+    public static IReadOnlyList<SummaryRow> Compute(Study study)
+    {
+        var references = study.Runs.Where(r => r.IsReference && r.State.State == RunState.Complete)
+            .ToDictionary(r => (r.Experiment, r.Approach, r.Seed), r => AccuracyMatrix.Read(r.Output));
+        var rows = new List<SummaryRow>();
+        foreach (var group in study.Runs.Where(r => !r.IsReference).GroupBy(r => (r.Experiment, r.Approach, Label: r.Label ?? "")))
+        {
+            var seeds = new List<(int Seed, RunMetrics Metrics, double Valid)>();
+            foreach (var run in group)
+            {
+                if (run.State.State != RunState.Complete
+                    || !references.TryGetValue((run.Experiment, ReferenceRuns.Random, run.Seed), out var random)
+                    || !references.TryGetValue((run.Experiment, ReferenceRuns.Joint, run.Seed), out var joint)) continue;
+                var record = ResultFiles.ReadRecord<RunRecord>(ResultFiles.JsonPathFor(run.Output));
+                var accuracy = AccuracyMatrix.Read(run.Output);
+                var metrics = RunMetrics.Compute(accuracy, random, joint, record.AccuracyBeforeTraining);
+                seeds.Add((run.Seed, metrics, FinalMeanValidAccuracy(record)));
+            }
+            if (seeds.Count == 0) continue;
+            MeanWithConfidence Of(Func<(int Seed, RunMetrics Metrics, double Valid), double> value) => MeanWithConfidence.Of(seeds.Select(value).ToArray());
+            rows.Add(new SummaryRow(Path.GetFileNameWithoutExtension(group.Key.Experiment), group.Key.Approach, group.Key.Label,
+                seeds.Select(s => s.Seed).ToArray(), group.Count() - seeds.Count,
+                Of(s => s.Metrics.AverageAccuracy), Of(s => s.Metrics.BackwardTransfer), Of(s => s.Metrics.ForwardTransfer),
+                Of(s => s.Metrics.ForgettingRatio[^1]), Of(s => s.Valid)));
+        }
+        // Model selection on validation data only: per experiment and approach, the grid point of best validation accuracy.
+        return rows.GroupBy(r => (r.Experiment, r.Approach))
+            .SelectMany(g =>
+            {
+                if (g.Count() == 1) return g.AsEnumerable();
+                var best = g.MaxBy(r => r.ValidAccuracy.Mean)!;
+                return g.Select(r => r == best ? r with { Selected = true } : r);
+            })
+            .ToArray();
+    }
+
+    /// <summary>The mean over tasks of the validation accuracy after the last completed task.</summary>
+    public static double FinalMeanValidAccuracy(RunRecord record) =>
+        record.ValidAccuracy is { } valid && record.TasksCompleted > 0
+            ? valid[record.TasksCompleted - 1].Take(record.TasksCompleted).Average()
+            : double.NaN;
+
+    public static string Csv(IReadOnlyList<SummaryRow> rows)
+    {
+        static string F(double v) => double.IsNaN(v) ? "" : v.ToString("0.######", CultureInfo.InvariantCulture);
+        var text = new StringBuilder("experiment,approach,point,seeds,missing_seeds,acc,acc_ci,bwt,bwt_ci,fwt,fwt_ci,rho,rho_ci,valid_acc,valid_acc_ci,selected_by_validation\n");
+        foreach (var r in rows)
+        {
+            text.Append(string.Join(',', r.Experiment, r.Approach, r.Label, string.Join(' ', r.Seeds), r.MissingSeeds));
+            foreach (var m in new[] { r.Accuracy, r.BackwardTransfer, r.ForwardTransfer, r.ForgettingRatio, r.ValidAccuracy })
+                text.Append(',').Append(F(m.Mean)).Append(',').Append(F(m.HalfWidth));
+            text.Append(',').Append(r.Selected ? "yes" : "").Append('\n');
+        }
+        return text.ToString();
+    }
+}
