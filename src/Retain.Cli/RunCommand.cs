@@ -170,7 +170,7 @@ public sealed class RunCommand : Command<RunSettings>
         var parameters = new Dictionary<string, string>();
         foreach (var group in context.Remaining.Parsed)
         {
-            var value = group.LastOrDefault() ?? throw new RetainException($"--{group.Key}: needs a value");
+            var value = group.LastOrDefault() ?? throw new RetainException($"{group.Key}: needs a value");
             parameters[group.Key.TrimStart('-')] = value;
         }
         if (context.Remaining.Raw.Count > 0 && context.Remaining.Parsed.Count == 0)

@@ -24,6 +24,14 @@ public class CliTests
     [InlineData("--limit must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "0")]
     [InlineData("bench: unknown benchmark 'nope'", "bench", "nope")]
     [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
+    [InlineData("error: --lamb: needs a value", "run", "--experiment", "mnist2", "--approach", "ewc", "--lamb")]
+    [InlineData("error: --nepochs: expected an integer (got 'abc')", "run", "-e", "mnist2", "-a", "sgd", "--nepochs", "abc")]
+    [InlineData("error: --nepochs: expected an integer (got '1.5')", "run", "-e", "mnist2", "-a", "sgd", "--nepochs=1.5")]
+    [InlineData("error: --seed: expected an integer (got 'x')", "run", "-e", "mnist2", "-a", "sgd", "--lr", "0.1", "--seed", "x")]
+    [InlineData("error: --lr: expected a number (got 'fast')", "run", "-e", "mnist2", "-a", "sgd", "--lr:fast", "--limit", "slow")]
+    [InlineData("error: --clipgrad: expected a number (got '1e')", "run", "-e", "mnist2", "-a", "sgd", "--clipgrad", "1e")]
+    [InlineData("error: --lamb: expected a number (got 'big')", "compress", "-e", "mnist2", "--seed", "0,1", "--lamb", "big")]
+    [InlineData("error: --sbatch: expected an integer (got '6.4')", "compress", "-e", "mnist2", "--sbatch", "6.4")]
     public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
     {
         var (code, error) = Run(args);

@@ -98,8 +98,6 @@ public static class ApproachOptions
                 return values;
         }
         if (type.IsEnum && Enum.TryParse(type, text, ignoreCase: true, out var e)) return e;
-        var expected = type == typeof(int) ? "an integer" : type == typeof(double) ? "a number" : type == typeof(bool) ? "true or false"
-            : type == typeof(double[]) ? "numbers separated by commas" : type == typeof(int[]) ? "integers separated by commas" : type.IsEnum ? string.Join(" or ", Enum.GetNames(type)).ToLowerInvariant() : type.Name;
-        throw new RetainException($"--{name}: expected {expected} (got '{text}')");
+        throw OptionValues.Invalid("--" + name, type, text);
     }
 }
