@@ -1,6 +1,8 @@
+using System.Globalization;
+
 namespace Retain;
 
-/// <summary>How an option's value of each type is described when it does not parse, for the one-line error.</summary>
+/// <summary>One-line errors about option values: a value that does not parse, or one out of its range.</summary>
 public static class OptionValues
 {
     /// <summary>What a value of <paramref name="type"/> looks like: "an integer", "a number", ... (nullable types as their value type).</summary>
@@ -19,4 +21,17 @@ public static class OptionValues
     /// <summary><c>--name: expected an integer (got 'abc')</c>.</summary>
     public static RetainException Invalid(string option, Type type, string text) =>
         new($"{option}: expected {Expected(type)} (got '{text}')");
+
+    /// <summary><c>--lamb must not be negative (got -5)</c> unless <paramref name="value"/> &gt;= 0.</summary>
+    public static void RequireNotNegative(string option, double value) => Require(value >= 0, option, "must not be negative", value);
+
+    public static void RequirePositive(string option, double value) => Require(value > 0, option, "must be positive", value);
+
+    public static void RequireAtLeast(string option, double value, double minimum) =>
+        Require(value >= minimum, option, $"must be at least {minimum.ToString(CultureInfo.InvariantCulture)}", value);
+
+    private static void Require(bool ok, string option, string rule, double value)
+    {
+        if (!ok) throw new RetainException($"{option} {rule} (got {value.ToString(CultureInfo.InvariantCulture)})");
+    }
 }
