@@ -20,6 +20,13 @@ public sealed class Split(Tensor x, Tensor y) : IDisposable
         return Select(Enumerable.Range(0, kept).Select(i => (long)i * Count / kept).ToArray());
     }
 
+    /// <summary>How many samples of each class 0..<paramref name="classCount"/>-1 the split holds.</summary>
+    public long[] SamplesPerClass(int classCount)
+    {
+        using var counts = Y.bincount(null, classCount);
+        return counts.data<long>().ToArray();
+    }
+
     public Split Select(long[] indices)
     {
         using var index = tensor(indices, ScalarType.Int64);
