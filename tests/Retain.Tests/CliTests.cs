@@ -22,6 +22,7 @@ public class CliTests
     [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
     [InlineData("--network: expected mlp or alexnet", "run", "--experiment", "mnist2", "--approach", "sgd", "--network", "vgg")]
     [InlineData("--limit must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "0")]
+    [InlineData("error: --limit 1 is below the 5 classes of task mnist-0-4", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "1")]
     [InlineData("bench: unknown benchmark 'nope'", "bench", "nope")]
     [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
     [InlineData("error: --lamb: needs a value", "run", "--experiment", "mnist2", "--approach", "ewc", "--lamb")]
