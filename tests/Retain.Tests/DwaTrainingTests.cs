@@ -16,8 +16,8 @@ namespace Retain.Tests;
 public class DwaTrainingTests
 {
     /// <summary>
-    /// Evenly spaced samples of each split (<see cref="Split.Take"/>; test sets are stored by digit, so the first ones
-    /// would be one class): enough to learn a few digits, few enough for a test.
+    /// Samples of each split with every digit kept (<see cref="Split.Take"/>; test sets are stored by digit, so the first
+    /// ones would be one class): enough to learn a few digits, few enough for a test.
     /// </summary>
     private static Benchmark Subset(Benchmark full, int tasks, int train = 400, int valid = 100, int test = 300)
     {
