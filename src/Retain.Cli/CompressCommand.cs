@@ -78,7 +78,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
     public override int Execute(CommandContext context, CompressSettings s, CancellationToken cancellation)
     {
         var hat = new HatTestOptions { Lamb = s.Lamb, Smax = s.Smax };
-        hat.ToHat().Validate();
+        hat.Validate();
         var config = new CompressionConfig
         {
             Experiment = s.Experiment, Seeds = ParseSeeds(s.Seeds), Hat = hat, Device = s.Device,

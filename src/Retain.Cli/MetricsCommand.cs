@@ -31,28 +31,42 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             throw new RetainException($"--references: folder '{folder}' not found");
 
         var runs = ReadRuns(settings);
-        var missing = ReferenceRuns.FindMissing(runs.Select(r => (r.Name, r.ReferenceFolder)));
-        if (missing.Count > 0)
-        {
-            Line("Missing reference runs: the normalised metrics need the random and joint runs of the same experiment and seed.");
-            foreach (var m in missing) Line($"  missing {m.Path}: make it with  {m.Command}");
-            throw new MissingReferenceRunsException(missing);
-        }
+        var descriptions = runs.Select(r => RunDescription.Read(r.Path, r.Name, r.Accuracy)).ToArray();
+        // Its message lists each missing reference once, with the command that makes it.
+        ReferenceRuns.RequireAll(runs.Select((r, i) => (r.Name, r.ReferenceFolder, descriptions[i].ReferenceArguments)));
 
-        var references = new Dictionary<string, AccuracyMatrix>();
-        AccuracyMatrix Reference(Run run, string approach)
+        var references = new Dictionary<string, (AccuracyMatrix Matrix, RunDescription Description)>();
+        (AccuracyMatrix Matrix, RunDescription Description) Reference(Run run, string approach)
         {
             var path = ReferenceRuns.PathFor(run.Name, approach, run.ReferenceFolder);
             var key = Path.GetFullPath(path);
-            if (!references.TryGetValue(key, out var matrix)) references[key] = matrix = AccuracyMatrix.Read(path);
-            return matrix;
+            if (!references.TryGetValue(key, out var reference))
+            {
+                var matrix = AccuracyMatrix.Read(path);
+                references[key] = reference = (matrix, RunDescription.Read(path, ResultFileName.Parse(path), matrix));
+            }
+            return reference;
         }
+
+        // Every reference must be of the run's tasks (a joint run of another experiment or --limit gives nonsense
+        // ratios); all are checked before any metric is printed.
+        var notes = new List<string>();
+        foreach (var (run, description) in runs.Zip(descriptions))
+        {
+            foreach (var approach in new[] { ReferenceRuns.Random, ReferenceRuns.Joint })
+            {
+                var reference = Reference(run, approach).Description;
+                if (RunDescription.Difference(description, reference) is { } difference) throw new RetainException(difference);
+                if (RunDescription.Unchecked(description, reference) is { } note && !notes.Contains(note)) notes.Add(note);
+            }
+        }
+        foreach (var note in notes) Line(note);
 
         var results = new List<(Run Run, RunMetrics Metrics)>();
         foreach (var run in runs)
         {
             var beforeTraining = AccuracyBeforeTraining.TryRead(run.Path, run.Accuracy.CompletedTasks);
-            var metrics = RunMetrics.Compute(run.Accuracy, Reference(run, ReferenceRuns.Random), Reference(run, ReferenceRuns.Joint), beforeTraining);
+            var metrics = RunMetrics.Compute(run.Accuracy, Reference(run, ReferenceRuns.Random).Matrix, Reference(run, ReferenceRuns.Joint).Matrix, beforeTraining);
             PrintRun(run, metrics, beforeTraining is not null);
             results.Add((run, metrics));
         }

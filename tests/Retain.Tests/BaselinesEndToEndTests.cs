@@ -101,18 +101,46 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
         using var full = ExperimentCatalog.Load("mnist2", mnist.DataDir, seed: 0);
         using var limited = full.Take(48);
         Assert.All(limited.Tasks, t => Assert.Equal((48, 48, 48), (t.Train.Count, t.Valid.Count, t.Test.Count)));
-        // Evenly spaced: the test split is stored digit by digit, and every digit of the task is kept.
-        Assert.Equal(5, limited.Tasks[0].Test.Y.unique().Item1.shape[0]);
+        // Every digit of the task is kept in every split, about as often as in the full split.
+        Assert.All(limited.Tasks, t => Assert.All(new[] { t.Train, t.Valid, t.Test }, s => Assert.Equal(5, s.ClassesPresent)));
+        Assert.All(limited.Tasks[0].Test.Y.bincount(null, 5).data<long>().ToArray(), n => Assert.InRange(n, 8, 12));
+        // Deterministic: the same selection every time.
+        using var again = full.Take(48);
+        Assert.Equal(limited.Tasks[1].Train.X.sum().item<float>(), again.Tasks[1].Train.X.sum().item<float>());
     }
 
     [Fact]
-    public void TakeSpacesTheKeptSamplesEvenly()
+    public void TakeKeepsEveryClassInProportionToItsSize()
     {
-        using var split = new Split(torch.arange(10).reshape(10, 1), torch.arange(10));
-        using var four = split.Take(4);
-        Assert.Equal([0L, 2, 5, 7], four.Y.data<long>().ToArray()); // floor(i * 10 / 4)
+        // Labels 0 0 0 0 0 0 1 1 2 2, five kept: one of each class, then the 2 others shared in proportion to the
+        // classes' sizes beyond their first sample (5, 1, 1 of 7): 10/7, 2/7, 2/7 -> 1 whole share for class 0, and the
+        // last one to the largest remainder (3/7, class 0). Class 0 keeps samples 0, 2, 4 (evenly spaced over its 6).
+        using var split = new Split(torch.arange(10).reshape(10, 1), torch.tensor(new long[] { 0, 0, 0, 0, 0, 0, 1, 1, 2, 2 }));
+        using var five = split.Take(5);
+        Assert.Equal([0L, 2, 4, 6, 8], five.X.flatten().data<long>().ToArray());
         using var all = split.Take(20);
         Assert.Equal(10, all.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => split.Take(2));
+    }
+
+    [Fact]
+    public void TakeKeepsBothClassesOfAnAlternatingSplit()
+    {
+        // A shuffled training split can alternate classes; evenly spaced samples of the whole split (0, 2, 4, 6) would
+        // all be class 0.
+        using var split = new Split(torch.arange(8).reshape(8, 1), torch.tensor(new long[] { 0, 1, 0, 1, 0, 1, 0, 1 }));
+        using var four = split.Take(4);
+        Assert.Equal([0L, 1, 4, 5], four.X.flatten().data<long>().ToArray());
+    }
+
+    [Fact]
+    public void LimitBelowATasksClassCountIsAnErrorNamingTheTask()
+    {
+        using var full = ExperimentCatalog.Load("mnist2", mnist.DataDir, seed: 0);
+        var e = Assert.Throws<RetainException>(() => full.Take(4));
+        Assert.Equal("--limit 4 is below the 5 classes of task mnist-0-4: every split keeps at least one sample of each class", e.Message);
+        using var five = full.Take(5);
+        Assert.All(five.Tasks, t => Assert.All(new[] { t.Train, t.Valid, t.Test }, s => Assert.Equal([0L, 1, 2, 3, 4], s.Y.data<long>().Order().ToArray())));
     }
 
     [Fact]

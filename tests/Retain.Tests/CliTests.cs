@@ -22,8 +22,17 @@ public class CliTests
     [InlineData("--device", "run", "--experiment", "mnist2", "--approach", "sgd", "--device", "tpu")]
     [InlineData("--network: expected mlp or alexnet", "run", "--experiment", "mnist2", "--approach", "sgd", "--network", "vgg")]
     [InlineData("--limit must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "0")]
+    [InlineData("error: --limit 1 is below the 5 classes of task mnist-0-4", "run", "--experiment", "mnist2", "--approach", "sgd", "--limit", "1")]
     [InlineData("bench: unknown benchmark 'nope'", "bench", "nope")]
     [InlineData("--lamb: not an option of sgd", "run", "--experiment", "mnist2", "--approach", "sgd", "--lamb", "3")]
+    [InlineData("error: --lamb: needs a value", "run", "--experiment", "mnist2", "--approach", "ewc", "--lamb")]
+    [InlineData("error: --nepochs: expected an integer (got 'abc')", "run", "-e", "mnist2", "-a", "sgd", "--nepochs", "abc")]
+    [InlineData("error: --nepochs: expected an integer (got '1.5')", "run", "-e", "mnist2", "-a", "sgd", "--nepochs=1.5")]
+    [InlineData("error: --seed: expected an integer (got 'x')", "run", "-e", "mnist2", "-a", "sgd", "--lr", "0.1", "--seed", "x")]
+    [InlineData("error: --lr: expected a number (got 'fast')", "run", "-e", "mnist2", "-a", "sgd", "--lr:fast", "--limit", "slow")]
+    [InlineData("error: --clipgrad: expected a number (got '1e')", "run", "-e", "mnist2", "-a", "sgd", "--clipgrad", "1e")]
+    [InlineData("error: --lamb: expected a number (got 'big')", "compress", "-e", "mnist2", "--seed", "0,1", "--lamb", "big")]
+    [InlineData("error: --sbatch: expected an integer (got '6.4')", "compress", "-e", "mnist2", "--sbatch", "6.4")]
     public void BadOptionsGiveOneLineAndExitCode2(string expected, params string[] args)
     {
         var (code, error) = Run(args);
@@ -64,6 +73,71 @@ public class CliTests
         var here = List(TestSupport.DataDir).Split('\n');
         Assert.Contains(here, line => line.Contains("fashion_mnist") && line.Contains("present  fetchable"));
         Assert.Contains(here, line => line.Contains("svhn") && line.Contains("missing  fetchable"));
+    }
+
+    private static string[] RunOrCompress(string command, string experiment, string dataDir) => command == "run"
+        ? ["run", "-e", experiment, "-a", "sgd", "--data", dataDir, "--output", Path.Combine(dataDir, "out.txt")]
+        : ["compress", "-e", experiment, "--data", dataDir, "--output", Path.Combine(dataDir, "out")];
+
+    [Theory]
+    [InlineData("run", "mnist2", "MNIST not found: put the four IDX files (train-images-idx3-ubyte")]
+    [InlineData("compress", "mnist2", "MNIST not found: put the four IDX files (train-images-idx3-ubyte")]
+    [InlineData("run", "pmnist", "MNIST not found: put the four IDX files (train-images-idx3-ubyte")]
+    [InlineData("compress", "pmnist", "MNIST not found: put the four IDX files (train-images-idx3-ubyte")]
+    [InlineData("run", "split-fashion", "Fashion-MNIST not found: put train-images-idx3-ubyte.gz")]
+    [InlineData("compress", "split-fashion", "Fashion-MNIST not found: put train-images-idx3-ubyte.gz")]
+    [InlineData("run", "cifar", "cifar: missing data set(s) cifar10, cifar100; cifar10 needs cifar-10-batches-py/data_batch_1")]
+    [InlineData("compress", "cifar", "cifar: missing data set(s) cifar10, cifar100; cifar10 needs cifar-10-batches-py/data_batch_1")]
+    [InlineData("run", "mixture", "mixture: missing data set(s) facescrub, mnist, cifar100, not_mnist, svhn, cifar10, traffic_signs, fashion_mnist; facescrub needs")]
+    [InlineData("compress", "mixture", "mixture: missing data set(s) facescrub, mnist")]
+    public void MissingDataSetsNameTheirFilesAndWhere(string command, string experiment, string expected)
+    {
+        var empty = TestSupport.TempDir();
+        var (code, error) = Run(RunOrCompress(command, experiment, empty));
+        Assert.Equal(2, code);
+        Assert.StartsWith("retain: error: " + expected, error);
+        Assert.Contains(empty, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("compress")]
+    public void UnreadableCifarFilesAreNamed(string command)
+    {
+        var data = TestSupport.TempDir();
+        foreach (var file in new[] { "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch" })
+            WriteGarbage(Path.Combine(data, "cifar-10-batches-py", file));
+        WriteGarbage(Path.Combine(data, "cifar-100-python", "train"));
+        WriteGarbage(Path.Combine(data, "cifar-100-python", "test"));
+        var (code, error) = Run(RunOrCompress(command, "cifar", data));
+        Assert.Equal(2, code);
+        Assert.StartsWith($"retain: error: {Path.Combine(data, "cifar-10-batches-py", "data_batch_1")}: ", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+
+        static void WriteGarbage(string path)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, [.. Enumerable.Range(0, 64).Select(i => (byte)(i * 37))]);
+        }
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("compress")]
+    public void MissingFilesOfACustomBenchmarkAreNamed(string command)
+    {
+        var dir = TestSupport.TempDir();
+        var path = Path.Combine(dir, "bench.json");
+        File.WriteAllText(path, """
+            { "datasets": [ { "name": "d", "format": "idx", "train_images": "d/train-images", "train_labels": "d/train-labels",
+                              "test_images": "d/test-images", "test_labels": "d/test-labels" } ],
+              "image": { "channels": 1, "height": 28, "width": 28 }, "network": "mlp",
+              "tasks": { "type": "class-groups", "dataset": "d", "groups": [[0, 1]] } }
+            """);
+        var (code, error) = Run(RunOrCompress(command, path, dir));
+        Assert.Equal(2, code);
+        Assert.Equal($"retain: error: {Path.Combine(dir, "d/train-images")}: file not found", error.Trim());
     }
 
     [Fact]

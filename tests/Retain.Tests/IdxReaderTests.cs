@@ -64,6 +64,17 @@ public class IdxReaderTests : TempFolderTests
     }
 
     [Fact]
+    public void CorruptGzipDataIsReportedAsSuchNotAsAnUnsupportedMethod()
+    {
+        var pixels = Enumerable.Range(0, 4 * 28 * 28).Select(i => (byte)(i * 7919 % 251)).ToArray();
+        var gzip = Gzip(Idx([4, 28, 28], pixels));
+        for (var i = 12; i < 40; i++) gzip[i] ^= 0xa5; // inside the deflate stream, after the 10-byte gzip header
+        var path = Write("corrupt.gz", gzip);
+        var e = Assert.Throws<DataFileException>(() => IdxReader.Read(path, 3));
+        Assert.Equal($"{path}: corrupt or truncated gzip file: its compressed data cannot be decoded", e.Message);
+    }
+
+    [Fact]
     public void BadMagicIsAClearError()
     {
         var path = Write("magic", Idx([2, 3, 4], TwoImages, magic: 0x12345678));

@@ -237,7 +237,7 @@ public sealed class MetricsTests : IDisposable
     {
         var run = ResultFileName.Parse("mnist2_sgd_3.txt");
         File.WriteAllText(Path.Combine(_dir, "mnist2_random_3.txt"), "0.5000\n");
-        var error = Assert.Throws<MissingReferenceRunsException>(() => ReferenceRuns.RequireAll([(run, _dir)]));
+        var error = Assert.Throws<MissingReferenceRunsException>(() => ReferenceRuns.RequireAll([(run, _dir, null)]));
         var missing = Assert.Single(error.Missing);
         var expectedPath = Path.Combine(_dir, "mnist2_joint_3.txt");
         Assert.Equal(expectedPath, missing.Path);
@@ -249,6 +249,17 @@ public sealed class MetricsTests : IDisposable
         // In the default results folder the command needs no --output.
         Assert.Equal("retain run --experiment mnist2 --approach random --seed 0",
             new MissingReferenceRun(Path.Combine("res", "mnist2_random_0.txt"), "mnist2", "random", 0).Command);
+    }
+
+    [Fact]
+    public void MissingReferenceCommandMakesAReferenceOfTheRunsLimitAndDataSets()
+    {
+        WriteMatrix("mixture_sgd_0.txt", Run);
+        WriteRecord("mixture_sgd_0.json", experiment: "mixture", source: "mnist,fashion_mnist", limit: "320");
+        var (exitCode, printed) = RunCliWithErrors("metrics", Path.Combine(_dir, "mixture_sgd_0.txt"));
+        Assert.Equal(2, exitCode);
+        Assert.Contains("(make it with: retain run --experiment mixture --approach random --seed 0 --limit 320 --datasets mnist,fashion_mnist --output ", printed);
+        Assert.Contains("(make it with: retain run --experiment mixture --approach joint --seed 0 --limit 320 --datasets mnist,fashion_mnist --output ", printed);
     }
 
     // ---- The CLI command, end to end on files written here ----
@@ -321,14 +332,81 @@ public sealed class MetricsTests : IDisposable
         // The app propagates user errors; Program.cs turns a RetainException into its message and exit code 2.
         var error = Assert.Throws<MissingReferenceRunsException>(() => RetainApp.Create(console).Run(["metrics", file]));
         Assert.Equal(Path.Combine(_dir, "exp3_joint_0.txt"), Assert.Single(error.Missing).Path);
-        Assert.Contains($"missing {Path.Combine(_dir, "exp3_joint_0.txt")}: make it with  retain run --experiment exp3 --approach joint --seed 0 --output ", output.ToString());
-        Assert.DoesNotContain("exp3_random_0.txt", output.ToString());
+        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} (make it with: retain run --experiment exp3 --approach joint --seed 0 --output ", error.Message);
+        Assert.DoesNotContain("exp3_random_0.txt", error.Message);
+
+        // Everything the command prints, on both streams: each missing reference once, with its command.
+        var (exitCode, printed) = RunCliWithErrors("metrics", file);
+        Assert.Equal(2, exitCode);
+        Assert.Single(printed.Split("--approach joint").Skip(1));
+        Assert.Single(printed.Trim().Split('\n'));
 
         // The references can be elsewhere.
         var references = Directory.CreateDirectory(Path.Combine(_dir, "ref")).FullName;
         ResultFiles.WriteAccuracyMatrix(Path.Combine(references, "exp3_random_0.txt"), Random);
         ResultFiles.WriteAccuracyMatrix(Path.Combine(references, "exp3_joint_0.txt"), Joint);
         Assert.Equal(0, RunCli("metrics", file, "--references", references).ExitCode);
+    }
+
+    /// <summary>Exit code and everything printed, the error line included, as the retain executable does.</summary>
+    private static (int ExitCode, string Printed) RunCliWithErrors(params string[] args)
+    {
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(output) });
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (RetainApp.Run(args, console), output.ToString() + error); }
+        finally { Console.SetError(saved); }
+    }
+
+    /// <summary>The JSON record retain run writes beside a matrix, with the fields the reference check reads.</summary>
+    private void WriteRecord(string fileName, string experiment = "exp3", int seed = 0, string tasks = "\"a\", \"b\", \"c\"",
+                             string source = "dat/exp3", string limit = "null") =>
+        File.WriteAllText(Path.Combine(_dir, fileName),
+            $$"""{ "experiment": "{{experiment}}", "seed": {{seed}}, "task_names": [{{tasks}}], "data_source": "{{source}}", "limit": {{limit}} }""");
+
+    [Theory]
+    [InlineData("exp3_joint_0.json", "limit", "500", "{0}exp3_joint_0.json: reference run has limit 500, {0}exp3_sgd_0.json has none")]
+    [InlineData("exp3_random_0.json", "experiment", "\"pmnist\"", "{0}exp3_random_0.json: reference run has experiment pmnist, {0}exp3_sgd_0.json has exp3")]
+    [InlineData("exp3_joint_0.json", "seed", "1", "{0}exp3_joint_0.json: reference run has seed 1, {0}exp3_sgd_0.json has 0")]
+    [InlineData("exp3_joint_0.json", "task_names", "[\"b\", \"a\", \"c\"]", "{0}exp3_joint_0.json: reference run has tasks [b, a, c], {0}exp3_sgd_0.json has [a, b, c]")]
+    [InlineData("exp3_random_0.json", "data_source", "\"elsewhere\"", "{0}exp3_random_0.json: reference run has data source elsewhere, {0}exp3_sgd_0.json has dat/exp3")]
+    public void ReferenceRunsOfOtherTasksAreRefused(string reference, string field, string value, string expected)
+    {
+        foreach (var (name, matrix) in new[] { ("exp3_sgd_0", Run), ("exp3_random_0", Random), ("exp3_joint_0", Joint) })
+        {
+            WriteMatrix(name + ".txt", matrix);
+            WriteRecord(name + ".json");
+        }
+        var path = Path.Combine(_dir, reference);
+        var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        record[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        File.WriteAllText(path, record.ToJsonString());
+
+        var (exitCode, printed) = RunCliWithErrors("metrics", Path.Combine(_dir, "exp3_sgd_0.txt"));
+        Assert.Equal(2, exitCode);
+        Assert.Equal("retain: error: " + string.Format(CultureInfo.InvariantCulture, expected, _dir + Path.DirectorySeparatorChar), printed.Trim());
+    }
+
+    [Fact]
+    public void WithoutJsonRecordsTheTaskCountIsStillCheckedAndTheRestIsSaidToBeUnchecked()
+    {
+        // A 2-task run against 3-task references (say another experiment's, renamed): ratios would be nonsense.
+        WriteMatrix("exp3_sgd_0.txt", [[0.9, 0], [0.7, 0.8]]);
+        WriteMatrix("exp3_random_0.txt", Random);
+        WriteMatrix("exp3_joint_0.txt", Joint);
+        var run = Path.Combine(_dir, "exp3_sgd_0.txt");
+        var (exitCode, printed) = RunCliWithErrors("metrics", run);
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"retain: error: {Path.Combine(_dir, "exp3_random_0.txt")}: reference run has task count 3, {run} has 2", printed.Trim());
+
+        // Matching task counts: the metrics are printed, with a line saying what could not be checked.
+        WriteMatrix("exp3_sgd_0.txt", Run);
+        WriteRecord("exp3_sgd_0.json");
+        (exitCode, printed) = RunCliWithErrors("metrics", run);
+        Assert.Equal(0, exitCode);
+        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} matches {run} in experiment, seed, task count; tasks, data source, limit could not be checked (no JSON record beside {Path.Combine(_dir, "exp3_joint_0.txt")})", printed);
     }
 
     [Fact]

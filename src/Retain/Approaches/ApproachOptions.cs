@@ -19,12 +19,22 @@ public sealed class OptionAttribute(string name, string help) : Attribute
     public bool BindsFirst { get; init; }
 }
 
+/// <summary>
+/// An options record whose values have ranges (λ &gt;= 0, counts &gt;= 1, ...). <see cref="ApproachOptions.Bind"/>
+/// checks them, so a bad value fails with one line naming the option before any data is loaded.
+/// </summary>
+public interface IValidatedOptions
+{
+    /// <summary>Throws a <see cref="RetainException"/> naming the first option out of its range.</summary>
+    void Validate();
+}
+
 /// <summary>One declared option of an approach, with its value (the default, or a bound record's) as text.</summary>
 public sealed record OptionInfo(string Name, string Help, Type Type, string Value);
 
 /// <summary>
-/// Binds <c>--name value</c> pairs to an approach's typed options record. Unknown names and ill-typed values are
-/// errors naming the option and the approach (the seed silently ignored typos).
+/// Binds <c>--name value</c> pairs to an approach's typed options record. Unknown names, ill-typed values and values
+/// out of range (<see cref="IValidatedOptions"/>) are errors naming the option (the seed silently ignored typos).
 /// </summary>
 public static class ApproachOptions
 {
@@ -49,6 +59,7 @@ public static class ApproachOptions
                     : $"--{name}: not an option of {approach} (its options: {string.Join(", ", declared.Keys.Select(k => "--" + k))})");
             target.Property.SetValue(options, Parse(target.Property.PropertyType, text, name));
         }
+        (options as IValidatedOptions)?.Validate();
         return options;
     }
 
@@ -98,8 +109,6 @@ public static class ApproachOptions
                 return values;
         }
         if (type.IsEnum && Enum.TryParse(type, text, ignoreCase: true, out var e)) return e;
-        var expected = type == typeof(int) ? "an integer" : type == typeof(double) ? "a number" : type == typeof(bool) ? "true or false"
-            : type == typeof(double[]) ? "numbers separated by commas" : type == typeof(int[]) ? "integers separated by commas" : type.IsEnum ? string.Join(" or ", Enum.GetNames(type)).ToLowerInvariant() : type.Name;
-        throw new RetainException($"--{name}: expected {expected} (got '{text}')");
+        throw OptionValues.Invalid("--" + name, type, text);
     }
 }

@@ -131,7 +131,7 @@ public static class ApproachRegistry
     /// </summary>
     private static MultiHeadNetwork CreateDwaNetwork(NetworkRequest request, DwaOptions options)
     {
-        var network = DwaNetworkFactory.Create(request.Backbone, request.InputSize, request.ClassCounts, options.Validated().Network);
+        var network = DwaNetworkFactory.Create(request.Backbone, request.InputSize, request.ClassCounts, options.Network);
         Dwa.Initialisation.Apply(network);
         return network;
     }

@@ -80,7 +80,7 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     public Dwa(ApproachContext context, DwaOptions options) : base(WithCurriculum(context))
     {
-        _options = options.Validated();
+        _options = options;
         _masks = context.Network.Backbone.Gating as DwaWeightMasks
             ?? throw new RetainException("dwa needs its own network (DwaNetworkFactory): masked layers and a context processor");
         _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);

@@ -17,7 +17,7 @@ public enum DwaPreset
 /// the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's options (nepochs 200, sbatch 32,
 /// lr 0.075, warmup 10,750, curriculum linear:100:0.2, clipgrad 10000) are DWA's defaults of the run options.
 /// </summary>
-public sealed record DwaOptions
+public sealed record DwaOptions : IValidatedOptions
 {
     private readonly DwaPreset _preset;
 
@@ -122,19 +122,20 @@ public sealed record DwaOptions
         CombineMaskFactors = CombineMaskFactors, UseDropout = UseDropout, Gate = Gate,
     };
 
-    /// <summary>Checks the values the option parser cannot (ranges, list lengths).</summary>
-    public DwaOptions Validated()
+    /// <summary>Checks the values the option parser cannot (ranges, list lengths); the upper bound of --use_stem depends on the backbone and is checked when the network is built.</summary>
+    public void Validate()
     {
         if (LossWeights.Length is < 1 or > 2 || LossWeights.Any(w => w < 0))
             throw new RetainException($"--lamb_loss: expected one or two non-negative weights λ_triplet[,λ_att] (got {ApproachOptions.Format(LossWeights)})");
-        if (SparsityWeight < 0) throw new RetainException($"--lamb_reg must not be negative (got {SparsityWeight})");
-        if (TargetSparsity is < 0 or > 1) throw new RetainException($"--sparsity must be in [0, 1] (got {TargetSparsity})");
-        if (Margin < 0) throw new RetainException($"--alpha must not be negative (got {Margin})");
-        if (TaskNegativeWeight < 0) throw new RetainException($"--delta must not be negative (got {TaskNegativeWeight})");
-        if (StiffnessEpochs is < 1) throw new RetainException($"--stiff must be at least 1 epoch (got {StiffnessEpochs})");
+        OptionValues.RequireNotNegative("--lamb_reg", SparsityWeight);
+        if (TargetSparsity is < 0 or > 1) throw new RetainException($"--sparsity must be in [0, 1] (got {ApproachOptions.Format(TargetSparsity)})");
+        OptionValues.RequireNotNegative("--alpha", Margin);
+        OptionValues.RequireNotNegative("--delta", TaskNegativeWeight);
+        if (StiffnessEpochs is { } stiff) OptionValues.RequireAtLeast("--stiff", stiff, 1);
         if (ProcessorFeatures.Length != 2 || ProcessorFeatures.Any(f => f < 1))
             throw new RetainException($"--processor_feats: expected two positive sizes F_B,F_E (got {ApproachOptions.Format(ProcessorFeatures)})");
+        if (EmbeddingSize is { } size) OptionValues.RequireAtLeast("--emb_size", size, 1);
+        OptionValues.RequireNotNegative("--use_stem", StemLayers);
         if (UseApex) throw new RetainException("--use_apex: NVIDIA apex mixed precision does not exist in TorchSharp; DWA runs in float32");
-        return this;
     }
 }

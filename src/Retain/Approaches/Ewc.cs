@@ -4,13 +4,15 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record EwcOptions
+public sealed record EwcOptions : IValidatedOptions
 {
     [Option("lamb", "Importance of old tasks: the penalty is lamb/2 * sum_w F_w (theta_old,w - theta_w)^2 (Kirkpatrick et al. 2017, eq. 3).")]
     public double Lambda { get; init; } = 5000;
 
     [Option("fisher-merge", "How the Fisher diagonals of the tasks combine: mean (the seed's running mean (F_new + t F_old)/(t+1)) or sum (standard EWC).")]
     public FisherMerge Merge { get; init; } = FisherMerge.Mean;
+
+    public void Validate() => OptionValues.RequireNotNegative("--lamb", Lambda);
 }
 
 public enum FisherMerge { Mean, Sum }

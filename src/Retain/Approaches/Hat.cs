@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Retain.Approaches;
 
 /// <summary>HAT's own options (approaches.md §13; the HAT paper searched lamb in 0.1..4 and smax in 25..800).</summary>
-public sealed record HatOptions
+public sealed record HatOptions : IValidatedOptions
 {
     [Option("lamb", "Weight c of the attention regulariser: how strongly a task is pushed to use few units not used by earlier tasks.")]
     public double Lamb { get; init; } = 0.75;
@@ -23,10 +23,10 @@ public sealed record HatOptions
 
     public void Validate()
     {
-        if (!(Lamb >= 0)) throw new RetainException($"--lamb must not be negative (got {Lamb})");
-        if (!(Smax >= 1)) throw new RetainException($"--smax must be at least 1 (got {Smax})");
-        if (!(ThresCosh > 0)) throw new RetainException($"--thres-cosh must be positive (got {ThresCosh})");
-        if (!(ThresEmb > 0)) throw new RetainException($"--thres-emb must be positive (got {ThresEmb})");
+        OptionValues.RequireNotNegative("--lamb", Lamb);
+        OptionValues.RequireAtLeast("--smax", Smax, 1);
+        OptionValues.RequirePositive("--thres-cosh", ThresCosh);
+        OptionValues.RequirePositive("--thres-emb", ThresEmb);
     }
 }
 
@@ -69,7 +69,6 @@ public class Hat : Approach
 {
     public Hat(ApproachContext context, HatOptions options) : base(context)
     {
-        options.Validate();
         Settings = options;
         UnitGates = Model.Backbone.Gating as HatUnitGates
             ?? throw new ArgumentException("HAT trains a network whose backbone is gated by HatUnitGates", nameof(context));

@@ -5,7 +5,7 @@ using Retain.Training;
 namespace Retain.Approaches;
 
 /// <summary>hat-test's options: HAT's two search parameters; its thresholds are fixed at the seed's 50 and 6.</summary>
-public sealed record HatTestOptions
+public sealed record HatTestOptions : IValidatedOptions
 {
     [Option("lamb", "Weight c of the attention regulariser; larger values compress the task into fewer units.")]
     public double Lamb { get; init; } = 0.75;
@@ -14,6 +14,8 @@ public sealed record HatTestOptions
     public double Smax { get; init; } = 400;
 
     public HatOptions ToHat() => new() { Lamb = Lamb, Smax = Smax };
+
+    public void Validate() => ToHat().Validate();
 }
 
 /// <summary>

@@ -4,10 +4,12 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record ImmMeanOptions
+public sealed record ImmMeanOptions : IValidatedOptions
 {
     [Option("regularizer", "Weight of the L2 pull towards the previous merged model while a task trains (weight transfer; the seed's grid: 0.01 to 1e-6).")]
     public double Regularizer { get; init; } = 1e-4;
+
+    public void Validate() => OptionValues.RequireNotNegative("--regularizer", Regularizer);
 }
 
 /// <summary>
@@ -27,11 +29,7 @@ public sealed class ImmMean : Approach
     /// <summary>θ_old: the merged model after the previous task, by parameter name (null while task 0 trains).</summary>
     private Dictionary<string, Tensor>? _old;
 
-    public ImmMean(ApproachContext context, ImmMeanOptions options) : base(context)
-    {
-        if (!(options.Regularizer >= 0)) throw new RetainException($"--regularizer must not be negative (got {options.Regularizer})");
-        _options = options;
-    }
+    public ImmMean(ApproachContext context, ImmMeanOptions options) : base(context) => _options = options;
 
     protected override Tensor Penalty(int task)
     {

@@ -4,10 +4,12 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record ImmModeOptions
+public sealed record ImmModeOptions : IValidatedOptions
 {
     [Option("lamb", "Weight λ of the L2 pull towards the previous merged model while a task trains (the seed's grid: 10 to 1e-5).")]
     public double Lamb { get; init; } = 0.01;
+
+    public void Validate() => OptionValues.RequireNotNegative("--lamb", Lamb);
 }
 
 /// <summary>
@@ -33,11 +35,7 @@ public sealed class ImmMode : Approach
     /// <summary>F: the Fisher diagonals of all tasks so far, summed, by parameter name.</summary>
     private Dictionary<string, Tensor>? _fisher;
 
-    public ImmMode(ApproachContext context, ImmModeOptions options) : base(context)
-    {
-        if (!(options.Lamb >= 0)) throw new RetainException($"--lamb must not be negative (got {options.Lamb})");
-        _options = options;
-    }
+    public ImmMode(ApproachContext context, ImmModeOptions options) : base(context) => _options = options;
 
     protected override Tensor Penalty(int task)
     {

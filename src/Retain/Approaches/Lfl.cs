@@ -4,10 +4,12 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record LflOptions
+public sealed record LflOptions : IValidatedOptions
 {
     [Option("lamb", "Weight λ of the feature-distance term that keeps the last hidden layer where it was (the seed's grid: 1e-1 to 5e-5).")]
     public double Lamb { get; init; } = 0.05;
+
+    public void Validate() => OptionValues.RequireNotNegative("--lamb", Lamb);
 }
 
 /// <summary>
@@ -27,11 +29,7 @@ public sealed class Lfl : Approach
     /// <summary>θ_old: the model as it was after the previous task (null while task 0 trains).</summary>
     private MultiHeadNetwork? _old;
 
-    public Lfl(ApproachContext context, LflOptions options) : base(context)
-    {
-        if (!(options.Lamb >= 0)) throw new RetainException($"--lamb must not be negative (got {options.Lamb})");
-        _options = options;
-    }
+    public Lfl(ApproachContext context, LflOptions options) : base(context) => _options = options;
 
     /// <summary>The experiment's backbone without dropout on the layer whose features are distilled.</summary>
     public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts)

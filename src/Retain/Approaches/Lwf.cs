@@ -4,13 +4,19 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record LwfOptions
+public sealed record LwfOptions : IValidatedOptions
 {
     [Option("lamb", "Weight λ of the distillation term that keeps earlier tasks' heads answering as before (the seed's grid: 0.1 to 10).")]
     public double Lamb { get; init; } = 2;
 
     [Option("temperature", "Distillation temperature T (the seed's T): old and new answers are compared as softmax(logits / T) (the seed's grid: 0.5 to 4).")]
     public double Temperature { get; init; } = 1;
+
+    public void Validate()
+    {
+        OptionValues.RequireNotNegative("--lamb", Lamb);
+        OptionValues.RequirePositive("--temperature", Temperature);
+    }
 }
 
 /// <summary>
@@ -32,12 +38,7 @@ public sealed class Lwf : Approach
     /// <summary>θ_old: the model as it was after the previous task (null while task 0 trains).</summary>
     private MultiHeadNetwork? _old;
 
-    public Lwf(ApproachContext context, LwfOptions options) : base(context)
-    {
-        if (!(options.Lamb >= 0)) throw new RetainException($"--lamb must not be negative (got {options.Lamb})");
-        if (!(options.Temperature > 0)) throw new RetainException($"--temperature must be positive (got {options.Temperature})");
-        _options = options;
-    }
+    public Lwf(ApproachContext context, LwfOptions options) : base(context) => _options = options;
 
     protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record PathNetOptions
+public sealed record PathNetOptions : IValidatedOptions
 {
     [Option("generations", "Generations of the path search per task; every path trains nepochs / generations epochs per generation (the seed's grid: 5 to 200).")]
     public int Generations { get; init; } = 20;
@@ -19,6 +19,16 @@ public sealed record PathNetOptions
 
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
+
+    public void Validate()
+    {
+        OptionValues.RequireAtLeast("--generations", Generations, 1);
+        OptionValues.RequireAtLeast("--paths", Paths, 1);
+        OptionValues.RequireAtLeast("--modules", Modules, 1);
+        OptionValues.RequireAtLeast("--active", Active, 1);
+        if (Active > Modules)
+            throw new RetainException($"--active ({Active}) cannot exceed --modules ({Modules}): a random path takes distinct modules");
+    }
 }
 
 /// <summary>
@@ -54,10 +64,7 @@ public sealed class PathNet : Approach
     {
         _modules = Model.Backbone.Gating as PathNetModules
             ?? throw new ArgumentException("pathnet needs a network built by PathNetModules.CreateNetwork", nameof(context));
-        if (options.Generations < 1 || options.Paths < 1)
-            throw new RetainException($"--generations and --paths must be at least 1 (got {options.Generations}, {options.Paths})");
-        if (options.Active > options.Modules)
-            throw new RetainException($"--active ({options.Active}) cannot exceed --modules ({options.Modules}): a random path takes distinct modules");
+        // Depends on the base loop's options too, so the options record cannot check it.
         if (Options.Epochs / options.Generations < 1)
             throw new RetainException($"pathnet trains nepochs / generations epochs per path and generation: --nepochs ({Options.Epochs}) must be at least --generations ({options.Generations})");
         _options = options;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Retain.Networks;
@@ -79,7 +80,9 @@ public static class CustomBenchmark
         void Require(bool ok, string problem) { if (!ok) throw new DataFileException(path, problem); }
         Require(spec.Datasets.Count > 0, "\"datasets\" is empty");
         Require(spec.Image is { Channels: 1 or 3, Height: > 0, Width: > 0 }, "\"image\" needs channels 1 or 3 and a positive height and width");
-        Require(spec.ValidFraction is >= 0 and < 1, "\"valid_fraction\" must be in [0,1)");
+        // 0 would leave no validation sample (a NaN validation loss: no epoch is ever best, the trained weights are
+        // thrown away), 1 no training sample.
+        Require(spec.ValidFraction is > 0 and < 1, $"\"valid_fraction\" must be strictly between 0 and 1 (got {spec.ValidFraction.ToString(CultureInfo.InvariantCulture)})");
         Require(spec.Network is null or "mlp" or "alexnet", "\"network\" must be mlp or alexnet");
         foreach (var d in spec.Datasets)
             Require(d.Format switch
@@ -94,7 +97,14 @@ public static class CustomBenchmark
         {
             case "class-groups":
                 Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
-                Require(spec.Tasks.Groups is { Count: > 0 } && spec.Tasks.Groups.All(g => g.Count > 0), "\"tasks.groups\" needs at least one non-empty group of class labels");
+                Require(spec.Tasks.Groups is { Count: > 0 }, "\"tasks.groups\" needs at least one group of class labels");
+                for (var i = 0; i < spec.Tasks.Groups!.Count; i++)
+                {
+                    var group = spec.Tasks.Groups[i] ?? []; // JSON null
+                    Require(group.Count >= 2, $"{GroupName(i, group)} has {group.Count} class{(group.Count == 1 ? "" : "es")}: a task needs at least 2");
+                    var repeated = group.GroupBy(l => l).FirstOrDefault(g => g.Count() > 1);
+                    Require(repeated is null, $"{GroupName(i, group)} lists class {repeated?.Key} more than once");
+                }
                 break;
             case "permutations":
                 Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
@@ -108,6 +118,12 @@ public static class CustomBenchmark
         }
     }
 
+    private static string GroupName(int index, List<int> group) => $"\"tasks.groups\"[{index}] [{string.Join(", ", group)}]";
+
+    /// <summary>Labels as "0..9" when they run without a gap from 0, else listed.</summary>
+    private static string DescribeLabels(IReadOnlyCollection<int> labels) =>
+        labels.Count > 2 && labels.Min() == 0 && labels.Max() == labels.Count - 1 ? $"0..{labels.Count - 1}" : string.Join(", ", labels.Order());
+
     public static Benchmark Load(string path, int seed)
     {
         var spec = ReadSpec(path);
@@ -117,42 +133,69 @@ public static class CustomBenchmark
         if (mean.Length != spec.Image.Channels || std.Length != spec.Image.Channels || std.Any(s => !(s > 0)))
             throw new DataFileException(path, $"\"normalisation\" needs {spec.Image.Channels} means and {spec.Image.Channels} positive stds");
 
-        var raw = new List<(string Name, int Classes, ImageSet Train, ImageSet Test, long[]? Permutation)>();
+        // Labels: the data set's label of each class of the task (class-groups relabel theirs to 0..k-1).
+        var raw = new List<(string Name, int[] Labels, ImageSet Train, ImageSet Test, long[]? Permutation)>();
         switch (spec.Tasks.Type)
         {
             case "class-groups":
                 var (train, test) = images[spec.Tasks.Dataset!];
-                foreach (var group in spec.Tasks.Groups!)
+                var known = train.Labels.Select(l => (int)l).ToHashSet();
+                for (var i = 0; i < spec.Tasks.Groups!.Count; i++)
                 {
+                    var group = spec.Tasks.Groups[i];
+                    // Compared as ints: -1 or 256 match no (byte) label instead of wrapping around to 255 or 0.
+                    foreach (var label in group.Where(l => !known.Contains(l)))
+                        throw new DataFileException(path, $"{GroupName(i, group)}: class {label} is not a label of data set '{spec.Tasks.Dataset}' (its training labels: {DescribeLabels(known)})");
                     bool InGroup(byte label) => group.Contains(label);
                     byte Relabel(byte label) => (byte)group.IndexOf(label);
-                    raw.Add(($"{spec.Tasks.Dataset}-{string.Join("-", group)}", group.Count, train.Where(InGroup, Relabel), test.Where(InGroup, Relabel), null));
+                    raw.Add(($"{spec.Tasks.Dataset}-{string.Join("-", group)}", group.ToArray(), train.Where(InGroup, Relabel), test.Where(InGroup, Relabel), null));
                 }
                 break;
             case "permutations":
                 var source = images[spec.Tasks.Dataset!];
-                var classes = source.Train.Labels.Max() + 1;
+                var labels = Enumerable.Range(0, source.Train.Labels.Max() + 1).ToArray();
                 var ids = Enumerable.Range(0, spec.Tasks.Count).ToArray();
                 new NumpyRandomState((uint)seed).Shuffle(ids);
                 for (var i = 0; i < ids.Length; i++)
-                    raw.Add(($"{spec.Tasks.Dataset}-perm{i}", classes, source.Train, source.Test,
+                    raw.Add(($"{spec.Tasks.Dataset}-perm{i}", labels, source.Train, source.Test,
                         ExperimentCatalog.PixelPermutation(ids[i], i, source.Train.ImageBytes)));
                 break;
             default:
-                raw.AddRange(spec.Datasets.Select(d => (d.Name, images[d.Name].Train.Labels.Max() + 1, images[d.Name].Train, images[d.Name].Test, (long[]?)null)));
+                raw.AddRange(spec.Datasets.Select(d => (d.Name, Enumerable.Range(0, images[d.Name].Train.Labels.Max() + 1).ToArray(),
+                    images[d.Name].Train, images[d.Name].Test, (long[]?)null)));
                 break;
         }
         var order = Enumerable.Range(0, raw.Count).ToArray();
         if (spec.ShuffleTasks && spec.Tasks.Type != "permutations") new NumpyRandomState((uint)seed).Shuffle(order);
 
         var tasks = new List<TaskData>();
-        foreach (var k in order)
+        try
         {
-            var (name, classes, trainSet, testSet, permutation) = raw[k];
-            if (trainSet.Count == 0 || testSet.Count == 0) throw new DataFileException(path, $"task {name} has no training or no test images");
-            using var full = Permute(trainSet.ToNormalisedSplit(mean, std), permutation);
-            var (tr, va) = ExperimentCatalog.ValidationSplit(full, spec.ValidFraction, seed);
-            tasks.Add(new TaskData(name, classes, tr, va, Permute(testSet.ToNormalisedSplit(mean, std), permutation)));
+            foreach (var k in order)
+            {
+                var (name, labels, trainSet, testSet, permutation) = raw[k];
+                if (trainSet.Count == 0 || testSet.Count == 0) throw new DataFileException(path, $"task {name} has no training or no test images");
+                using var full = Permute(trainSet.ToNormalisedSplit(mean, std), permutation);
+                var present = full.SamplesPerClass(labels.Length);
+                var classesPresent = present.Count(n => n > 0);
+                if (classesPresent < 2)
+                    throw new DataFileException(path, $"task {name} has {classesPresent} class{(classesPresent == 1 ? "" : "es")} in its training data: a task needs at least 2");
+                var (tr, va) = ExperimentCatalog.ValidationSplit(full, spec.ValidFraction, seed);
+                var task = new TaskData(name, labels.Length, tr, va, Permute(testSet.ToNormalisedSplit(mean, std), permutation));
+                tasks.Add(task);
+                // Every class must be validated (and still trained): the best epoch is chosen on the validation loss.
+                foreach (var (split, counts) in new[] { ("validation", va.SamplesPerClass(labels.Length)), ("training", tr.SamplesPerClass(labels.Length)) })
+                {
+                    var missing = Enumerable.Range(0, labels.Length).Where(c => present[c] > 0 && counts[c] == 0).ToArray();
+                    if (missing.Length > 0)
+                        throw new DataFileException(path, $"\"valid_fraction\" {spec.ValidFraction.ToString(CultureInfo.InvariantCulture)} leaves class {labels[missing[0]]} of task {name} ({present[missing[0]]} training images) with no {split} sample");
+                }
+            }
+        }
+        catch
+        {
+            foreach (var task in tasks) task.Dispose();
+            throw;
         }
         var size = new[] { spec.Image.Channels, spec.Image.Height, spec.Image.Width };
         return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path)) { Backbone = Backbone(spec) };
@@ -165,8 +208,14 @@ public static class CustomBenchmark
     {
         string At(string relative) => Path.Combine(root, relative);
         if (d.Format == "folder")
-            return (ImageFolderReader.Read(At(d.Train!), image.Channels, image.Height, image.Width).Images,
-                    ImageFolderReader.Read(At(d.Test!), image.Channels, image.Height, image.Width).Images);
+        {
+            var trainFolder = ImageFolderReader.Read(At(d.Train!), image.Channels, image.Height, image.Width);
+            var testFolder = ImageFolderReader.Read(At(d.Test!), image.Channels, image.Height, image.Width);
+            // Labels are the positions of the sorted class folders, so both folders must hold the same classes.
+            if (!testFolder.ClassNames.SequenceEqual(trainFolder.ClassNames))
+                throw new DataFileException(At(d.Test!), $"class folders {string.Join(", ", testFolder.ClassNames)} differ from the training folder's {string.Join(", ", trainFolder.ClassNames)}");
+            return (trainFolder.Images, testFolder.Images);
+        }
         var train = Mnist.ReadIdxPair(At(d.TrainImages!), At(d.TrainLabels!));
         var test = Mnist.ReadIdxPair(At(d.TestImages!), At(d.TestLabels!));
         if (train.Height != image.Height || train.Width != image.Width || test.Height != image.Height || test.Width != image.Width)

@@ -89,6 +89,21 @@ public static class DatasetFiles
 
     public static IReadOnlyList<string> Ids => All.Select(d => d.Id).ToArray();
 
+    /// <summary>
+    /// Throws, before anything is loaded, naming those of the data sets <paramref name="ids"/> that are not complete in
+    /// <paramref name="dataDir"/> and the files each needs there (e.g. <c>cifar: missing data set(s) cifar10; cifar10
+    /// needs cifar-10-batches-py/data_batch_1, ... or cifar-10-batches-bin/... under dat</c>), then <paramref name="advice"/>.
+    /// </summary>
+    public static void RequirePresent(string experiment, string dataDir, IReadOnlyList<string> ids, string? advice = null)
+    {
+        var missing = ids.Where(id => !Get(id).IsPresent(dataDir)).ToArray();
+        if (missing.Length == 0) return;
+        throw new RetainException(
+            $"{experiment}: missing data set(s) {string.Join(", ", missing)}; " +
+            string.Join("; ", missing.Select(id => $"{id} needs {string.Join(" or ", Get(id).Layouts.Select(l => string.Join(", ", l)))}")) +
+            $" under {dataDir}" + (advice is null ? "" : ". " + advice));
+    }
+
     public static DatasetSource Get(string id) =>
         All.FirstOrDefault(d => d.Id == id)
         ?? throw new RetainException($"unknown data set '{id}' (known: {string.Join(", ", Ids)})");

@@ -34,7 +34,8 @@ public static class IdxReader
         }
         catch (InvalidDataException e)
         {
-            throw new DataFileException(path, $"corrupt gzip data ({e.Message})", e);
+            // .NET words every undecodable deflate stream as "unsupported compression method", which misleads here.
+            throw new DataFileException(path, "corrupt or truncated gzip file: its compressed data cannot be decoded", e);
         }
     }
 

@@ -189,7 +189,8 @@ public static class MatFile
         }
         catch (InvalidDataException e)
         {
-            throw new DataFileException(path, $"corrupt compressed data in the element at byte {position} ({e.Message})", e);
+            // .NET words every undecodable deflate stream as "unsupported compression method", which misleads here.
+            throw new DataFileException(path, $"corrupt or truncated compressed element at byte {position}: its zlib data cannot be decoded", e);
         }
     }
 

@@ -49,12 +49,9 @@ public static class MixtureExperiments
             chosen = chosen.Where(m => datasets.Contains(m.Name)).ToList();
             if (datasets.Contains("cub200")) chosen.Add(Members[8]);
         }
-        var missing = chosen.Where(m => !DatasetFiles.Get(m.Name).IsPresent(dataDir)).ToArray();
-        if (missing.Length > 0)
-            throw new RetainException(
-                $"mixture: missing data set(s) {string.Join(", ", missing.Select(m => m.Name))}; " +
-                string.Join("; ", missing.Select(m => $"{m.Name} needs {string.Join(" or ", DatasetFiles.Get(m.Name).Layouts.Select(l => string.Join(", ", l)))}")) +
-                $" under {dataDir}. Run the present ones with --datasets {string.Join(",", chosen.Except(missing).Select(m => m.Name))}");
+        var present = chosen.Where(m => DatasetFiles.Get(m.Name).IsPresent(dataDir)).Select(m => m.Name).ToArray();
+        DatasetFiles.RequirePresent("mixture", dataDir, [.. chosen.Select(m => m.Name)],
+            present.Length > 0 ? $"Run the present ones with --datasets {string.Join(",", present)}" : null);
 
         var tasks = new List<TaskData>();
         foreach (var member in chosen)
@@ -73,6 +70,7 @@ public static class MixtureExperiments
     /// </summary>
     public static Benchmark Cifar(string dataDir, int seed)
     {
+        DatasetFiles.RequirePresent("cifar", dataDir, [Members[0].Name, Members[1].Name]);
         var (train10, test10) = LoadPrepared(dataDir, Members[0]);
         var (train100, test100) = LoadPrepared(dataDir, Members[1]);
         var order = Enumerable.Range(0, 10).ToArray();

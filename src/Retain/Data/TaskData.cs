@@ -47,13 +47,52 @@ public sealed class Split(Tensor x, Tensor y, Tensor? taskIds = null) : IDisposa
         cat(splits.Select((s, k) => full(s.Count, k, ScalarType.Int64)).ToArray()));
 
     /// <summary>
-    /// At most <paramref name="count"/> samples, evenly spaced over the split (all of them if there are fewer), so a
-    /// split stored class by class keeps every class.
+    /// At most <paramref name="count"/> samples (all of them if there are fewer), chosen deterministically so that every
+    /// class keeps at least one: each class present gets one sample, the other count − k (k classes) are shared in
+    /// proportion to the classes' sizes beyond that first sample, whole shares first and the rest to the largest
+    /// remainders (ties to the lower label). Within a class the kept samples are evenly spaced over its samples in split
+    /// order, and the result keeps split order. (Evenly spaced samples of the whole split could miss classes: a shuffled
+    /// training split alternating 0, 1, 0, 1 loses class 1 to every second sample.)
     /// </summary>
     public Split Take(int count)
     {
-        var kept = Math.Min(count, Count);
-        return Select(Enumerable.Range(0, kept).Select(i => (long)i * Count / kept).ToArray());
+        if (count >= Count) return Select([.. Enumerable.Range(0, Count).Select(i => (long)i)]);
+        var classes = IndicesByClass();
+        if (count < classes.Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"fewer than the {classes.Count} classes of the split");
+        long extra = count - classes.Count, spare = Count - classes.Count;
+        var shares = classes.Select(c => (Indices: c.Value, Whole: extra * (c.Value.Count - 1) / spare, Remainder: extra * (c.Value.Count - 1) % spare)).ToArray();
+        var bonus = (int)(extra - shares.Sum(s => s.Whole));
+        var roundedUp = shares.Select((s, k) => (s.Remainder, k)).OrderByDescending(r => r.Remainder).ThenBy(r => r.k).Take(bonus).Select(r => r.k).ToHashSet();
+        var kept = shares.SelectMany((s, k) =>
+        {
+            var quota = 1 + (int)s.Whole + (roundedUp.Contains(k) ? 1 : 0);
+            return Enumerable.Range(0, quota).Select(i => (long)s.Indices[(int)((long)i * s.Indices.Count / quota)]);
+        });
+        return Select([.. kept.Order()]);
+    }
+
+    /// <summary>How many classes have at least one sample in the split.</summary>
+    public int ClassesPresent => IndicesByClass().Count;
+
+    /// <summary>The positions of each label's samples, in split order, by label.</summary>
+    private SortedDictionary<long, List<int>> IndicesByClass()
+    {
+        var byClass = new SortedDictionary<long, List<int>>();
+        var labels = Y.data<long>().ToArray();
+        for (var i = 0; i < labels.Length; i++)
+        {
+            if (!byClass.TryGetValue(labels[i], out var list)) byClass[labels[i]] = list = [];
+            list.Add(i);
+        }
+        return byClass;
+    }
+
+    /// <summary>How many samples of each class 0..<paramref name="classCount"/>-1 the split holds.</summary>
+    public long[] SamplesPerClass(int classCount)
+    {
+        using var counts = Y.bincount(null, classCount);
+        return counts.data<long>().ToArray();
     }
 
     public Split Select(long[] indices)
@@ -79,8 +118,19 @@ public sealed record SplitBatch(int Start, Tensor X, Tensor Y, Tensor? TaskIds);
 /// <summary>One task of a benchmark: its own classes with train, validation and test splits.</summary>
 public sealed record TaskData(string Name, int ClassCount, Split Train, Split Valid, Split Test) : IDisposable
 {
-    /// <summary>A copy with at most <paramref name="count"/> samples in each split (evenly spaced).</summary>
-    public TaskData Take(int count) => this with { Train = Train.Take(count), Valid = Valid.Take(count), Test = Test.Take(count) };
+    /// <summary>A copy with at most <paramref name="count"/> samples in each split, every class kept (<see cref="Split.Take"/>).</summary>
+    public TaskData Take(int count)
+    {
+        RequireLimitKeepsEveryClass(count);
+        return this with { Train = Train.Take(count), Valid = Valid.Take(count), Test = Test.Take(count) };
+    }
+
+    /// <summary>--limit (<see cref="Take"/>) must leave room for one sample of each class in every split.</summary>
+    public void RequireLimitKeepsEveryClass(int count)
+    {
+        if (new[] { Train, Valid, Test }.Any(split => count < split.ClassesPresent))
+            throw new RetainException($"--limit {count} is below the {ClassCount} classes of task {Name}: every split keeps at least one sample of each class");
+    }
 
     public void Dispose() { Train.Dispose(); Valid.Dispose(); Test.Dispose(); }
 }
@@ -94,8 +144,13 @@ public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[]
 
     public static Networks.BackboneKind DefaultBackbone(string experiment) =>
         experiment is "mnist2" or "pmnist" ? Networks.BackboneKind.Mlp : Networks.BackboneKind.AlexNet;
-    /// <summary>A copy whose tasks keep at most <paramref name="count"/> samples per split (quick trial runs).</summary>
-    public Benchmark Take(int count) => this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray() };
+
+    /// <summary>A copy whose tasks keep at most <paramref name="count"/> samples per split, every class kept (quick trial runs).</summary>
+    public Benchmark Take(int count)
+    {
+        foreach (var task in Tasks) task.RequireLimitKeepsEveryClass(count); // before any copy is made
+        return this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray() };
+    }
 
     public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
 }

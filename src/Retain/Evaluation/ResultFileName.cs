@@ -31,15 +31,19 @@ public sealed record ResultFileName(string Experiment, string Approach, int Seed
         $"{Experiment}_{Approach}_{Seed.ToString(CultureInfo.InvariantCulture)}{(Name is null ? "" : "_" + Name)}";
 }
 
-/// <summary>A reference run that a normalised metric needs and that is not there, with the command that makes it.</summary>
-public sealed record MissingReferenceRun(string Path, string Experiment, string Approach, int Seed)
+/// <summary>
+/// A reference run that a normalised metric needs and that is not there, with the command that makes it;
+/// <paramref name="Arguments"/> are the options that make it match the run (e.g. <c>--limit 500</c>).
+/// </summary>
+public sealed record MissingReferenceRun(string Path, string Experiment, string Approach, int Seed, string? Arguments = null)
 {
     /// <summary>The <c>retain run</c> command that writes this file (with --output unless it is the default place).</summary>
     public string Command
     {
         get
         {
-            var command = $"retain run --experiment {Experiment} --approach {Approach} --seed {Seed.ToString(CultureInfo.InvariantCulture)}";
+            var command = $"retain run --experiment {Experiment} --approach {Approach} --seed {Seed.ToString(CultureInfo.InvariantCulture)}" +
+                          (string.IsNullOrEmpty(Arguments) ? "" : " " + Arguments);
             var defaultOutput = ResultFiles.DefaultOutput("res", Experiment, Approach, Seed, null);
             return System.IO.Path.GetFullPath(Path) == System.IO.Path.GetFullPath(defaultOutput)
                 ? command
@@ -68,16 +72,19 @@ public static class ReferenceRuns
     public static string PathFor(ResultFileName run, string approach, string folder) =>
         ResultFiles.DefaultOutput(folder, run.Experiment, approach, run.Seed, null);
 
-    /// <summary>The random and joint files that the given runs (each with the folder to look in) need and lack, each once.</summary>
-    public static IReadOnlyList<MissingReferenceRun> FindMissing(IEnumerable<(ResultFileName Run, string Folder)> runs) =>
-        runs.SelectMany(r => new[] { Random, Joint }.Select(approach => (r.Run, approach, Path: PathFor(r.Run, approach, r.Folder))))
+    /// <summary>
+    /// The random and joint files that the given runs (each with the folder to look in and the options a matching
+    /// reference is made with) need and lack, each once.
+    /// </summary>
+    public static IReadOnlyList<MissingReferenceRun> FindMissing(IEnumerable<(ResultFileName Run, string Folder, string? Arguments)> runs) =>
+        runs.SelectMany(r => new[] { Random, Joint }.Select(approach => (r.Run, r.Arguments, approach, Path: PathFor(r.Run, approach, r.Folder))))
             .Where(r => !File.Exists(r.Path))
             .DistinctBy(r => System.IO.Path.GetFullPath(r.Path))
-            .Select(r => new MissingReferenceRun(r.Path, r.Run.Experiment, r.approach, r.Run.Seed))
+            .Select(r => new MissingReferenceRun(r.Path, r.Run.Experiment, r.approach, r.Run.Seed, r.Arguments))
             .ToArray();
 
     /// <summary>Throws <see cref="MissingReferenceRunsException"/> listing every missing reference of the given runs.</summary>
-    public static void RequireAll(IEnumerable<(ResultFileName Run, string Folder)> runs)
+    public static void RequireAll(IEnumerable<(ResultFileName Run, string Folder, string? Arguments)> runs)
     {
         var missing = FindMissing(runs);
         if (missing.Count > 0) throw new MissingReferenceRunsException(missing);
