@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Retain.Tests;
+
+/// <summary>Runs a program to its end within a time limit and captures what it prints: how the tests call the
+/// project's shell tools, Slurm's commands and Chromium.</summary>
+public static class ChildProcess
+{
+    public sealed record Result(int ExitCode, string Output, string Error);
+
+    /// <summary>Runs <paramref name="program"/>; past <paramref name="timeout"/> it and its children are killed and a
+    /// <see cref="TimeoutException"/> names the command.</summary>
+    public static Result Run(string program, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? "",
+        };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
+        var command = string.Join(' ', start.ArgumentList.Prepend(program));
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command}");
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        // The output ends when every holder of the pipes has closed them, which a leftover child could delay.
+        if (!process.WaitForExit(timeout) || !Task.WhenAll(output, error).Wait(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{command} did not finish within {timeout.TotalSeconds:0} s");
+        }
+        return new Result(process.ExitCode, output.Result, error.Result);
+    }
+}
