@@ -99,8 +99,10 @@ public static class SlurmStudy
                 continue;
             }
             var element = $"{latest.Submission.JobId}_{latest.Element}";
-            if (queued.TryGetValue(element, out var state))
-                status[run] = (state is "RUNNING" or "COMPLETING" or "CONFIGURING" ? StudyRunStatus.Running : StudyRunStatus.Pending, $"{element} {state}");
+            if (queued.TryGetValue(element, out var state) && state is "RUNNING" or "COMPLETING" or "CONFIGURING")
+                status[run] = (StudyRunStatus.Running, $"{element} {state}");
+            else if (state is "PENDING" or "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" or "SUSPENDED" or "RESIZING")
+                status[run] = (StudyRunStatus.Pending, $"{element} {state}");
             else if (File.Exists(ExitFile(study, latest.Submission.JobId, latest.Element)))
                 status[run] = (StudyRunStatus.Failed, $"{element} exit code {File.ReadAllText(ExitFile(study, latest.Submission.JobId, latest.Element)).Trim()}");
             else
