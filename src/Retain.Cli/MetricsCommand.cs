@@ -68,6 +68,7 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             var beforeTraining = AccuracyBeforeTraining.TryRead(run.Path, run.Accuracy.CompletedTasks);
             var metrics = RunMetrics.Compute(run.Accuracy, Reference(run, ReferenceRuns.Random).Matrix, Reference(run, ReferenceRuns.Joint).Matrix, beforeTraining);
             PrintRun(run, metrics, beforeTraining is not null);
+            PrintAgnostic(run);
             results.Add((run, metrics));
         }
         PrintAggregate(results);
@@ -125,6 +126,24 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         Line($"notebook: acc = {Format(m.Notebook.Accuracy, "F4")}, forgotten = {PercentOf(m.Notebook.Forgotten)}");
         if (m.ForgettingRatio.Concat(m.NotebookForgettingRatio.Skip(1)).Concat(m.SimpleForgettingRatio.Skip(1)).Any(double.IsNaN))
             Line("n/a in the table: undefined, a division by zero (the joint reference scores exactly the random one on a task, or a task's accuracy was 0)");
+    }
+
+    /// <summary>
+    /// The same metrics without the task id at test time, where the run and both references recorded it: each
+    /// normalised by the references' own task-agnostic matrices.
+    /// </summary>
+    private void PrintAgnostic(Run run)
+    {
+        var own = AgnosticRecord.TryRead(run.Path);
+        if (own is null) return;
+        var random = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Random, run.ReferenceFolder));
+        var joint = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Joint, run.ReferenceFolder));
+        var last = own.Accuracy.CompletedTasks - 1;
+        var taskPrediction = Enumerable.Range(0, last + 1).Average(u => own.TaskAccuracy[last, u]);
+        var rho = random is null || joint is null ? "n/a (the references have no task-agnostic results)"
+            : Format(Metrics.ForgettingRatio(own.Accuracy, random.Accuracy, joint.Accuracy).Average(), "F3");
+        Line($"task-agnostic ({own.Predictor} predictor): ACC {Percent(Metrics.AverageAccuracy(own.Accuracy))}   " +
+             $"BWT {(last == 0 ? "n/a (one task)" : Percent(Metrics.BackwardTransfer(own.Accuracy)))}   ρ≤t mean {rho}   task predicted right {Percent(taskPrediction)}");
     }
 
     /// <summary>ρ^{≤t} over seeds per experiment/approach/name (and folder), the numbers plot_results.py prints.</summary>

@@ -103,6 +103,10 @@ public sealed class RunSettings : CommandSettings
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
+    [CommandOption("--eval <SETTING>")]
+    [Description("both (default): after each task also evaluate without the task id, predicting each sample's task; aware: only with the task id.")]
+    public string? Eval { get; init; }
+
     [CommandOption("--threads <N>")]
     [Description("Torch's intra-op threads (default: one per core). A study of N parallel runs gives each cores / N.")]
     public int? Threads { get; init; }
@@ -196,6 +200,12 @@ public sealed class RunCommand : Command<RunSettings>
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
             Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery,
+            Evaluation = s.Eval switch
+            {
+                null or "both" => EvaluationSetting.Both,
+                "aware" => EvaluationSetting.Aware,
+                _ => throw new RetainException($"--eval: expected both or aware (got '{s.Eval}')"),
+            },
         };
     }
 

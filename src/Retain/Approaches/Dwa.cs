@@ -242,6 +242,31 @@ public sealed class Dwa : Approach, IRunArtifacts
         AccumulateScalar(MaskUseScalar, masks.Average(m => Value(m.Magnitude.mean()) / m.Elements), samples);
     }
 
+    // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
+
+    public const string AnchorPredictor = "anchor";
+
+    /// <summary>The paper's mechanism: the stored task anchor nearest to the sample's context embedding.</summary>
+    public override string DefaultTaskPredictor => _masks.HasProcessor ? AnchorPredictor : base.DefaultTaskPredictor;
+
+    /// <summary>The generic predictors, and (with a context processor) the nearest stored anchor of each sample's embedding.</summary>
+    protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
+    {
+        var predictions = TaskPredictors.Generic(logits);
+        if (!_masks.HasProcessor) return predictions;
+        var context = new ForwardContext(0);
+        Model.Features(x, context);
+        predictions[AnchorPredictor] = NearestAnchor(context.EmbeddingOut!, logits.Count);
+        return predictions;
+    }
+
+    /// <summary>For each embedding (B x E), the task among the first <paramref name="tasks"/> whose stored anchor is nearest (squared distance).</summary>
+    public Tensor NearestAnchor(Tensor embeddings, int tasks)
+    {
+        var anchors = stack(Enumerable.Range(0, tasks).Select(t => tensor(State.AnchorStore[t], device: embeddings.device)).ToArray());   // T x E
+        return cdist(embeddings, anchors).argmin(1);
+    }
+
     // ---- After each task (§15.5) -------------------------------------------------------------------------------
 
     protected override void FinishTask(int task, TaskData data)

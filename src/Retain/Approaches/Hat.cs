@@ -133,6 +133,8 @@ public class Hat : Approach
         return (loss, logits);
     }
 
+    protected override Tensor EvaluationLogits(Tensor x, int task) => Model.Forward(x, new ForwardContext(task) { Scale = EvaluationScale });
+
     protected override void AdjustGradients(int task)
     {
         using var _ = no_grad();

@@ -22,17 +22,39 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
     {
         // Before it has seen a task's labels, the expected accuracy of a uniform guess among the head's classes.
         if (!_trainingLabels.TryGetValue(task, out var labels)) return new EvalResult(0, 1.0 / Model.ClassCount(task));
-        var guesses = new List<long>(split.Count + labels.Length);
-        while (guesses.Count < split.Count)
+        var predictions = Guesses(labels, split.Count);
+        var truth = split.Y.data<long>().ToArray();
+        return new EvalResult(0, (double)predictions.Where((p, i) => p == truth[i]).Count() / split.Count);
+    }
+
+    /// <summary><paramref name="count"/> labels drawn stratified from <paramref name="labels"/>, as the seed draws them.</summary>
+    private long[] Guesses(long[] labels, int count)
+    {
+        var guesses = new List<long>(count + labels.Length);
+        while (guesses.Count < count)
         {
             var copy = (long[])labels.Clone();
             Context.BatchOrder.Shuffle(copy);
             guesses.AddRange(copy);
         }
-        var predictions = guesses.Take(split.Count).ToArray();
+        var predictions = guesses.Take(count).ToArray();
         Context.BatchOrder.Shuffle(predictions);
+        return predictions;
+    }
+
+    public const string RandomPredictor = "random";
+
+    public override string DefaultTaskPredictor => RandomPredictor;
+
+    /// <summary>Without the task: a task drawn uniformly among the learned ones, then a label stratified by that task's training labels.</summary>
+    public override IReadOnlyDictionary<string, AgnosticResult> EvaluateWithoutTask(int task, Split split, int learnedTasks)
+    {
+        var tasks = Enumerable.Range(0, split.Count).Select(_ => (int)Context.BatchOrder.Interval((uint)learnedTasks - 1)).ToArray();
+        var labels = Enumerable.Range(0, learnedTasks).ToDictionary(k => k, k => Guesses(_trainingLabels[k], split.Count));
         var truth = split.Y.data<long>().ToArray();
-        return new EvalResult(0, (double)predictions.Where((p, i) => p == truth[i]).Count() / split.Count);
+        var taskRight = tasks.Count(k => k == task);
+        var correct = tasks.Where((k, i) => k == task && labels[k][i] == truth[i]).Count();
+        return new Dictionary<string, AgnosticResult> { [RandomPredictor] = new((double)correct / split.Count, (double)taskRight / split.Count) };
     }
 
     protected override void SaveState(StateDict state) => state.SetValue("training_labels", _trainingLabels);

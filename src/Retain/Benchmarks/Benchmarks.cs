@@ -15,7 +15,7 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint"];
 
     public static IEnumerable<BenchResult> Run(string name, string dataDir) => name switch
     {
@@ -26,6 +26,7 @@ public static class Benchmarks
         "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", "", null,
             FormattableString.Invariant($"{t.Form} W {t.WeightShape}, batch {t.Batch}: per-sample loop {1000 * t.ReferenceSeconds:F0} ms, batched {1000 * t.BatchedSeconds:F0} ms (forward + backward), max rel. difference {t.MaxDifference:E1}"))),
         "dwa-alexnet" => DwaAlexNet(),
+        "checkpoint" => Checkpoints(dataDir),
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 
@@ -49,6 +50,36 @@ public static class Benchmarks
         var t = DwaBenchmarks.AlexNetTraining();
         yield return new BenchResult("dwa-alexnet-step", t.SecondsPerStep, "s", "", null, FormattableString.Invariant($"{t.Network}, {t.Parameters:N0} parameters, batch {t.Batch}, all DWA losses"));
         yield return new BenchResult("dwa-alexnet-peak", t.PeakResidentMegabytes, "MB", "<= 6144 MB", t.PeakResidentMegabytes <= 6144, "peak resident memory (VmHWM) of this process");
+    }
+
+    /// <summary>
+    /// What checkpoints cost on the main job (mnist2, sgd, 5 epochs per task): its time with checkpoints only at task
+    /// ends, with the default automatic interval, and with one after every epoch.
+    /// </summary>
+    private static IEnumerable<BenchResult> Checkpoints(string dataDir)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"retain-bench-{Environment.ProcessId}");
+        try
+        {
+            double Time(int? every, string name) => Median(1, () =>
+            {
+                var output = Path.Combine(folder, name + ".txt");
+                Experiments.ExperimentRunner.Run(new Experiments.RunConfig
+                {
+                    Experiment = "mnist2", Approach = "sgd", DataDir = dataDir, Output = output, Epochs = 5, CheckpointEvery = every, Overwrite = true,
+                });
+            });
+            var taskEnds = Time(0, "task-ends");
+            var automatic = Time(null, "automatic");
+            var everyEpoch = Time(1, "every-epoch");
+            string Note(double seconds) => FormattableString.Invariant($"{seconds:F1} s against {taskEnds:F1} s with checkpoints only after each task (mnist2, sgd, 5 epochs per task)");
+            yield return new BenchResult("checkpoint auto", 100 * (automatic / taskEnds - 1), "%", "< 5 %", automatic / taskEnds - 1 < 0.05, Note(automatic));
+            yield return new BenchResult("checkpoint every epoch", 100 * (everyEpoch / taskEnds - 1), "%", "", null, Note(everyEpoch));
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>The machine's practical peak: a 1024^3 float32 matrix product.</summary>

@@ -68,3 +68,28 @@ public static class AccuracyBeforeTraining
         return values;
     }
 }
+
+/// <summary>
+/// A run's task-agnostic results, from its JSON record: the accuracy matrix of its own task predictor (each sample's
+/// task predicted, that task's head giving the class), and how often the task was predicted right.
+/// </summary>
+public sealed record AgnosticRecord(string Predictor, AccuracyMatrix Accuracy, AccuracyMatrix TaskAccuracy)
+{
+    private sealed record Recorded
+    {
+        public Dictionary<string, Matrices>? Agnostic { get; init; }
+        public string? AgnosticPredictor { get; init; }
+    }
+
+    private sealed record Matrices(double[][] Accuracy, double[][] TaskAccuracy);
+
+    /// <summary>The agnostic results beside <paramref name="accuracyMatrixPath"/>, or null when the run has none (<c>--eval aware</c>, older records).</summary>
+    public static AgnosticRecord? TryRead(string accuracyMatrixPath)
+    {
+        var jsonPath = ResultFiles.JsonPathFor(accuracyMatrixPath);
+        if (!File.Exists(jsonPath)) return null;
+        var recorded = ResultFiles.ReadRecord<Recorded>(jsonPath);
+        if (recorded is not { Agnostic: { } all, AgnosticPredictor: { } predictor } || !all.TryGetValue(predictor, out var matrices)) return null;
+        return new AgnosticRecord(predictor, new AccuracyMatrix(matrices.Accuracy, jsonPath), new AccuracyMatrix(matrices.TaskAccuracy, jsonPath));
+    }
+}

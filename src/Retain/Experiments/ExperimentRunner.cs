@@ -37,6 +37,13 @@ public sealed record RunRecord
     /// (a study's choice of grid point) reads instead of the test one.
     /// </summary>
     public double[][]? ValidAccuracy { get; init; }
+    /// <summary>
+    /// Task-agnostic evaluation (null with <c>--eval aware</c>): per task predictor, the accuracy matrix when each test
+    /// sample's task is predicted and that task's head gives the class, and the matrix of how often the task was right.
+    /// </summary>
+    public Dictionary<string, AgnosticMatrices>? Agnostic { get; init; }
+    /// <summary>The predictor whose agnostic matrix is the approach's result (DWA: its anchors; others: the most confident head).</summary>
+    public string? AgnosticPredictor { get; init; }
     /// <summary>Test accuracy on task u just before training it (forward transfer needs it).</summary>
     public required double[] AccuracyBeforeTraining { get; init; }
     public required List<EpochRecord> History { get; init; }
@@ -46,6 +53,9 @@ public sealed record RunRecord
     /// <summary>Every task the run was asked to train is trained and tested.</summary>
     public bool Complete => TasksCompleted >= (TestMode ?? TaskNames.Length);
 }
+
+/// <summary>Task-agnostic results of one predictor: <c>Accuracy[t][u]</c> and <c>TaskAccuracy[t][u]</c> as the test matrix.</summary>
+public sealed record AgnosticMatrices(double[][] Accuracy, double[][] TaskAccuracy);
 
 /// <summary>
 /// A run in progress: its record so far, which task comes next, the run's generators and the approach. Everything in
@@ -131,6 +141,8 @@ public static class ExperimentRunner
             WeightInit = config.WeightInit?.ToString(), Limit = config.Limit, TestMode = config.TestMode,
             Parameters = plan.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), ValidAccuracy = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
+            Agnostic = config.Evaluation == EvaluationSetting.Both ? [] : null,
+            AgnosticPredictor = config.Evaluation == EvaluationSetting.Both ? approach.DefaultTaskPredictor : null,
         }, approach, batchOrder);
 
         CheckpointPosition? resumedFrom = null;
@@ -170,6 +182,13 @@ public static class ExperimentRunner
                 row.Add(test);
             }
             for (var u = 0; u <= t; u++) run.Record.ValidAccuracy![t][u] = approach.Evaluate(u, benchmark.Tasks[u].Valid).Accuracy;
+            if (run.Record.Agnostic is { } agnostic)
+                for (var u = 0; u <= t; u++)
+                    foreach (var (predictor, result) in approach.EvaluateWithoutTask(u, benchmark.Tasks[u].Test, t + 1))
+                    {
+                        var matrices = agnostic.TryGetValue(predictor, out var m) ? m : agnostic[predictor] = new AgnosticMatrices(Square(taskCount), Square(taskCount));
+                        (matrices.Accuracy[t][u], matrices.TaskAccuracy[t][u]) = (result.Accuracy, result.TaskAccuracy);
+                    }
             (run.NextTask, run.TaskStarted) = (t + 1, false);
             run.Record.TasksCompleted = t + 1;
             run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;

@@ -28,6 +28,8 @@ public sealed record RunConfig
     public WeightInit? WeightInit { get; init; }
     /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>
     public string? LogPath { get; init; }
+    /// <summary>Also evaluate without the task id (task-agnostic) after each task; the task-aware evaluation always runs.</summary>
+    public EvaluationSetting Evaluation { get; init; } = EvaluationSetting.Both;
     /// <summary>Folder for TensorBoard event files (null: none are written).</summary>
     public string? TensorBoard { get; init; }
     /// <summary>Continue the run from its checkpoint (or start it, when nothing of it exists; nothing to do when complete).</summary>
@@ -68,3 +70,10 @@ public sealed record RunConfig
         return options;
     }
 }
+
+/// <summary>
+/// What is evaluated after each task: task-aware only, or both task-aware (the task id picks the head) and
+/// task-agnostic (the task is predicted per sample). The task-aware matrix is always computed: the seed-format result
+/// file and model selection use it.
+/// </summary>
+public enum EvaluationSetting { Both, Aware }

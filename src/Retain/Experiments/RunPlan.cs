@@ -98,6 +98,7 @@ public sealed record RunPlan
                 new("--lr-patience", Text(t.Patience)), new("--clipgrad", Text(t.ClipGradient)),
                 new("--warmup", t.Warmup is { } w ? $"{Text(w.Epochs)},{Text(w.Divisor)}" : "none"),
                 new("--curriculum", t.Curriculum?.ToString() ?? "none"),
+                new("--eval", Text(Config.Evaluation)),
             };
             identity.AddRange(OptionValues.Select(o => new KeyValuePair<string, string>("--" + o.Name, o.Value)));
             return identity;

@@ -255,6 +255,58 @@ public abstract class Approach : IDisposable, IStateful
         return new EvalResult(lossSum / split.Count, (double)correct / split.Count);
     }
 
+    // ---- Task-agnostic evaluation -----------------------------------------------------------------------------
+
+    /// <summary>Task <paramref name="task"/>'s logits as evaluation computes them (HAT evaluates with its gates at s = smax).</summary>
+    protected virtual Tensor EvaluationLogits(Tensor x, int task) => Model.Forward(x, task);
+
+    /// <summary>
+    /// Every learned task's evaluation logits for the same inputs. The backbone runs once when its features do not
+    /// depend on the task (plain, DWA with its context processor), else once per task (HAT, PathNet, progressive).
+    /// </summary>
+    protected virtual IReadOnlyList<Tensor> EvaluationLogitsOfEveryTask(Tensor x, int tasks)
+    {
+        if (Model.Backbone.Gating.FeaturesDependOnTask)
+            return Enumerable.Range(0, tasks).Select(k => EvaluationLogits(x, k)).ToArray();
+        var features = Model.Features(x, new ForwardContext(0));
+        return Enumerable.Range(0, tasks).Select(k => Model.Backbone.Gating.Logits(Model, features, new ForwardContext(k))).ToArray();
+    }
+
+    /// <summary>
+    /// The task each sample most likely comes from, by every predictor the approach offers (name → one task id per
+    /// sample), given every learned task's logits: by default the most confident head (<see cref="TaskPredictors"/>).
+    /// </summary>
+    protected virtual IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits) =>
+        TaskPredictors.Generic(logits);
+
+    /// <summary>The predictor whose numbers are the approach's task-agnostic results (the others are recorded for comparison).</summary>
+    public virtual string DefaultTaskPredictor => TaskPredictors.MaxProbability;
+
+    /// <summary>
+    /// Task-agnostic evaluation on a split of task <paramref name="task"/> after <paramref name="learnedTasks"/> tasks:
+    /// per predictor, the accuracy when each sample's task is predicted and that task's head gives the class, and how
+    /// often the task itself was right.
+    /// </summary>
+    public virtual IReadOnlyDictionary<string, AgnosticResult> EvaluateWithoutTask(int task, Split split, int learnedTasks)
+    {
+        Model.eval();
+        using var noGrad = no_grad();
+        var hits = new Dictionary<string, (long Correct, long TaskCorrect)>();
+        foreach (var b in split.Batches(Options.BatchSize, Device))
+        {
+            var logits = EvaluationLogitsOfEveryTask(b.X, learnedTasks);
+            var classes = stack(logits.Select(l => l.argmax(1)).ToArray());     // tasks x B
+            foreach (var (name, predicted) in PredictTasks(b.X, logits))
+            {
+                var taskRight = predicted.eq(task);
+                var classOfPredicted = classes.gather(0, predicted.unsqueeze(0)).squeeze(0);
+                var (correct, taskCorrect) = hits.GetValueOrDefault(name);
+                hits[name] = (correct + taskRight.logical_and(classOfPredicted.eq(b.Y)).sum().item<long>(), taskCorrect + taskRight.sum().item<long>());
+            }
+        }
+        return hits.ToDictionary(kv => kv.Key, kv => new AgnosticResult((double)kv.Value.Correct / split.Count, (double)kv.Value.TaskCorrect / split.Count));
+    }
+
     protected void SetLearningRate(double lr)
     {
         foreach (var group in Optimizer.ParamGroups) group.LearningRate = lr;

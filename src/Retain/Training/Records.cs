@@ -3,6 +3,9 @@ namespace Retain.Training;
 /// <summary>Mean loss and accuracy of a model on a set of samples.</summary>
 public readonly record struct EvalResult(double Loss, double Accuracy);
 
+/// <summary>Task-agnostic evaluation of one split: accuracy with the predicted task's head, and how often the task was right.</summary>
+public readonly record struct AgnosticResult(double Accuracy, double TaskAccuracy);
+
 /// <summary>
 /// What one epoch of training a task produced (losses and accuracies are per-sample means), with the scalars the
 /// approach reported for the epoch (DWA's loss terms and mask use, HAT's capacity in use, EWC's penalty), by name.
