@@ -34,6 +34,9 @@ public static class RetainApp
             Add<RunCommand>("run")
                 .WithDescription("Train one approach on the tasks of one experiment and write its result files.")
                 .WithExample("run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "3");
+            Add<ApproachesCommand>("approaches")
+                .WithDescription("Each approach: what it does, its base-loop defaults per backbone, its own options with defaults and help.")
+                .WithExample("approaches", "ewc", "dwa");
             Add<MetricsCommand>("metrics")
                 .WithDescription("Continual-learning metrics of result files (ACC, BWT, FWT, forgetting ratios), normalised by the random and joint runs of the same experiment and seed, and their mean and 95% interval over seeds.")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "res/mnist2_sgd_1.txt", "res/mnist2_sgd_2.txt")
@@ -86,7 +89,8 @@ public static class RetainApp
         Arguments = args;
         CrashLog = null;
         var commands = new Dictionary<string, Type>();
-        return Guard(() => Create(console, commands).Run(args),
+        return Guard(() => Create(console, commands).Run(args) is var code && code == 0 && ApproachOfRunHelp(args) is { } approach
+                ? Describe(approach, console) : code,
             e => e is CommandRuntimeException { InnerException: not null } ? UnconvertibleValue(args, commands) : null);
     }
 
@@ -113,6 +117,20 @@ public static class RetainApp
             var log = WriteCrashLog(e);
             return Fail(70, $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (full trace in {log})");
         }
+    }
+
+    /// <summary><c>run -a X --help</c>: the run's help is followed by approach X's own options.</summary>
+    private static string? ApproachOfRunHelp(string[] args)
+    {
+        if (args is not ["run", ..] || !args.Any(a => a is "--help" or "-h")) return null;
+        var at = Array.FindIndex(args, a => a is "-a" or "--approach");
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+    }
+
+    private static int Describe(string approach, IAnsiConsole? console)
+    {
+        ApproachesCommand.Describe(Approaches.ApproachRegistry.Get(approach), console ?? AnsiConsole.Console);
+        return 0;
     }
 
     private static int Fail(int code, string message)

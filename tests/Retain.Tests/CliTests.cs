@@ -55,6 +55,31 @@ public class CliTests
     }
 
     [Fact]
+    public void ApproachesListTheirOptionsWithDefaultsAndHelp()
+    {
+        string Render(params string[] args)
+        {
+            var output = new StringWriter();
+            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
+            });
+            console.Profile.Width = 200;
+            Assert.Equal(0, RetainApp.Run(args, console));
+            return output.ToString();
+        }
+        var all = Render("approaches");
+        foreach (var approach in Approaches.ApproachRegistry.All) Assert.Contains($"── {approach.Name} ", all);
+        var ewc = Render("approaches", "ewc").Split('\n');
+        Assert.Contains(ewc, l => l.Contains("--lamb") && l.Contains("5000") && l.Contains("Importance of old tasks"));
+        Assert.Contains(ewc, l => l.Contains("on mlp:") && l.Contains("clipgrad 100"));
+        // run -a X --help: the run's options, then the approach's own.
+        var help = Render("run", "-a", "lwf", "--help");
+        Assert.Contains("--experiment", help);
+        Assert.Contains("--temperature", help);
+    }
+
+    [Fact]
     public void DataListSaysWhatIsPresentAndWhatEachDataSetExpects()
     {
         string List(string dir)

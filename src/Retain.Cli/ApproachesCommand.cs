@@ -1,0 +1,47 @@
+using System.ComponentModel;
+using System.Globalization;
+using Retain.Approaches;
+using Retain.Networks;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Retain.Cli;
+
+public sealed class ApproachesSettings : CommandSettings
+{
+    [CommandArgument(0, "[NAMES]")]
+    [Description("Approaches to describe (default: all).")]
+    public string[] Names { get; init; } = [];
+}
+
+/// <summary>
+/// <c>retain approaches</c> (and <c>retain run -a X --help</c>): each approach, what it does, its base-loop defaults
+/// per backbone, and its own options with their defaults and help texts (the <c>[Option]</c> attributes).
+/// </summary>
+public sealed class ApproachesCommand(IAnsiConsole console) : Command<ApproachesSettings>
+{
+    public override int Execute(CommandContext context, ApproachesSettings settings, CancellationToken cancellation)
+    {
+        var approaches = settings.Names.Length == 0 ? ApproachRegistry.All : settings.Names.Select(ApproachRegistry.Get).ToArray();
+        foreach (var approach in approaches) Describe(approach, console);
+        return 0;
+    }
+
+    public static void Describe(ApproachInfo approach, IAnsiConsole console)
+    {
+        console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
+        console.WriteLine(approach.Description);
+        foreach (var backbone in Enum.GetValues<BackboneKind>())
+            console.WriteLine($"  on {backbone.ToString().ToLowerInvariant()}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}");
+        var options = approach.Options();
+        if (options.Count == 0)
+        {
+            console.WriteLine("  no options of its own");
+            return;
+        }
+        var table = new Table().Border(TableBorder.Simple).AddColumns("option", "default", "meaning");
+        foreach (var o in options)
+            table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(o.Value), Markup.Escape(o.Help));
+        console.Write(table);
+    }
+}
