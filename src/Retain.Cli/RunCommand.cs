@@ -260,12 +260,9 @@ public sealed class RunCommand : Command<RunSettings>
         var launcher = Environment.GetEnvironmentVariable("RETAIN_LAUNCHER") ?? "retain";
         var args = RetainApp.Arguments.Where(a => a != "--overwrite").ToList();
         if (!args.Contains("--resume")) args.Add("--resume");
-        return string.Join(' ', new[] { launcher }.Concat(args.Select(ShellQuote)));
+        return string.Join(' ', new[] { launcher }.Concat(args.Select(Shell.Quote)));
     }
 
-    internal static string ShellQuote(string text) =>
-        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ',' or ':' or '=' or '+')
-            ? text : "'" + text.Replace("'", "'\\''") + "'";
 
     private static void PrintPlan(RunPlan plan)
     {

@@ -47,12 +47,10 @@ public sealed record MissingReferenceRun(string Path, string Experiment, string 
             var defaultOutput = ResultFiles.DefaultOutput("res", Experiment, Approach, Seed, null);
             return System.IO.Path.GetFullPath(Path) == System.IO.Path.GetFullPath(defaultOutput)
                 ? command
-                : $"{command} --output {ShellQuote(Path)}";
+                : $"{command} --output {Shell.Quote(Path)}";
         }
     }
 
-    private static string ShellQuote(string text) =>
-        text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/') ? text : "'" + text.Replace("'", "'\\''") + "'";
 }
 
 /// <summary>Thrown when reference runs are missing; its message lists each, with the command that makes it.</summary>

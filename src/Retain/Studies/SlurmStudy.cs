@@ -150,11 +150,3 @@ public static class SlurmStudy
 
     private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? "";
 }
-
-/// <summary>Quoting for the shell lines a study writes (run lists, scripts, commands printed for the user).</summary>
-public static class Shell
-{
-    public static string Quote(string text) =>
-        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ',' or ':' or '=' or '+' or '%')
-            ? text : "'" + text.Replace("'", "'\\''") + "'";
-}
