@@ -47,7 +47,7 @@ public static class GridFigures
             map.Colormap = new ScottPlot.Colormaps.Viridis();
             if (cells.All(c => c.Metric is null)) map.ManualRange = new ScottPlot.Range(0, 1);
             map.Rectangle = new CoordinateRect(0.5, columns.Length + 0.5, 0.5, rows.Length + 0.5);
-            plot.Add.ColorBar(map).Label = metric.Label;
+            plot.Add.ColorBar(map).Label = metric.Header;
             foreach (var c in cells)
             {
                 var (x, y) = (c.Column + 1, rows.Length - c.Row);
@@ -69,7 +69,7 @@ public static class GridFigures
             plot.Axes.SetLimits(0.5, columns.Length + 0.5, 0.5, rows.Length + 0.5);
             plot.XLabel($"option {column}");
             plot.YLabel(row is null ? "approach" : $"option {row}");
-            plot.Title($"{approach} on {e.Experiment}: {metric.Name}{(panels[k].Key.Length > 0 ? $" at {panels[k].Key}" : "")}", 14);
+            plot.Title($"{approach} on {e.Experiment}{(panels[k].Key.Length > 0 ? $" at {panels[k].Key}" : "")}: {metric.Header}, red = chosen by validation", 14);
         }
         var (width, height) = PanelSize(columns.Length, rows.Length);
         var inFolder = e.Series.Select(s => s.Folder).Distinct().Count() > 1 ? "_" + FileName(Path.GetFileName(points[0].Folder)) : "";

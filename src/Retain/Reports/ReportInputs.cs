@@ -4,11 +4,7 @@ using Retain.Studies;
 namespace Retain.Reports;
 
 /// <summary>The runs a report shows, notes on what it could not find, and where its files go by default.</summary>
-public sealed record ReportSources(IReadOnlyList<ReportRun> Runs, IReadOnlyList<string> Notes, string DefaultOutput)
-{
-    /// <summary>The run whose accuracy matrix is at <paramref name="path"/>, if the report has it.</summary>
-    public ReportRun? Find(string path) => Runs.FirstOrDefault(r => r.MatrixPath == Path.GetFullPath(path));
-}
+public sealed record ReportSources(IReadOnlyList<ReportRun> Runs, IReadOnlyList<string> Notes, string DefaultOutput);
 
 /// <summary>
 /// Turns a report's inputs into runs: a results folder (every <c>*.txt</c> named as a result file), a study file
