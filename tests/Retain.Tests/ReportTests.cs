@@ -97,7 +97,7 @@ public class ReportTests : TempFolderTests
         var result = Report.Write(sources, Path.Combine(Folder, "out"), SummaryMetric.Named("acc"), "test");
 
         // Figure 5: 3 task panels + the average in rows of 3 (2 rows of 300 px, 380 px a panel) over a legend strip of
-        // 24 + 30 px for up to five series (sgd, ewc, joint, random). Matrices: 260 + 40 + 64·3 wide, 260 − 80 + 64·3 high.
+        // 24 + 30 px for up to five series (sgd, ewc, joint, random). Matrices: 300 + 64·3 wide, 180 + 64·3 high.
         var expected = new Dictionary<string, (int, int)>
         {
             ["exp3_accuracy.png"] = (1140, 654), ["exp3_forgetting.png"] = (900, 500),

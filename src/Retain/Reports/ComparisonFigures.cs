@@ -12,7 +12,7 @@ public static class ComparisonFigures
 {
     public const int PanelWidth = 380, PanelHeight = 300, Columns = 3;
     public const int ForgettingWidth = 900, ForgettingHeight = 500;
-    private const int MatrixCell = 64, MatrixMargin = 260;
+    private const int MatrixCell = 64, MatrixAxesWidth = 300, MatrixAxesHeight = 180;
 
     /// <summary>Panels: one per task and one for the average, three to a row, over a strip for the legend (a line per five series).</summary>
     public static (int Width, int Height) AccuracySize(int tasks, int series)
@@ -24,8 +24,8 @@ public static class ComparisonFigures
 
     private static int LegendStrip(int series) => 24 + 30 * ((series + 4) / 5);
 
-    /// <summary>Square cells for the tasks, room for the axes and the colour bar.</summary>
-    public static (int Width, int Height) MatrixSize(int tasks) => (MatrixMargin + 40 + MatrixCell * tasks, MatrixMargin - 80 + MatrixCell * tasks);
+    /// <summary>Square cells for the tasks, and room for the title, the axes and the colour bar.</summary>
+    public static (int Width, int Height) MatrixSize(int tasks) => (MatrixAxesWidth + MatrixCell * tasks, MatrixAxesHeight + MatrixCell * tasks);
 
     /// <summary>
     /// The DWA paper's figure 5: per task u, its test accuracy after training each task t ≥ u, one line per approach;
