@@ -41,6 +41,10 @@ public static class RetainApp
                 .WithDescription("Continual-learning metrics of result files (ACC, BWT, FWT, forgetting ratios), normalised by the random and joint runs of the same experiment and seed, and their mean and 95% interval over seeds.")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "res/mnist2_sgd_1.txt", "res/mnist2_sgd_2.txt")
                 .WithExample("metrics", "res/mnist2_sgd_0.txt", "--references", "ref");
+            Add<ReportCommand>("report")
+                .WithDescription("Figures of result files as PNGs, a CSV of every number plotted and one self-contained HTML page: accuracy per task after each task, forgetting ratio, accuracy matrices, learning curves, approach scalars, grids.")
+                .WithExample("report", "studies/quick.yaml")
+                .WithExample("report", "res", "--output", "res/report");
             Add<CompressCommand>("compress")
                 .WithDescription("HAT's compression experiment: train HAT on an experiment's first task with every unit in use at the start; test accuracy against used capacity per epoch (CSV, JSON, PNG).")
                 .WithExample("compress", "--experiment", "mnist2", "--nepochs", "10", "--lamb", "0.75", "--smax", "400");

@@ -1,0 +1,52 @@
+using Retain.Evaluation;
+using Retain.Experiments;
+using Retain.Studies;
+
+namespace Retain.Reports;
+
+/// <summary>
+/// One run as a report reads it: the accuracy matrix (<c>&lt;experiment&gt;_&lt;approach&gt;_&lt;seed&gt;[_&lt;name&gt;].txt</c>),
+/// the JSON record beside it when there is one (history, validation accuracy, accuracy before training), and, for a
+/// study's run, its options (which tell a grid point's parameters) and its log folder.
+/// </summary>
+public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyMatrix Accuracy, RunRecord? Record)
+{
+    /// <summary>The study options of the run (empty outside a study).</summary>
+    public IReadOnlyList<StudyOption> Options { get; init; } = [];
+
+    public string RunName => Path.GetFileNameWithoutExtension(MatrixPath);
+    public string Folder => Path.GetDirectoryName(Path.GetFullPath(MatrixPath))!;
+    public bool IsReference => Name.IsReference;
+    public int CompletedTasks => Accuracy.CompletedTasks;
+
+    /// <summary>Tasks the run was asked to train: all of them, or its --test-mode (unknown without a record: all).</summary>
+    public int TasksToRun => Record?.TestMode ?? Accuracy.TaskCount;
+
+    /// <summary>Stopped before training every task it was asked to (from the record; without one, a short matrix).</summary>
+    public bool IsPartial => CompletedTasks < TasksToRun;
+
+    /// <summary>The folders where the run's approach pictures may be: its log path (a study option) and its result folder.</summary>
+    public IEnumerable<string> PictureFolders =>
+        Options.Where(o => o.Name == "log-path").Select(o => Path.GetFullPath(o.Value)).Append(Folder).Distinct();
+
+    /// <summary>
+    /// Reads a run from its accuracy matrix (<c>.txt</c>) or its JSON record (<c>.json</c>), each with the other when
+    /// it is there; without a text file the record's accuracy matrix is used.
+    /// </summary>
+    public static ReportRun Read(string path)
+    {
+        if (!File.Exists(path)) throw new DataFileException(path, "file not found");
+        var isRecord = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        if (!isRecord && !path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
+            throw new DataFileException(path, $"not a result file: a report reads {ResultFileName.Pattern} and the JSON record beside it");
+        var matrixPath = Path.GetFullPath(isRecord ? Path.ChangeExtension(path, ".txt") : path);
+        var name = ResultFileName.Parse(matrixPath);
+        var jsonPath = ResultFiles.JsonPathFor(matrixPath);
+        var record = File.Exists(jsonPath) ? ResultFiles.ReadRecord<RunRecord>(jsonPath) : null;
+        var accuracy = File.Exists(matrixPath) ? AccuracyMatrix.Read(matrixPath) : new AccuracyMatrix(record!.Accuracy, jsonPath);
+        return new ReportRun(matrixPath, name, accuracy, record);
+    }
+
+    /// <summary>The name of task u from the record, or null without one.</summary>
+    public string? TaskName(int u) => Record?.TaskNames is { } names && u < names.Length ? names[u] : null;
+}
