@@ -36,6 +36,36 @@ public class ReportTests : TempFolderTests
     }
 
     [Fact]
+    public void TaskAgnosticResultsArePlottedBesideTheAwareOnes()
+    {
+        WriteThreeTasks(Folder);
+        // ewc seed 0 also evaluated without the task id: its own predictor (max-prob) and the entropy one.
+        var record = Path.Combine(Folder, "exp3_ewc_0.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(record))!.AsObject();
+        double[][] agnostic = [[0.9, 0, 0], [0.4, 0.6, 0], [0.3, 0.5, 0.6]], taskRight = [[1, 0, 0], [0.5, 0.7, 0], [0.4, 0.6, 0.8]];
+        json["agnostic"] = System.Text.Json.JsonSerializer.SerializeToNode(new Dictionary<string, object>
+        {
+            ["max-prob"] = new { accuracy = agnostic, task_accuracy = taskRight },
+            ["entropy"] = new { accuracy = Ewc0, task_accuracy = JointRun },
+        });
+        json["agnostic_predictor"] = "max-prob";
+        File.WriteAllText(record, json.ToJsonString());
+
+        var (code, printed) = RetainCli("report", Folder);
+        Assert.True(code == 0, printed);
+        var csv = ReadCsv(Path.Combine(Folder, "report", Report.CsvName));
+        // With the task given: Ewc0's averages 0.9, (0.85 + 0.8)/2 = 0.825, (0.8 + 0.75 + 0.9)/3 = 0.8167.
+        Expect(csv, "task_agnostic", "ewc", "task given", "2", 82.5, double.NaN, 1);
+        // Predicted (max-prob, not entropy): 0.9, (0.4 + 0.6)/2 = 0.5, (0.3 + 0.5 + 0.6)/3 = 0.4667.
+        Expect(csv, "task_agnostic", "ewc", "task predicted", "1", 90, double.NaN, 1);
+        Expect(csv, "task_agnostic", "ewc", "task predicted", "3", 46.6667, double.NaN, 1);
+        Expect(csv, "summary", "ewc", "acc-agnostic", "", 46.6667, double.NaN, 1);
+        // Task predicted right after the last task: (0.4 + 0.6 + 0.8)/3 = 60%.
+        Expect(csv, "summary", "ewc", "task-predicted", "", 60, double.NaN, 1);
+        Assert.True(File.Exists(Path.Combine(Folder, "report", "exp3_task_agnostic.png")));
+    }
+
+    [Fact]
     public void CsvHoldsTheNumbersPlottedAsComputedByHand()
     {
         WriteThreeTasks(Folder);
@@ -235,7 +265,7 @@ public class ReportTests : TempFolderTests
             (new[] { "report", empty }, $"retain: error: {empty}: no result file (<experiment>_<approach>_<seed>[_<name>].txt) in this folder"),
             (["report", malformed], $"retain: error: {malformed}: row 2 has 1 values, a 2x2 accuracy matrix needs 2"),
             (["report", Path.Combine(Folder, "none.txt")], $"retain: error: {Path.Combine(Folder, "none.txt")}: file not found"),
-            (["report", Path.Combine(Folder, "good"), "--grid-metric", "best"], "retain: error: --grid-metric: expected one of acc, bwt, fwt, rho, rho-mean, valid-acc (got 'best')"),
+            (["report", Path.Combine(Folder, "good"), "--grid-metric", "best"], "retain: error: --grid-metric: expected one of acc, bwt, fwt, rho, rho-mean, valid-acc, acc-agnostic, task-predicted (got 'best')"),
         })
         {
             var (code, printed) = RetainCli(args);

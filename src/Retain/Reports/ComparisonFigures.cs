@@ -106,6 +106,39 @@ public static class ComparisonFigures
             "0 is the joint reference's accuracy, −1 the random one's; mean over seeds with its 95% Student-t band.");
     }
 
+    /// <summary>
+    /// Task-aware against task-agnostic accuracy: per approach, the mean accuracy over the tasks learnt so far with
+    /// the task id (solid) and with each sample's task predicted by the run's own predictor (dashed). Null when no
+    /// series has task-agnostic results.
+    /// </summary>
+    public static ReportFigure? TaskAgnostic(ExperimentResults e, ApproachColours colours, PlottedValues values, string folder)
+    {
+        var measured = e.Shown.Where(s => s.AgnosticAverageAccuracy is not null).ToArray();
+        if (measured.Length == 0) return null;
+        var plot = new Plot();
+        foreach (var s in measured)
+        {
+            var ts = Enumerable.Range(1, s.Tasks).Select(t => (double)t).ToArray();
+            Line(plot, ts, s.AverageAccuracy, 100, colours[s.Approach], LinePattern.Solid, Legend(s) + ", task given");
+            Line(plot, ts, s.AgnosticAverageAccuracy!, 100, colours[s.Approach], LinePattern.Dashed, Legend(s) + ", task predicted");
+            for (var t = 0; t < s.Tasks; t++)
+            {
+                values.Add("task_agnostic", e.Experiment, s.DisplayName, "task given", Text(t + 1), "", s.AverageAccuracy[t], 100);
+                values.Add("task_agnostic", e.Experiment, s.DisplayName, "task predicted", Text(t + 1), "", s.AgnosticAverageAccuracy![t], 100);
+            }
+        }
+        plot.Title($"{e.Experiment}: accuracy with and without the task id");
+        plot.XLabel(TaskAxis);
+        plot.YLabel("mean test accuracy over tasks learnt (%)");
+        TaskTicks(plot.Axes.Bottom, e.Tasks);
+        plot.Axes.SetLimits(0.5, e.Tasks + 0.5, 0, 102);
+        plot.ShowLegend(Edge.Right);
+        return Save(plot, Path.Combine(folder, $"{FileName(e.Experiment)}_task_agnostic.png"), ForgettingWidth, ForgettingHeight,
+            $"{e.Experiment}: accuracy with and without the task id",
+            "Mean test accuracy over the tasks learnt so far, with the task id given (solid, task-aware) and with each sample's task predicted " +
+            "by the run's own predictor, whose head then gives the class (dashed, task-agnostic); mean over seeds with its 95% Student-t band.");
+    }
+
     /// <summary>A series' accuracy matrix, mean over seeds: rows the task just learnt, columns the task tested, in %.</summary>
     public static ReportFigure Matrix(ExperimentResults e, Series s, PlottedValues values, string folder)
     {

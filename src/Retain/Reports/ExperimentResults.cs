@@ -52,10 +52,16 @@ public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyLi
         var accuracy = Metrics.AverageAccuracy(run.Accuracy);
         var backward = Metrics.BackwardTransfer(run.Accuracy);
         var valid = run.Record is { } record ? StudySummary.FinalMeanValidAccuracy(record) : double.NaN;
-        if (references.For(run) is not { } found) return new SeedMetrics(accuracy, backward, double.NaN, null, valid);
+        var agnostic = run.AgnosticAccuracy is { } a ? Metrics.AverageAccuracy(a) : double.NaN;
+        var taskPrediction = run.TaskPrediction is { } p ? Metrics.AverageAccuracy(p) : double.NaN;
+        if (references.For(run) is not { } found)
+            return new SeedMetrics(accuracy, backward, double.NaN, null, valid) { AgnosticAccuracy = agnostic, TaskPrediction = taskPrediction };
         var (random, joint) = found;
         var forward = run.Record is { } r ? Metrics.ForwardTransfer(run.Accuracy, r.AccuracyBeforeTraining, random.Accuracy) : double.NaN;
-        return new SeedMetrics(accuracy, backward, forward, Metrics.ForgettingRatio(run.Accuracy, random.Accuracy, joint.Accuracy), valid);
+        return new SeedMetrics(accuracy, backward, forward, Metrics.ForgettingRatio(run.Accuracy, random.Accuracy, joint.Accuracy), valid)
+        {
+            AgnosticAccuracy = agnostic, TaskPrediction = taskPrediction,
+        };
     }
 
     private static void Describe(Series s, List<string> notes)

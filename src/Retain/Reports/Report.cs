@@ -46,6 +46,7 @@ public static class Report
     {
         var comparison = new List<ReportFigure> { ComparisonFigures.Accuracy(e, colours, values, output) };
         if (ComparisonFigures.ForgettingRatio(e, colours, values, output) is { } rho) comparison.Add(rho);
+        if (ComparisonFigures.TaskAgnostic(e, colours, values, output) is { } agnostic) comparison.Add(agnostic);
         var matrices = e.Shown.Select(s => ComparisonFigures.Matrix(e, s, values, output)).ToArray();
         var grids = GridFigures.Grids(e, gridMetric, values, output).ToArray();
         foreach (var s in e.Series.Where(s => !s.IsReference))

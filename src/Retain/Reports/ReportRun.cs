@@ -48,5 +48,15 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
     }
 
     /// <summary>The name of task u from the record, or null without one.</summary>
+    /// <summary>The task-agnostic accuracy matrix of the run's own task predictor, or null (--eval aware, older records).</summary>
+    public AccuracyMatrix? AgnosticAccuracy => AgnosticOf(m => m.Accuracy);
+
+    /// <summary>How often the run's own predictor named the right task, as a matrix like the accuracy, or null.</summary>
+    public AccuracyMatrix? TaskPrediction => AgnosticOf(m => m.TaskAccuracy);
+
+    private AccuracyMatrix? AgnosticOf(Func<Experiments.AgnosticMatrices, double[][]> matrix) =>
+        Record is { Agnostic: { } all, AgnosticPredictor: { } predictor } && all.TryGetValue(predictor, out var m)
+            ? new AccuracyMatrix(matrix(m), MatrixPath) : null;
+
     public string? TaskName(int u) => Record?.TaskNames is { } names && u < names.Length ? names[u] : null;
 }

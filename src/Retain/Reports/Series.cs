@@ -4,11 +4,18 @@ using Retain.Studies;
 namespace Retain.Reports;
 
 /// <summary>What one seed of a series measures (<see cref="Metrics"/>); ρ and FWT only where its references are usable.</summary>
-public sealed record SeedMetrics(double Accuracy, double BackwardTransfer, double ForwardTransfer, double[]? ForgettingRatio, double ValidAccuracy);
+public sealed record SeedMetrics(double Accuracy, double BackwardTransfer, double ForwardTransfer, double[]? ForgettingRatio, double ValidAccuracy)
+{
+    /// <summary>ACC without the task id (the run's own task predictor), NaN when the run has no task-agnostic results.</summary>
+    public double AgnosticAccuracy { get; init; } = double.NaN;
+    /// <summary>How often that predictor named the right task after the last task (mean over tasks), NaN without results.</summary>
+    public double TaskPrediction { get; init; } = double.NaN;
+}
 
 /// <summary>The summary row of a series: each metric's mean and 95% interval over the seeds where it is defined, or null.</summary>
 public sealed record SeriesSummary(MeanWithConfidence? Accuracy, MeanWithConfidence? BackwardTransfer, MeanWithConfidence? ForwardTransfer,
-    MeanWithConfidence? FinalForgettingRatio, MeanWithConfidence? MeanForgettingRatio, MeanWithConfidence? ValidAccuracy);
+    MeanWithConfidence? FinalForgettingRatio, MeanWithConfidence? MeanForgettingRatio, MeanWithConfidence? ValidAccuracy,
+    MeanWithConfidence? AgnosticAccuracy = null, MeanWithConfidence? TaskPrediction = null);
 
 /// <summary>
 /// The seeds of one approach (with one grid point or run name) on one experiment in one folder, aggregated as
@@ -37,6 +44,11 @@ public sealed class Series
     public required MeanWithConfidence[][] Accuracy { get; init; }
     /// <summary>Mean accuracy over the tasks learnt so far after training task t (ACC after t), over seeds.</summary>
     public required MeanWithConfidence[] AverageAccuracy { get; init; }
+    /// <summary>
+    /// Like <see cref="AverageAccuracy"/> without the task id (each seed's own task predictor), where every seed has
+    /// task-agnostic results; else null.
+    /// </summary>
+    public MeanWithConfidence[]? AgnosticAverageAccuracy { get; init; }
     /// <summary>ρ^{≤t} over the seeds with usable references; null without any (and for the references themselves).</summary>
     public ForgettingRatioAggregate? ForgettingRatio { get; init; }
     public required SeriesSummary Summary { get; init; }
@@ -59,17 +71,22 @@ public sealed class Series
         var average = Enumerable.Range(0, tasks)
             .Select(t => Over(r => Enumerable.Range(0, t + 1).Average(u => r.Accuracy[t, u]))).ToArray();
 
+        var agnostic = seeds.Select(r => r.AgnosticAccuracy).ToArray();
+        var agnosticAverage = agnostic.All(m => m is not null)
+            ? Enumerable.Range(0, tasks).Select(t => MeanWithConfidence.Of(agnostic.Select(m => Enumerable.Range(0, t + 1).Average(u => m![t, u])).ToArray())).ToArray()
+            : null;
+
         var metrics = seeds.Select(measure).Where(m => m is not null).Select(m => m!).ToArray();
         var ratios = metrics.Where(m => m.ForgettingRatio is not null).Select(m => (IReadOnlyList<double>)m.ForgettingRatio!).ToArray();
         var rho = ratios.Length > 0 ? ForgettingRatioAggregate.Of(ratios) : null;
         var summary = metrics.Length == 0 ? new SeriesSummary(null, null, null, null, null, null) : new SeriesSummary(
             Defined(metrics.Select(m => m.Accuracy)), Defined(metrics.Select(m => m.BackwardTransfer)),
             Defined(metrics.Select(m => m.ForwardTransfer)), Defined(ratios.Select(r => r[^1])), rho?.Overall,
-            Defined(metrics.Select(m => m.ValidAccuracy)));
+            Defined(metrics.Select(m => m.ValidAccuracy)), Defined(metrics.Select(m => m.AgnosticAccuracy)), Defined(metrics.Select(m => m.TaskPrediction)));
         return new Series
         {
             Folder = first.Folder, Experiment = first.Name.Experiment, Approach = first.Name.Approach, Label = first.Name.Name,
-            DisplayName = displayName, Runs = runs, Seeds = seeds, Accuracy = accuracy, AverageAccuracy = average,
+            DisplayName = displayName, Runs = runs, Seeds = seeds, Accuracy = accuracy, AverageAccuracy = average, AgnosticAverageAccuracy = agnosticAverage,
             ForgettingRatio = rho, Summary = summary,
         };
     }

@@ -17,6 +17,8 @@ public sealed record SummaryMetric(string Name, string Header, string Label, dou
         new("rho", "ρ after the last task", "forgetting ratio ρ after the last task", 1, s => s.FinalForgettingRatio),
         new("rho-mean", "ρ≤t, mean over t", "forgetting ratio ρ≤t, mean over t", 1, s => s.MeanForgettingRatio),
         new("valid-acc", "valid ACC (%)", "mean validation accuracy after the last task (%)", 100, s => s.ValidAccuracy),
+        new("acc-agnostic", "ACC without task id (%)", "ACC when each sample's task is predicted by the run's own predictor (%)", 100, s => s.AgnosticAccuracy),
+        new("task-predicted", "task predicted (%)", "how often the predictor named the right task after the last task (%)", 100, s => s.TaskPrediction),
     ];
 
     public static SummaryMetric Named(string name) => All.FirstOrDefault(m => m.Name == name)
