@@ -8,7 +8,7 @@ namespace Retain.Cli;
 public sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "[NAMES]")]
-    [Description("Benchmarks to run (default: all): roofline, mlp-step, entropy, fashion-load.")]
+    [Description("Benchmarks to run (default: all): roofline, mlp-step, entropy, fashion-load, dwa-layers, dwa-alexnet, study-throughput.")]
     public string[] Names { get; init; } = [];
 
     [CommandOption("--data <DIR>")]
@@ -29,7 +29,7 @@ public sealed class BenchCommand : Command<BenchSettings>
         var table = new Table().Border(TableBorder.Rounded).AddColumns("benchmark", "value", "target", "", "note");
         var allMet = true;
         foreach (var name in names)
-            foreach (var r in Benchmarks.Benchmarks.Run(name, dataDir))
+            foreach (var r in Benchmarks.Benchmarks.Run(name, dataDir, Studies.RetainCommand))
             {
                 allMet &= r.Met != false;
                 table.AddRow(Markup.Escape(r.Name), r.Value.ToString("G4", CultureInfo.InvariantCulture) + " " + r.Unit, Markup.Escape(r.Target),

@@ -15,9 +15,10 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput"];
 
-    public static IEnumerable<BenchResult> Run(string name, string dataDir) => name switch
+    /// <param name="retainCommand">The command that starts <c>retain</c> in a child process (study-throughput runs studies).</param>
+    public static IEnumerable<BenchResult> Run(string name, string dataDir, IReadOnlyList<string> retainCommand) => name switch
     {
         "roofline" => [Roofline()],
         "mlp-step" => [MlpStep(Roofline().Value)],
@@ -27,6 +28,7 @@ public static class Benchmarks
             FormattableString.Invariant($"{t.Form} W {t.WeightShape}, batch {t.Batch}: per-sample loop {1000 * t.ReferenceSeconds:F0} ms, batched {1000 * t.BatchedSeconds:F0} ms (forward + backward), max rel. difference {t.MaxDifference:E1}"))),
         "dwa-alexnet" => DwaAlexNet(),
         "checkpoint" => Checkpoints(dataDir),
+        "study-throughput" => StudyThroughput(dataDir, retainCommand),
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 
@@ -80,6 +82,16 @@ public static class Benchmarks
         {
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>A local study's runs per hour with one single-threaded process per core, against one multi-threaded run at a time.</summary>
+    private static IEnumerable<BenchResult> StudyThroughput(string dataDir, IReadOnlyList<string> retainCommand)
+    {
+        var (sequential, parallel) = StudyBenchmarks.Throughput(dataDir, retainCommand);
+        var ratio = sequential.Seconds / parallel.Seconds;
+        return [new BenchResult("study --jobs 1", sequential.SecondsPerRun, "s/run", "", null, sequential.ToString()),
+                new BenchResult($"study --jobs {parallel.Jobs}", parallel.SecondsPerRun, "s/run", "", null, parallel.ToString()),
+                new BenchResult("study throughput", ratio, "x", ">= 1.5x", ratio >= 1.5, $"--jobs {parallel.Jobs} against --jobs 1 ({StudyBenchmarks.RunDescription})")];
     }
 
     /// <summary>The machine's practical peak: a 1024^3 float32 matrix product.</summary>
