@@ -84,28 +84,28 @@ public class DwaLayerTests
     }
 
     [Theory]
-    [InlineData(MaskGate.Sigmoid, 1L << 24)]
-    [InlineData(MaskGate.Sigmoid, 30L)] // one sample per chunk
-    [InlineData(MaskGate.Tanh, 1L << 24)]
-    [InlineData(MaskGate.Tanh, 60L)]
-    public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, long chunkElements)
+    [InlineData(MaskGate.Sigmoid, 6, 5, 6L)] // n = 30: f1 = 6, f2 = 5, so raw[p·f1 + q] = raw[o, i]
+    [InlineData(MaskGate.Tanh, 6, 5, 6L)]
+    [InlineData(MaskGate.Sigmoid, 3, 8, 4L)] // n = 24: f1 = 4, f2 = 6, so the flat layout differs from out x in
+    [InlineData(MaskGate.Tanh, 3, 8, 4L)]
+    public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, int inputs, int outputs, long expectedF1)
     {
         manual_seed(4);
-        var layer = new MaskedLinear(6, 5);                 // n = 30 = 6 x 5: f1 = 6, f2 = 5 (flat layout differs from out x in)
-        var (f1, f2) = FactorisedMaskGenerator.Factorise(30);
-        Assert.Equal((6L, 5L), (f1, f2));
-        var x = randn(4, 6, requires_grad: true);
+        var layer = new MaskedLinear(inputs, outputs);
+        var (f1, f2) = FactorisedMaskGenerator.Factorise(inputs * outputs);
+        Assert.Equal((expectedF1, inputs * outputs / expectedF1), (f1, f2));
+        var x = randn(4, inputs, requires_grad: true);
         var rows = randn(4, f2, requires_grad: true);
         var columns = randn(4, f1, requires_grad: true);
-        var importance = rand(5, 6);
-        var probe = randn(4, 5);
+        var importance = rand(outputs, inputs);
+        var probe = randn(4, outputs);
         var (pm, pw) = (randn(4), randn(4));
 
-        var (y, summary) = layer.ForwardFactorised(x, rows, columns, gate, importance, countActive: true, chunkElements);
+        var (y, summary) = layer.ForwardFactorised(x, rows, columns, gate, importance, countActive: true);
         var objective = (y * probe).sum() + (summary.Magnitude * pm).sum() + (summary.WeightedMagnitude! * pw).sum();
         var fast = Gradients(objective, ones(1), layer.Weight, layer.Bias, rows, columns, x);
 
-        var masks = MaskedLayerReference.FactorisedMasks(rows, columns, gate, [5, 6]);
+        var masks = MaskedLayerReference.FactorisedMasks(rows, columns, gate, [outputs, inputs]);
         var reference = MaskedLayerReference.Linear(x, layer.Weight, layer.Bias, masks);
         var referenceSummary = MaskMath.Summarise(masks, importance, gate);
         var referenceObjective = (reference * probe).sum() + (referenceSummary.Magnitude * pm).sum() + (referenceSummary.WeightedMagnitude! * pw).sum();
