@@ -8,7 +8,7 @@ namespace Retain.Cli;
 public sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "[NAMES]")]
-    [Description("Benchmarks to run (default: all): roofline, mlp-step, entropy, fashion-load.")]
+    [Description("Benchmarks to run (default: all): roofline, mlp-step, entropy, fashion-load, dwa-layers, dwa-alexnet, dwa-mlp-epoch.")]
     public string[] Names { get; init; } = [];
 
     [CommandOption("--data <DIR>")]

@@ -15,7 +15,7 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "dwa-mlp-epoch"];
 
     public static IEnumerable<BenchResult> Run(string name, string dataDir) => name switch
     {
@@ -26,6 +26,7 @@ public static class Benchmarks
         "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", "", null,
             FormattableString.Invariant($"{t.Form} W {t.WeightShape}, batch {t.Batch}: per-sample loop {1000 * t.ReferenceSeconds:F0} ms, batched {1000 * t.BatchedSeconds:F0} ms (forward + backward), max rel. difference {t.MaxDifference:E1}"))),
         "dwa-alexnet" => DwaAlexNet(),
+        "dwa-mlp-epoch" => [DwaMlpEpoch(dataDir)],
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 
@@ -49,6 +50,14 @@ public static class Benchmarks
         var t = DwaBenchmarks.AlexNetTraining();
         yield return new BenchResult("dwa-alexnet-step", t.SecondsPerStep, "s", "", null, FormattableString.Invariant($"{t.Network}, {t.Parameters:N0} parameters, batch {t.Batch}, all DWA losses"));
         yield return new BenchResult("dwa-alexnet-peak", t.PeakResidentMegabytes, "MB", "<= 6144 MB", t.PeakResidentMegabytes <= 6144, "peak resident memory (VmHWM) of this process");
+    }
+
+    /// <summary>A real epoch of MLP-DWA on mnist2's first task (anchor search, training on all 4,500 samples, evaluation).</summary>
+    private static BenchResult DwaMlpEpoch(string dataDir)
+    {
+        var t = DwaBenchmarks.MlpEpoch(dataDir);
+        return new BenchResult("dwa-mlp-epoch", t.Seconds, "s", "<= 30 s", t.Seconds <= 30, FormattableString.Invariant(
+            $"MLP-DWA, mnist2 task 0, default options: anchor search, {t.Steps} training steps on {t.Samples:N0} samples, evaluation of the training and validation sets ({t.EvaluationSeconds:F1} s)"));
     }
 
     /// <summary>The machine's practical peak: a 1024^3 float32 matrix product.</summary>

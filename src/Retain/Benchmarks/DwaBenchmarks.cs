@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using Retain.Approaches;
+using Retain.Curriculum;
+using Retain.Data;
 using Retain.Networks;
 using Retain.Networks.Dwa;
+using Retain.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,6 +28,10 @@ public sealed record DwaTrainingTiming(string Network, long Parameters, int Batc
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Network} ({Parameters:N0} parameters), batch {Batch}: {SecondsPerStep:F2} s per training step (mean of {Steps}), peak resident memory {PeakResidentMegabytes:F0} MB");
 }
+
+/// <summary>One epoch of MLP-DWA (<see cref="DwaBenchmarks.MlpEpoch"/>).</summary>
+/// <param name="EvaluationSeconds">The evaluation of the training and validation sets, timed again after the epoch (part of <paramref name="Seconds"/>).</param>
+public sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, double EvaluationSeconds);
 
 /// <summary>
 /// Benchmarks of DWA's masked layers (for <c>retain bench</c>). <see cref="MaskedLayers"/> times AlexNet-DWA's four
@@ -149,6 +156,32 @@ public static class DwaBenchmarks
         }
         return new DwaTrainingTiming("alexnet_dwa (mixture)", network.ParameterCount, batch, steps, clock.Elapsed.TotalSeconds / steps, PeakResidentMegabytes());
     }
+
+    /// <summary>
+    /// One real epoch of MLP-DWA on mnist2's first task with DWA's default options, run by the approach itself: the
+    /// anchor search, a training step per batch of 32, and the evaluation of the training and validation sets that ends
+    /// every epoch. The curriculum starts at threshold 1 (as the default schedule reaches at epoch 100), so the epoch
+    /// trains on every training sample; the Fisher pass after the task is not timed.
+    /// </summary>
+    public static DwaEpochTiming MlpEpoch(string dataDir, int seed = 0)
+    {
+        var info = ApproachRegistry.Get("dwa");
+        var options = new DwaOptions();
+        manual_seed(seed);
+        using var mnist2 = ExperimentCatalog.Load("mnist2", dataDir, seed);
+        var task = mnist2.Tasks[0];
+        var training = Dwa.Defaults with { Epochs = 1, Curriculum = CurriculumSchedule.Parse("linear:1:1") };
+        var network = info.CreateNetwork(new NetworkRequest(mnist2.Backbone, mnist2.InputSize, mnist2.ClassCounts, options));
+        using var approach = info.Create(new ApproachContext(network, training, CPU, new NumpyRandomState((uint)seed)), options);
+        var epoch = approach.Train(0, task, new NoObserver()).Single();
+        var clock = Stopwatch.StartNew();
+        approach.Evaluate(0, task.Train);
+        approach.Evaluate(0, task.Valid);
+        var evaluation = clock.Elapsed.TotalSeconds;
+        return new DwaEpochTiming(task.Train.Count, (task.Train.Count + training.BatchSize - 1) / training.BatchSize, epoch.Seconds, evaluation);
+    }
+
+    private sealed class NoObserver : IRunObserver;
 
     /// <summary>VmHWM of this process in MB, or NaN where /proc/self/status is missing.</summary>
     public static double PeakResidentMegabytes()
