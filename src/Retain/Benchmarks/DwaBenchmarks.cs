@@ -36,8 +36,9 @@ public sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, doub
 /// <summary>
 /// Benchmarks of DWA's masked layers (for <c>retain bench</c>). <see cref="MaskedLayers"/> times AlexNet-DWA's four
 /// masked layers at their real sizes: the naive computation (every sample's mask materialised by autograd, then one
-/// linear map or convolution per sample: <see cref="MaskedLayerReference"/>) against the layers' batched path (one
-/// grouped convolution per chunk; the factorised dense masks through <see cref="FactorisedMaskedLinearFunction"/>).
+/// linear map or convolution per sample: <see cref="MaskedLayerReference"/>) against the layers' own path (the
+/// convolutions' masks from the generator's raw output through <see cref="MaskedConv2dFunction"/>, the factorised
+/// dense masks through <see cref="FactorisedMaskedLinearFunction"/>).
 /// </summary>
 public static class DwaBenchmarks
 {
@@ -66,10 +67,10 @@ public static class DwaBenchmarks
         using var scope = NewDisposeScope();
         var layer = new MaskedConv2d(inChannels, outChannels, kernel);
         var x = randn([batch, inChannels, side, side]);
-        var raw = randn([batch, outChannels, inChannels, kernel, kernel], requires_grad: true);
-        Tensor Masks() => raw.sigmoid();
-        var (reference, referenceOutput) = Time(repeats, () => MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, Masks()), layer.parameters().Append(raw));
-        var (batched, batchedOutput) = Time(repeats, () => layer.forward(x, Masks()), layer.parameters().Append(raw));
+        var raw = randn([batch, outChannels * inChannels * kernel * kernel], requires_grad: true);
+        var (reference, referenceOutput) = Time(repeats, () =>
+            MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, raw.sigmoid().view(batch, outChannels, inChannels, kernel, kernel)), layer.parameters().Append(raw));
+        var (batched, batchedOutput) = Time(repeats, () => layer.ForwardGated(x, raw, MaskGate.Sigmoid, countActive: false).Output, layer.parameters().Append(raw));
         return new MaskedLayerTiming(name, "conv", Shape(layer.Weight), batch, reference, batched, RelativeDifference(referenceOutput, batchedOutput));
     }
 

@@ -51,9 +51,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
                 using var scope = NewDisposeScope();
                 FillMask(raw, rows[b], columns[b], gate);
                 if (gate != MaskGate.Sigmoid) magnitudes.copy_(mask).abs_();
-                magnitude[b].copy_(magnitudes.sum());
-                if (importance is not null) weighted[b].copy_(magnitudes.flatten().dot(importance.flatten()));
-                if (countActive) active[b].copy_(magnitudes.ge(MaskMath.ActiveThreshold).count_nonzero());
+                MaskMath.SummariseSample(magnitudes, importance, countActive, magnitude[b], weighted[b], active[b]);
                 y[b].addmv_(mask.mul_(weight), x[b], beta: 1, alpha: 1);                                   // + (W ⊙ M_b) x_b
             }
         });
@@ -82,7 +80,7 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
             using var mask = raw.view(weight.shape);                                                      // out x in
             using var work = empty_like(raw);
             using var grad = work.view(weight.shape);
-            using var sign = gate == MaskGate.Sigmoid ? null : empty_like(mask);
+            using var scratch = gate == MaskGate.Sigmoid ? null : empty_like(mask);              // sign(M) for tanh masks
             for (var b = first; b < end; b++)
             {
                 using var scope = NewDisposeScope();
@@ -98,23 +96,8 @@ public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunctio
                 gradWeight.addcmul_(grad, mask, 1);
                 grad.mul_(weight);
 
-                // d|M|/dM = sign(M) (1 for sigmoid masks); the summaries' gradients are per sample.
-                var (fromMagnitude, fromWeighted) = (gradMagnitude[b], gradWeighted[b]);
-                if (sign is null)
-                {
-                    grad.add_(fromMagnitude);
-                    if (importance is not null) grad.addcmul_(importance, fromWeighted, 1);
-                }
-                else
-                {
-                    sign.copy_(mask).sign_();
-                    grad.addcmul_(sign, fromMagnitude, 1);
-                    if (importance is not null) grad.addcmul_(sign.mul_(importance), fromWeighted, 1);
-                }
-
-                // Through the gate, in place over the mask: sigmoid' = M - M², tanh' = 1 - M².
-                var slope = gate == MaskGate.Sigmoid ? mask.addcmul_(mask, mask, -1) : mask.mul_(mask).neg_().add_(1);
-                grad.mul_(slope);                                                            // dL/draw_b, f2 x f1 in work
+                MaskMath.AddSummaryGradients(grad, mask, scratch, gate, importance, gradMagnitude[b], gradWeighted[b]);
+                grad.mul_(gate.DerivativeInPlace(mask));                                    // dL/draw_b, f2 x f1 in work
                 gradRows[b].addmv_(work, columns[b], beta: 0, alpha: 1);
                 gradColumns[b].addmv_(work.t(), rows[b], beta: 0, alpha: 1);
             }
