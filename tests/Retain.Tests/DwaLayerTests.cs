@@ -110,6 +110,8 @@ public class DwaLayerTests
     [InlineData(MaskGate.Tanh, 6, 5, 6L)]
     [InlineData(MaskGate.Sigmoid, 3, 8, 4L)] // n = 24: f1 = 4, f2 = 6, so the flat layout differs from out x in
     [InlineData(MaskGate.Tanh, 3, 8, 4L)]
+    [InlineData(MaskGate.Sigmoid, 600, 500, 500L)] // 300,000 entries: two blocks of rows, f1 = 500 (a block is 5k rows)
+    [InlineData(MaskGate.Tanh, 600, 500, 500L)]
     public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, int inputs, int outputs, long expectedF1)
     {
         manual_seed(4);

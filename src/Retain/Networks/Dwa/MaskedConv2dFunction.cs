@@ -38,7 +38,7 @@ public sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedCo
         var (batch, outChannels, kernel) = (x.shape[0], weight.shape[0], weight.shape[2]);
         var (height, width) = (OutputSide(x.shape[2], kernel, stride, padding), OutputSide(x.shape[3], kernel, stride, padding));
         var y = bias.view(1, outChannels, 1, 1).expand(batch, outChannels, height, width).clone();
-        var magnitude = empty(batch, dtype: x.dtype, device: x.device);
+        var magnitude = zeros(batch, dtype: x.dtype, device: x.device);
         var weighted = zeros(batch, dtype: x.dtype, device: x.device);
         var active = zeros(batch, dtype: x.dtype, device: x.device);
         MaskMath.ForEachSampleRange(batch, (_, first, end) =>
@@ -50,7 +50,7 @@ public sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedCo
                 using var scope = NewDisposeScope();
                 gate.ApplyInPlace(mask.copy_(raw[b].view(weight.shape)));
                 if (gate != MaskGate.Sigmoid) magnitudes.copy_(mask).abs_();
-                MaskMath.SummariseSample(magnitudes, importance, countActive, magnitude[b], weighted[b], active[b]);
+                MaskMath.AddSummary(magnitudes, importance, countActive, magnitude[b], weighted[b], active[b]);
                 var columns = Unfold(x[b], kernel, stride, padding);                                      // in·k·k x H'W'
                 y[b].view(outChannels, -1).addmm_(mask.mul_(weight).view(outChannels, -1), columns, beta: 1, alpha: 1);
             }

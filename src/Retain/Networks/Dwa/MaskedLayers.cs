@@ -136,14 +136,15 @@ public static class MaskMath
     }
 
     /// <summary>
-    /// One sample's summary of its gated mask, written into that sample's entries: <c>Σ|M|</c>, <c>Σ|M| F</c> (with an
-    /// importance F) and <c>#{|M| ≥ threshold}</c> (if counted). <paramref name="magnitudes"/> holds |M| (the mask itself for sigmoid masks).
+    /// Adds the summary of (part of) one sample's gated mask to that sample's entries: <c>Σ|M|</c>, <c>Σ|M| F</c> (with
+    /// an importance F) and <c>#{|M| ≥ threshold}</c> (if counted). <paramref name="magnitudes"/> holds |M| (the mask
+    /// itself for sigmoid masks).
     /// </summary>
-    internal static void SummariseSample(Tensor magnitudes, Tensor? importance, bool countActive, Tensor magnitude, Tensor weighted, Tensor active)
+    internal static void AddSummary(Tensor magnitudes, Tensor? importance, bool countActive, Tensor magnitude, Tensor weighted, Tensor active)
     {
-        magnitude.copy_(magnitudes.sum());
-        if (importance is not null) weighted.copy_(magnitudes.flatten().dot(importance.flatten()));
-        if (countActive) active.copy_(magnitudes.ge(ActiveThreshold).count_nonzero());
+        magnitude.add_(magnitudes.sum());
+        if (importance is not null) weighted.add_(magnitudes.flatten().dot(importance.flatten()));
+        if (countActive) active.add_(magnitudes.ge(ActiveThreshold).count_nonzero());
     }
 
     /// <summary>
