@@ -12,11 +12,12 @@ namespace Retain.Networks.Dwa;
 /// Why a custom autograd function, and why it is fast: no kernel is shared between samples, so each sample costs its
 /// own convolution whatever the formulation; what costs beyond that is the mask arithmetic, which autograd would run
 /// over the whole batch in freshly allocated tensors of B x numel(W) entries (gate, product, and their gradients, each
-/// tens of MB, whose first touch faults page by page). Here each sample's mask and masked kernel exist in buffers of one
-/// kernel, reused for every sample of a range and recomputed in the backward pass, and the samples are split into one
-/// range per thread (<see cref="MaskMath.ForEachSampleRange"/>). The convolution is an unfold and a matrix product per
-/// sample (faster than a convolution call at these sizes, and the backward pass reuses the unfolded input for dL/dW);
-/// dL/dx is a transposed convolution, computed only when the input needs it.
+/// tens of MB, whose first touch faults page by page). Here each sample's mask and masked kernel exist in a buffer of
+/// one kernel, reused for every sample of a range and recomputed in the backward pass, where the mask's gradient is
+/// built in place in the sample's own row of dL/draw; the samples are split into one range per thread
+/// (<see cref="MaskMath.ForEachSampleRange"/>). The convolution is an unfold and a matrix product per sample (slightly
+/// faster than a convolution call at these sizes, and the unfolded input also gives dL/dW); dL/dx is a transposed
+/// convolution, computed only when the input needs it.
 /// </para>
 /// Inputs: x (B x in x H x W), raw (B x numel(W)), weight (out x in x k x k), bias (out), importance F (weight shape,
 /// or null), gate, whether to count active entries, stride, padding. Outputs: y (B x out x H' x W'), magnitude (B),
@@ -77,13 +78,13 @@ public sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedCo
         {
             var gradWeight = partialGradWeights[range];
             using var mask = empty_like(weight);
-            using var grad = empty_like(weight);
             using var scratch = gate == MaskGate.Sigmoid ? null : empty_like(mask);                     // sign(M) for tanh masks
             for (var b = first; b < end; b++)
             {
                 using var scope = NewDisposeScope();
                 var g = gradY[b];                                                                          // out x H' x W'
                 gate.ApplyInPlace(mask.copy_(raw[b].view(weight.shape)));                                  // recomputed
+                var grad = gradRaw[b].view(weight.shape);                                                  // built in place in the sample's row of dL/draw
 
                 // dL/dx_b = the transposed convolution of g_b with W ⊙ M_b
                 if (gradX is not null)
@@ -99,7 +100,7 @@ public sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedCo
                 gradWeight.addcmul_(grad, mask, 1);
                 grad.mul_(weight);
                 MaskMath.AddSummaryGradients(grad, mask, scratch, gate, importance, gradMagnitude[b], gradWeighted[b]);
-                gradRaw[b].copy_(grad.mul_(gate.DerivativeInPlace(mask)).flatten());
+                grad.mul_(gate.DerivativeInPlace(mask));
             }
         });
         var gradWeightSum = partialGradWeights[0];
