@@ -47,25 +47,47 @@ public class DwaLayerTests
     }
 
     [Theory]
-    [InlineData(1L << 24)]
-    [InlineData(3 * 2 * 3 * 3 * 2L)] // two samples per chunk
-    [InlineData(1L)]
-    public void MaskedConvolutionEqualsThePerSampleLoopInValuesAndGradients(long chunkElements)
+    [InlineData(MaskGate.Sigmoid, 1, 0)]
+    [InlineData(MaskGate.Tanh, 1, 0)]
+    [InlineData(MaskGate.Sigmoid, 2, 1)] // 7x7 input, stride 2: the transposed convolution must restore a skipped edge
+    public void MaskedConvolutionEqualsThePerSampleLoopInValuesGradientsAndSummaries(MaskGate gate, long stride, long padding)
     {
         manual_seed(2);
-        var layer = new MaskedConv2d(2, 3, 3);
+        var layer = new MaskedConv2d(2, 3, 3, stride, padding);
         var x = randn([5, 2, 7, 7], requires_grad: true);
-        var masks = rand([5, 3, 2, 3, 3], requires_grad: true);
-        var probe = randn(5, 3, 5, 5);
+        var raw = randn([5, 3 * 2 * 3 * 3], requires_grad: true);
+        var importance = rand(3, 2, 3, 3);
+        var (pm, pw) = (randn(5), randn(5));
 
-        var y = layer.Forward(x, masks, chunkElements);
-        var fast = Gradients(y, probe, layer.Weight, layer.Bias, masks, x);
-        var reference = MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, masks);
-        var slow = Gradients(reference, probe, layer.Weight, layer.Bias, masks, x);
+        var (y, summary) = layer.ForwardGated(x, raw, gate, importance, countActive: true);
+        var probe = randn(y.shape);
+        var objective = (y * probe).sum() + (summary.Magnitude * pm).sum() + (summary.WeightedMagnitude! * pw).sum();
+        var fast = Gradients(objective, ones(1), layer.Weight, layer.Bias, raw, x);
+
+        var masks = gate.Apply(raw).view(5, 3, 2, 3, 3);
+        var reference = MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, masks, stride, padding);
+        var referenceSummary = MaskMath.Summarise(masks, importance, gate);
+        var referenceObjective = (reference * probe).sum() + (referenceSummary.Magnitude * pm).sum() + (referenceSummary.WeightedMagnitude! * pw).sum();
+        var slow = Gradients(referenceObjective, ones(1), layer.Weight, layer.Bias, raw, x);
 
         AssertClose(reference, y, what: "output");
-        string[] names = ["weight", "bias", "mask", "input"];
+        AssertClose(referenceSummary.Magnitude, summary.Magnitude, what: "magnitude");
+        AssertClose(referenceSummary.WeightedMagnitude!, summary.WeightedMagnitude!, what: "weighted magnitude");
+        AssertClose(referenceSummary.ActiveCount!, summary.ActiveCount!, what: "active count");
+        string[] names = ["weight", "bias", "raw masks", "input"];
         for (var k = 0; k < names.Length; k++) AssertClose(slow[k], fast[k], what: names[k]);
+    }
+
+    [Fact]
+    public void AConvolutionInputWithoutGradientGetsNone()
+    {
+        manual_seed(2);
+        var layer = new MaskedConv2d(2, 3, 2);
+        var x = randn(4, 2, 5, 5);
+        var raw = randn([4, 3 * 2 * 2 * 2], requires_grad: true);
+        layer.ForwardGated(x, raw, MaskGate.Sigmoid).Output.sum().backward();
+        Assert.Null(x.grad);
+        Assert.Equal(raw.shape, raw.grad!.shape);
     }
 
     [Fact]
@@ -80,32 +102,34 @@ public class DwaLayerTests
         AssertClose(dense.forward(x, mask.expand(3, 4, 6)), dense.forward(x, mask), what: "dense");
         var images = randn(3, 2, 5, 5);
         var kernelMask = rand(3, 2, 2, 2);
-        AssertClose(conv.forward(images, kernelMask.expand(3, 3, 2, 2, 2)), conv.forward(images, kernelMask), what: "conv");
+        AssertClose(MaskedLayerReference.Conv2d(images, conv.Weight, conv.Bias, kernelMask.expand(3, 3, 2, 2, 2)), conv.forward(images, kernelMask), what: "conv");
     }
 
     [Theory]
-    [InlineData(MaskGate.Sigmoid, 1L << 24)]
-    [InlineData(MaskGate.Sigmoid, 30L)] // one sample per chunk
-    [InlineData(MaskGate.Tanh, 1L << 24)]
-    [InlineData(MaskGate.Tanh, 60L)]
-    public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, long chunkElements)
+    [InlineData(MaskGate.Sigmoid, 6, 5, 6L)] // n = 30: f1 = 6, f2 = 5, so raw[p·f1 + q] = raw[o, i]
+    [InlineData(MaskGate.Tanh, 6, 5, 6L)]
+    [InlineData(MaskGate.Sigmoid, 3, 8, 4L)] // n = 24: f1 = 4, f2 = 6, so the flat layout differs from out x in
+    [InlineData(MaskGate.Tanh, 3, 8, 4L)]
+    [InlineData(MaskGate.Sigmoid, 600, 500, 500L)] // 300,000 entries: two blocks of rows, f1 = 500 (a block is 5k rows)
+    [InlineData(MaskGate.Tanh, 600, 500, 500L)]
+    public void FactorisedMasksEqualTheMaterialisedMasksWithTheirSummaries(MaskGate gate, int inputs, int outputs, long expectedF1)
     {
         manual_seed(4);
-        var layer = new MaskedLinear(6, 5);                 // n = 30 = 6 x 5: f1 = 6, f2 = 5 (flat layout differs from out x in)
-        var (f1, f2) = FactorisedMaskGenerator.Factorise(30);
-        Assert.Equal((6L, 5L), (f1, f2));
-        var x = randn(4, 6, requires_grad: true);
+        var layer = new MaskedLinear(inputs, outputs);
+        var (f1, f2) = FactorisedMaskGenerator.Factorise(inputs * outputs);
+        Assert.Equal((expectedF1, inputs * outputs / expectedF1), (f1, f2));
+        var x = randn(4, inputs, requires_grad: true);
         var rows = randn(4, f2, requires_grad: true);
         var columns = randn(4, f1, requires_grad: true);
-        var importance = rand(5, 6);
-        var probe = randn(4, 5);
+        var importance = rand(outputs, inputs);
+        var probe = randn(4, outputs);
         var (pm, pw) = (randn(4), randn(4));
 
-        var (y, summary) = layer.ForwardFactorised(x, rows, columns, gate, importance, countActive: true, chunkElements);
+        var (y, summary) = layer.ForwardFactorised(x, rows, columns, gate, importance, countActive: true);
         var objective = (y * probe).sum() + (summary.Magnitude * pm).sum() + (summary.WeightedMagnitude! * pw).sum();
         var fast = Gradients(objective, ones(1), layer.Weight, layer.Bias, rows, columns, x);
 
-        var masks = MaskedLayerReference.FactorisedMasks(rows, columns, gate, [5, 6]);
+        var masks = MaskedLayerReference.FactorisedMasks(rows, columns, gate, [outputs, inputs]);
         var reference = MaskedLayerReference.Linear(x, layer.Weight, layer.Bias, masks);
         var referenceSummary = MaskMath.Summarise(masks, importance, gate);
         var referenceObjective = (reference * probe).sum() + (referenceSummary.Magnitude * pm).sum() + (referenceSummary.WeightedMagnitude! * pw).sum();

@@ -115,6 +115,23 @@ public class DwaTrainingTests
     }
 
     [Fact]
+    public void TheSameSeedTrainsToBitIdenticalParameters()
+    {
+        // The masked layers split every batch over threads (MaskMath.ForEachSampleRange): this must not change a bit.
+        using var full = ExperimentCatalog.Load("mnist2", TestSupport.DataDir, seed: 0);
+        using var bench = Subset(full, tasks: 2, train: 96, valid: 32, test: 32);
+        Dictionary<string, Tensor> Trained()
+        {
+            var (dwa, network) = Build(bench, epochs: 1);
+            using var _ = dwa;
+            TrainAll(dwa, bench);
+            return network.CopyParameters();
+        }
+        var (first, second) = (Trained(), Trained());
+        Assert.All(first, p => Assert.True(p.Value.allclose(second[p.Key], rtol: 0, atol: 0), $"{p.Key} differs between two runs with the same seed"));
+    }
+
+    [Fact]
     public void PermutedMnistLearnsItsFirstTwoTasksWithBinarySparsity()
     {
         using var full = ExperimentCatalog.Load("pmnist", TestSupport.DataDir, seed: 0);

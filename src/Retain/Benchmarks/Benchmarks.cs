@@ -15,7 +15,7 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch"];
 
     /// <param name="retainCommand">The command that starts <c>retain</c> in a child process (study-throughput runs studies).</param>
     public static IEnumerable<BenchResult> Run(string name, string dataDir, IReadOnlyList<string> retainCommand) => name switch
@@ -29,6 +29,7 @@ public static class Benchmarks
         "dwa-alexnet" => DwaAlexNet(),
         "checkpoint" => Checkpoints(dataDir),
         "study-throughput" => StudyThroughput(dataDir, retainCommand),
+        "dwa-mlp-epoch" => [DwaMlpEpoch(dataDir)],
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 
@@ -92,6 +93,14 @@ public static class Benchmarks
         return [new BenchResult("study --jobs 1", sequential.SecondsPerRun, "s/run", "", null, sequential.ToString()),
                 new BenchResult($"study --jobs {parallel.Jobs}", parallel.SecondsPerRun, "s/run", "", null, parallel.ToString()),
                 new BenchResult("study throughput", ratio, "x", ">= 1.5x", ratio >= 1.5, $"--jobs {parallel.Jobs} against --jobs 1 ({StudyBenchmarks.RunDescription})")];
+    }
+
+    /// <summary>A real epoch of MLP-DWA on mnist2's first task (anchor search, training on all 4,500 samples, evaluation).</summary>
+    private static BenchResult DwaMlpEpoch(string dataDir)
+    {
+        var t = DwaBenchmarks.MlpEpoch(dataDir);
+        return new BenchResult("dwa-mlp-epoch", t.Seconds, "s", "<= 30 s", t.Seconds <= 30, FormattableString.Invariant(
+            $"MLP-DWA, mnist2 task 0, default options: anchor search, {t.Steps} training steps on {t.Samples:N0} samples, evaluation of the training and validation sets ({t.EvaluationSeconds:F1} s)"));
     }
 
     /// <summary>The machine's practical peak: a 1024^3 float32 matrix product.</summary>

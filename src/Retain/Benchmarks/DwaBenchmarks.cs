@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using Retain.Approaches;
+using Retain.Curriculum;
+using Retain.Data;
 using Retain.Networks;
 using Retain.Networks.Dwa;
+using Retain.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,11 +29,16 @@ public sealed record DwaTrainingTiming(string Network, long Parameters, int Batc
         $"{Network} ({Parameters:N0} parameters), batch {Batch}: {SecondsPerStep:F2} s per training step (mean of {Steps}), peak resident memory {PeakResidentMegabytes:F0} MB");
 }
 
+/// <summary>One epoch of MLP-DWA (<see cref="DwaBenchmarks.MlpEpoch"/>).</summary>
+/// <param name="EvaluationSeconds">The evaluation of the training and validation sets, timed again after the epoch (part of <paramref name="Seconds"/>).</param>
+public sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, double EvaluationSeconds);
+
 /// <summary>
 /// Benchmarks of DWA's masked layers (for <c>retain bench</c>). <see cref="MaskedLayers"/> times AlexNet-DWA's four
 /// masked layers at their real sizes: the naive computation (every sample's mask materialised by autograd, then one
-/// linear map or convolution per sample: <see cref="MaskedLayerReference"/>) against the layers' batched path (one
-/// grouped convolution per chunk; the factorised dense masks through <see cref="FactorisedMaskedLinearFunction"/>).
+/// linear map or convolution per sample: <see cref="MaskedLayerReference"/>) against the layers' own path (the
+/// convolutions' masks from the generator's raw output through <see cref="MaskedConv2dFunction"/>, the factorised
+/// dense masks through <see cref="FactorisedMaskedLinearFunction"/>).
 /// </summary>
 public static class DwaBenchmarks
 {
@@ -59,10 +67,10 @@ public static class DwaBenchmarks
         using var scope = NewDisposeScope();
         var layer = new MaskedConv2d(inChannels, outChannels, kernel);
         var x = randn([batch, inChannels, side, side]);
-        var raw = randn([batch, outChannels, inChannels, kernel, kernel], requires_grad: true);
-        Tensor Masks() => raw.sigmoid();
-        var (reference, referenceOutput) = Time(repeats, () => MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, Masks()), layer.parameters().Append(raw));
-        var (batched, batchedOutput) = Time(repeats, () => layer.forward(x, Masks()), layer.parameters().Append(raw));
+        var raw = randn([batch, outChannels * inChannels * kernel * kernel], requires_grad: true);
+        var (reference, referenceOutput) = Time(repeats, () =>
+            MaskedLayerReference.Conv2d(x, layer.Weight, layer.Bias, raw.sigmoid().view(batch, outChannels, inChannels, kernel, kernel)), layer.parameters().Append(raw));
+        var (batched, batchedOutput) = Time(repeats, () => layer.ForwardGated(x, raw, MaskGate.Sigmoid, countActive: false).Output, layer.parameters().Append(raw));
         return new MaskedLayerTiming(name, "conv", Shape(layer.Weight), batch, reference, batched, RelativeDifference(referenceOutput, batchedOutput));
     }
 
@@ -148,6 +156,30 @@ public static class DwaBenchmarks
             optimizer.step();
         }
         return new DwaTrainingTiming("alexnet_dwa (mixture)", network.ParameterCount, batch, steps, clock.Elapsed.TotalSeconds / steps, PeakResidentMegabytes());
+    }
+
+    /// <summary>
+    /// One real epoch of MLP-DWA on mnist2's first task with DWA's default options, run by the approach itself: the
+    /// anchor search, a training step per batch of 32, and the evaluation of the training and validation sets that ends
+    /// every epoch. The curriculum starts at threshold 1 (as the default schedule reaches at epoch 100), so the epoch
+    /// trains on every training sample; the Fisher pass after the task is not timed.
+    /// </summary>
+    public static DwaEpochTiming MlpEpoch(string dataDir, int seed = 0)
+    {
+        var info = ApproachRegistry.Get("dwa");
+        var options = new DwaOptions();
+        manual_seed(seed);
+        using var mnist2 = ExperimentCatalog.Load("mnist2", dataDir, seed);
+        var task = mnist2.Tasks[0];
+        var training = Dwa.Defaults with { Epochs = 1, Curriculum = CurriculumSchedule.Parse("linear:1:1") };
+        var network = info.CreateNetwork(new NetworkRequest(mnist2.Backbone, mnist2.InputSize, mnist2.ClassCounts, options));
+        using var approach = info.Create(new ApproachContext(network, training, CPU, new NumpyRandomState((uint)seed)), options);
+        var epoch = approach.Train(0, task, IgnoredEvents.Instance).Single();
+        var clock = Stopwatch.StartNew();
+        approach.Evaluate(0, task.Train);
+        approach.Evaluate(0, task.Valid);
+        var evaluation = clock.Elapsed.TotalSeconds;
+        return new DwaEpochTiming(task.Train.Count, (task.Train.Count + training.BatchSize - 1) / training.BatchSize, epoch.Seconds, evaluation);
     }
 
     /// <summary>VmHWM of this process in MB, or NaN where /proc/self/status is missing.</summary>

@@ -155,7 +155,8 @@ public sealed class DwaWeightMasks : Gating
         var importance = context.MaskImportance?.GetValueOrDefault(spec.Name);
         var gate = Options.Gate;
 
-        if (_generators[spec.Name] is FactorisedMaskGenerator factorised && !shared)
+        // One mask per sample: the layers build each sample's mask themselves, one at a time.
+        if (!shared && _generators[spec.Name] is FactorisedMaskGenerator factorised)
         {
             var (rows, columns) = factorised.Factors(embedding);
             var (output, summary) = ((MaskedLinear)backbone.Layer(index)).ForwardFactorised(x, rows, columns, gate, importance, context.CountActiveMaskEntries);
@@ -163,7 +164,16 @@ public sealed class DwaWeightMasks : Gating
             if (context.KeepMasks) context.Gates[spec.Name] = MaskedLayerReference.FactorisedMasks(rows, columns, gate, spec.WeightShape);
             return output;
         }
+        if (!shared && backbone.Layer(index) is MaskedConv2d convolution)
+        {
+            var raw = ((Linear)_generators[spec.Name]).forward(embedding);               // B x numel(W)
+            var (output, summary) = convolution.ForwardGated(x, raw, gate, importance, context.CountActiveMaskEntries);
+            context.MaskSummaries[spec.Name] = summary;
+            if (context.KeepMasks) context.Gates[spec.Name] = gate.Apply(raw).view([batch, .. spec.WeightShape]);
+            return output;
+        }
 
+        // Masks materialised: one shared by the batch, or dense masks from a single generator (no use_combination).
         var masks = Masks(spec.Name, embedding, spec.WeightShape);                       // R x weight shape
         var maskSummary = MaskMath.Summarise(masks, importance, gate, context.CountActiveMaskEntries);
         context.MaskSummaries[spec.Name] = shared ? MaskMath.Expand(maskSummary, batch) : maskSummary;

@@ -56,10 +56,50 @@ public static class MaskMath
     }
 
     /// <summary>
-    /// Default bound on the mask entries materialised at once by a masked layer (16 Mi floats = 64 MiB per
-    /// temporary): a batch is processed in chunks of <c>max(1, bound / mask size)</c> samples.
+    /// Runs <paramref name="range"/>(worker, first, end) over contiguous ranges of the samples [0, <paramref name="batch"/>),
+    /// one range per intra-op thread of torch, in parallel, with torch's own intra-op parallelism off meanwhile and
+    /// without autograd recording (each worker is a thread of its own). Why: DWA's per-sample work is many
+    /// element-wise operations on one mask each; parallelising every operation costs a synchronisation of all threads
+    /// per operation, and on a loaded machine each one waits for a descheduled thread (measured with two threads: a
+    /// factorised layer 4 to 7 times slower than with one thread), while ranges of samples synchronise once per call.
+    /// The ranges depend only on the batch size and the thread count, so results are bit-identical run to run.
     /// </summary>
-    public const long DefaultChunkElements = 1L << 24;
+    public static void ForEachSampleRange(long batch, Action<int, long, long> range)
+    {
+        var threads = get_num_threads();
+        var workers = SampleRanges(batch);
+        void Run(int worker)
+        {
+            using var _ = no_grad();
+            range(worker, batch * worker / workers, batch * (worker + 1) / workers);
+        }
+        if (workers == 1)
+        {
+            Run(0);
+            return;
+        }
+        set_num_threads(1);
+        try
+        {
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, Run);
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    /// <summary>The number of ranges <see cref="ForEachSampleRange"/> splits a batch into.</summary>
+    public static int SampleRanges(long batch) => (int)Math.Clamp(get_num_threads(), 1, Math.Max(1, batch));
+
+    /// <summary>
+    /// Default bound on the mask entries materialised at once by a dense layer given explicit per-sample masks (1 Mi
+    /// floats = 4 MiB per temporary): a batch is processed in chunks of <c>max(1, bound / mask size)</c> samples.
+    /// Temporaries of tens of MB cost more to allocate than the arithmetic on them, because the C library maps them
+    /// afresh and every first touch of a page faults (measured: a sigmoid over 32 masks of 800x800 takes 20 times
+    /// longer per entry than over 4).
+    /// </summary>
+    public const long DefaultChunkElements = 1L << 20;
 
     public static Tensor Apply(this MaskGate gate, Tensor raw) => gate == MaskGate.Sigmoid ? raw.sigmoid() : raw.tanh();
 
@@ -71,7 +111,7 @@ public static class MaskMath
 
     /// <summary>
     /// The <see cref="MaskSummary"/> of masks given explicitly, one row per sample (<paramref name="masks"/>: R x
-    /// weight shape). Differentiable in the masks except the active count.
+    /// weight shape). Differentiable in the masks except the active count (counted only if asked).
     /// </summary>
     public static MaskSummary Summarise(Tensor masks, Tensor? importance, MaskGate gate, bool countActive = true)
     {
@@ -84,14 +124,50 @@ public static class MaskMath
             using var weights = importance.flatten();
             weighted = magnitude.mv(weights);
         }
-        Tensor active;
-        using (no_grad())
+        Tensor? active = null;
+        if (countActive)
         {
+            using var _ = no_grad();
             using var inUse = magnitude.ge(ActiveThreshold);
-            active = inUse.sum(1, type: ScalarType.Float32);
+            using var count = inUse.count_nonzero([1]);
+            active = count.to(magnitude.dtype);
         }
         return new MaskSummary(magnitude.sum(1L), weighted, active, flat.shape[1]);
     }
+
+    /// <summary>
+    /// Adds the summary of (part of) one sample's gated mask to that sample's entries: <c>Σ|M|</c>, <c>Σ|M| F</c> (with
+    /// an importance F) and <c>#{|M| ≥ threshold}</c> (if counted). <paramref name="magnitudes"/> holds |M| (the mask
+    /// itself for sigmoid masks).
+    /// </summary>
+    internal static void AddSummary(Tensor magnitudes, Tensor? importance, bool countActive, Tensor magnitude, Tensor weighted, Tensor active)
+    {
+        magnitude.add_(magnitudes.sum());
+        if (importance is not null) weighted.add_(magnitudes.flatten().dot(importance.flatten()));
+        if (countActive) active.add_(magnitudes.ge(ActiveThreshold).count_nonzero());
+    }
+
+    /// <summary>
+    /// Adds the summaries' gradients to one sample's dL/dM in <paramref name="grad"/>: <c>gm + gw F</c> (sigmoid masks are
+    /// positive), or <c>(gm + gw F) ⊙ sign(M)</c> for tanh masks, with sign(M) formed in <paramref name="scratch"/>.
+    /// </summary>
+    internal static void AddSummaryGradients(Tensor grad, Tensor mask, Tensor? scratch, MaskGate gate, Tensor? importance,
+        Tensor gradMagnitude, Tensor gradWeighted)
+    {
+        if (gate == MaskGate.Sigmoid)
+        {
+            grad.add_(gradMagnitude);
+            if (importance is not null) grad.addcmul_(importance, gradWeighted, 1);
+            return;
+        }
+        var sign = scratch!.copy_(mask).sign_();
+        grad.addcmul_(sign, gradMagnitude, 1);
+        if (importance is not null) grad.addcmul_(sign.mul_(importance), gradWeighted, 1);
+    }
+
+    /// <summary>Overwrites a gated mask M with the gate's derivative, sigmoid' = M - M², tanh' = 1 - M².</summary>
+    internal static Tensor DerivativeInPlace(this MaskGate gate, Tensor mask) =>
+        gate == MaskGate.Sigmoid ? mask.addcmul_(mask, mask, -1) : mask.mul_(mask).neg_().add_(1);
 
     /// <summary>A summary computed for one shared mask, repeated for <paramref name="batch"/> samples.</summary>
     public static MaskSummary Expand(MaskSummary shared, long batch) => new(
@@ -150,22 +226,22 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
     /// <summary>
     /// Factorised masks <c>M_b = gate(rows_b ⊗ columns_b)</c>, flat index <c>p·f1 + q</c> reshaped to out x in
     /// (rows: B x f2, columns: B x f1, f1·f2 = out·in), with the masks' <see cref="MaskSummary"/>. Exact; the masks
-    /// exist only chunk by chunk, in the forward pass and again in the backward pass.
+    /// exist only one sample at a time, in the forward pass and again in the backward pass.
     /// </summary>
     public (Tensor Output, MaskSummary Summary) ForwardFactorised(Tensor x, Tensor rows, Tensor columns, MaskGate gate,
-        Tensor? importance = null, bool countActive = true, long chunkElements = MaskMath.DefaultChunkElements)
+        Tensor? importance = null, bool countActive = true)
     {
         if (rows.shape[1] * columns.shape[1] != _weight.numel())
             throw new ArgumentException($"mask factors {rows.shape[1]} x {columns.shape[1]} do not cover a {Outputs} x {Inputs} weight");
-        var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, countActive, chunkElements);
+        var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, countActive);
         return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? outputs[3] : null, _weight.numel()));
     }
 }
 
 /// <summary>
-/// A convolution whose kernel is multiplied element-wise by a mask per sample: <c>y_b = conv(x_b, W ⊙ M_b) + bias</c>.
-/// Per-sample kernels are applied as one grouped convolution per chunk of samples (groups = chunk size), as the seed
-/// did for the whole batch.
+/// A convolution whose kernel is multiplied element-wise by a mask per sample: <c>y_b = conv(x_b, W ⊙ M_b) + bias</c>,
+/// with <c>M_b = gate(raw_b)</c> from the generator's raw output (<see cref="MaskedConv2dFunction"/>), or one mask
+/// shared by the batch.
 /// </summary>
 public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
 {
@@ -190,33 +266,24 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
     public long Stride => _stride;
     public long Padding => _padding;
 
-    /// <summary>Masks: B x out x in x k x k (one per sample, in chunks of samples) or out x in x k x k (shared).</summary>
-    public override Tensor forward(Tensor x, Tensor masks) => Forward(x, masks, MaskMath.DefaultChunkElements);
-
-    public Tensor Forward(Tensor x, Tensor masks, long chunkElements)
+    /// <summary>One mask (out x in x k x k) shared by every sample of the batch.</summary>
+    public override Tensor forward(Tensor x, Tensor mask)
     {
-        if (masks.dim() == 4)
-        {
-            using var shared = _weight * masks;
-            return functional.conv2d(x, shared, _bias, strides: [_stride, _stride], padding: [_padding, _padding]);
-        }
-        return MaskMath.InChunks(x, masks, MaskMath.SamplesPerChunk(_weight.numel(), x.shape[0], chunkElements), GroupedConvolution);
+        if (mask.dim() != 4) throw new ArgumentException($"a shared mask has the kernel's shape (got [{string.Join(",", mask.shape)}]); per-sample masks go through ForwardGated");
+        using var shared = _weight * mask;
+        return functional.conv2d(x, shared, _bias, strides: [_stride, _stride], padding: [_padding, _padding]);
     }
 
     /// <summary>
-    /// The chunk's samples side by side as channel groups of one image (1 x c·in x H x W), convolved with the c
-    /// stacked per-sample kernels (c·out x in x k x k) in c groups.
+    /// Per-sample masks <c>M_b = gate(raw_b)</c> (raw: B x numel(W), the mask generator's output), with the masks'
+    /// <see cref="MaskSummary"/>. The masks exist only one sample at a time, in the forward and the backward pass.
     /// </summary>
-    private Tensor GroupedConvolution(Tensor x, Tensor masks)
+    public (Tensor Output, MaskSummary Summary) ForwardGated(Tensor x, Tensor raw, MaskGate gate, Tensor? importance = null, bool countActive = true)
     {
-        var (count, outChannels, inChannels, kernel) = (x.shape[0], _weight.shape[0], _weight.shape[1], _weight.shape[2]);
-        using var perSample = _weight * masks;
-        using var kernels = perSample.reshape(count * outChannels, inChannels, kernel, kernel);
-        using var grouped = x.reshape(1, count * inChannels, x.shape[2], x.shape[3]);
-        using var y = functional.conv2d(grouped, kernels, null, strides: [_stride, _stride], padding: [_padding, _padding], groups: count);
-        using var perSampleOutput = y.view(count, outChannels, y.shape[2], y.shape[3]);
-        using var bias = _bias.view(1, outChannels, 1, 1);
-        return perSampleOutput.add(bias);
+        if (raw.dim() != 2 || raw.shape[1] != _weight.numel())
+            throw new ArgumentException($"raw masks must be B x {_weight.numel()} for a kernel [{string.Join(",", _weight.shape)}] (got [{string.Join(",", raw.shape)}])");
+        var outputs = MaskedConv2dFunction.apply(x, raw, _weight, _bias, importance, gate, countActive, _stride, _padding);
+        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? outputs[3] : null, _weight.numel()));
     }
 }
 
