@@ -134,25 +134,32 @@ public class DwaTrainingTests
         DwaOptions Bind(params (string Name, string Value)[] values) =>
             (DwaOptions)info.BindOptions(values.ToDictionary(v => v.Name, v => v.Value))!;
 
-        var code = Bind();
-        Assert.Equal([10, 0.05], code.LossWeights);
-        Assert.Equal((50.0, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (code.SparsityWeight, code.TargetSparsity, code.Margin, code.TaskNegativeWeight, code.Gate, code.BinarySparsity));
-        // λ_sparsity is the seed's 500 with the seed's measure, for which it was tuned; a given value wins either way.
-        Assert.Equal((500.0, 7.0, 7.0), (Bind(("seed_sparsity", "true")).SparsityWeight,
-            Bind(("seed_sparsity", "true"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "paper")).SparsityWeight));
+        var corrected = Bind();
+        Assert.Equal((DwaPreset.Corrected, DwaFormulation.Corrected), (corrected.Preset, corrected.Formulation));
+        Assert.Equal(DwaOptions.CorrectedLossWeights, corrected.LossWeights);
+        Assert.Equal((DwaOptions.CorrectedSparsityWeight, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (corrected.SparsityWeight, corrected.TargetSparsity, corrected.Margin, corrected.TaskNegativeWeight, corrected.Gate, corrected.BinarySparsity));
+        // The λ defaults follow the formulation: the seed code's values for its own formulas; a given value wins either way.
+        var seed = Bind(("formulation", "seed"));
+        Assert.Equal([10, 0.05], seed.LossWeights);
+        Assert.Equal(500.0, seed.SparsityWeight);
+        Assert.Equal((7.0, 7.0), (Bind(("formulation", "seed"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "published")).SparsityWeight));
         Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (Dwa.Defaults.Epochs, Dwa.Defaults.BatchSize, Dwa.Defaults.LearningRate,
             Dwa.Defaults.Warmup!.Epochs, Dwa.Defaults.Warmup.Divisor, Dwa.Defaults.Curriculum!.ToString()));
 
-        // An explicit option overrides the preset wherever it stands on the command line.
-        var paper = Bind(("alpha", "2"), ("preset", "paper"));
-        Assert.Equal((20.0, 0.1, 2.0, MaskGate.Tanh, true, true), (paper.TripletWeight, paper.AttentionWeight, paper.Margin, paper.Gate, paper.ScaleAttentionLoss, paper.BinarySparsity));
+        // published = the seed's final-warm script; an explicit option overrides the preset wherever it stands.
+        var published = Bind(("alpha", "2"), ("preset", "published"));
+        Assert.Equal((DwaFormulation.Seed, 20.0, 0.05, 500.0, 2.0, 1.0, MaskGate.Tanh, false, false, 0.2),
+            (published.Formulation, published.TripletWeight, published.AttentionWeight, published.SparsityWeight, published.Margin,
+             published.TaskNegativeWeight, published.Gate, published.BinarySparsity, published.ScaleAttentionLoss, published.TargetSparsity));
+        Assert.Equal(DwaOptions.CorrectedLossWeights, Bind(("preset", "published"), ("formulation", "corrected")).LossWeights);
+        Assert.Throws<RetainException>(() => Bind(("preset", "paper")));
 
         var custom = Bind(("lamb_loss", "5"), ("use_processor", "FALSE"), ("processor_feats", "8,16"), ("emb_size", "none"), ("stiff", "20"), ("gate", "tanh"));
         Assert.Equal((5.0, 5.0, false, 8, 16, (int?)null, 20), (custom.TripletWeight, custom.AttentionWeight, custom.UseProcessor,
             custom.Network.BottleneckFeatures, custom.Network.ProcessorFeatures, custom.EmbeddingSize, custom.StiffnessEpochs!.Value));
 
         // The options as the run record lists them bind back to the same options (a saved model is rebuilt from them).
-        var listed = info.Options(paper).ToDictionary(o => o.Name, o => o.Value);
+        var listed = info.Options(published).ToDictionary(o => o.Name, o => o.Value);
         Assert.Equal(listed, info.Options(info.BindOptions(listed)).ToDictionary(o => o.Name, o => o.Value));
 
         Assert.Throws<RetainException>(() => Bind(("use_apex", "true")).Validated());

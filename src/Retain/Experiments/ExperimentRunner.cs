@@ -59,7 +59,7 @@ public static class ExperimentRunner
         var tasksToRun = config.TestMode ?? taskCount;
 
         var backbone = config.Network ?? benchmark.Backbone;
-        var training = config.ResolveTraining(info.DefaultsFor(backbone));
+        var training = config.ResolveTraining(info.DefaultsFor(backbone, options));
         var request = new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options);
         var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
