@@ -170,6 +170,56 @@ public class DwaTrainingTests
     }
 
     [Fact]
+    public void ThePublishedPresetSetsTheBaseLoopOfFinalWarmUnderTheExplicitOptions()
+    {
+        var info = ApproachRegistry.Get("dwa");
+        var published = info.BindOptions(new Dictionary<string, string> { ["preset"] = "published" });
+        var defaults = info.DefaultsFor(BackboneKind.AlexNet, published);
+        // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
+        Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
+            defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
+        Assert.Same(info.Defaults, info.DefaultsFor(BackboneKind.Mlp, info.BindOptions(new Dictionary<string, string>())));
+
+        // Through a run: the preset's defaults, and an explicit option on top of them.
+        var dir = TestSupport.TempDir();
+        try
+        {
+            var config = new Experiments.RunConfig
+            {
+                Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "run.txt"),
+                Limit = 40, TestMode = 1, Epochs = 1, LearningRate = 0.02, Parameters = new Dictionary<string, string> { ["preset"] = "published" },
+            };
+            var record = Experiments.ExperimentRunner.Run(config, SilentObserver.Instance);
+            Assert.Equal((1, 0.02, 20, 1000.0, int.MaxValue), (record.Training.Epochs, record.Training.LearningRate,
+                record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor, record.Training.Patience));
+            Assert.Equal(("seed", "tanh", "20,0.05"), (record.Parameters["formulation"], record.Parameters["gate"], record.Parameters["lamb_loss"]));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheSeedFormulationKeepsTheAnchorOfTheLastSearchAndTheCorrectedOneRecomputesIt()
+    {
+        using var full = ExperimentCatalog.Load("mnist2", TestSupport.DataDir, seed: 0);
+        using var bench = Subset(full, tasks: 1, train: 200, valid: 40, test: 40);
+        foreach (var formulation in new[] { DwaFormulation.Seed, DwaFormulation.Corrected })
+        {
+            var (dwa, _) = Build(bench, new DwaOptions { Formulation = formulation }, epochs: 2);
+            using var _ = dwa;
+            dwa.Train(0, bench.Tasks[0], SilentObserver.Instance);
+            // The seed stored P at the start of the last epoch; the corrected form recomputes it on the model kept.
+            Assert.Equal(formulation == DwaFormulation.Seed, dwa.State.AnchorStore[0].SequenceEqual(dwa.State.Positive!));
+            // The corrected negative anchor is orthogonal to P; the seed's projection with the unnormalised P is not.
+            var (p, n) = (tensor(dwa.State.Positive!), tensor(dwa.State.Negative!));
+            var cosine = Math.Abs((p.dot(n) / p.norm()).item<float>());
+            Assert.True(formulation == DwaFormulation.Seed ? cosine > 1e-3 : cosine < 1e-4, $"{formulation}: |cos(P, N)| = {cosine}");
+        }
+    }
+
+    [Fact]
     public void TheBenchmarkComparesBothComputationsOnEqualOutputs()
     {
         var timings = Benchmarks.DwaBenchmarks.MaskedLayers(batch: 3, repeats: 1, widthDivisor: 32);
