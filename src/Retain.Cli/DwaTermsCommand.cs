@@ -62,7 +62,7 @@ public sealed class DwaTermsSettings : CommandSettings
 /// the same model and batches (<see cref="DwaCalibration"/>), with the factors by which their magnitude changed and the
 /// λ that would give the corrected terms the published magnitude. DWA's own options follow as in <c>retain run</c>.
 /// </summary>
-public sealed class DwaTermsCommand(IAnsiConsole console) : Command<DwaTermsSettings>
+public sealed class DwaTermsCommand : Command<DwaTermsSettings>
 {
     public override int Execute(CommandContext context, DwaTermsSettings s, CancellationToken cancellation)
     {
@@ -74,26 +74,27 @@ public sealed class DwaTermsCommand(IAnsiConsole console) : Command<DwaTermsSett
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = RunCommand.ParseNetwork(s.Network), Parameters = RunCommand.ApproachParameters(context),
         };
-        var r = DwaCalibration.Measure(config, s.TrainEpochs, s.Batches, new Observer(console));
+        var r = DwaCalibration.Measure(config, s.TrainEpochs, s.Batches, new Observer());
 
         string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
-        console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+        // Plain lines, never wrapped: the numbers stay readable in a log of any width.
+        var output = Console.Out;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{s.Experiment} ({r.Network}{(s.Limit is { } n ? $", --limit {n}" : "")}), task 0 trained {r.TrainedEpochs} epochs; " +
             $"Fisher of task 0 on {r.FisherSamples} samples, K = {r.FisherBatches} batches of 20: mean {F(r.SeedFisherMean)} (seed) vs {F(r.CorrectedFisherMean)} " +
             $"(per batch), ratio {F(r.SeedFisherMean / r.CorrectedFisherMean)}; measured on {r.Samples} samples of task 1 in {r.Batches} batches; " +
-            $"mask use {r.MaskUsage:F3}; cross-entropy gradient norm {F(r.CrossEntropyGradient)}")));
-        // One line per term rather than a table: the numbers stay readable in a log of any width.
-        console.WriteLine("term      published λ  value seed / corrected (factor)   gradient norm seed / corrected (factor)   rescaled λ");
+            $"mask use {r.MaskUsage:F3}; cross-entropy gradient norm {F(r.CrossEntropyGradient)}"));
+        output.WriteLine("term      λ (seed form)  value seed / corrected (factor)   gradient norm seed / corrected (factor)   rescaled λ");
         foreach (var t in r.Terms)
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{t.Term,-9} {F(t.PublishedWeight),11}  {F(t.SeedValue),10} / {F(t.CorrectedValue),-10} ({F(t.ValueFactor)}){"",-3}  {F(t.SeedGradient),10} / {F(t.CorrectedGradient),-10} ({F(t.GradientFactor)}){"",-10}  {F(t.RescaledWeight)}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{t.Term,-9} {F(t.PublishedWeight),13}  {F(t.SeedValue),10} / {F(t.CorrectedValue),-10} ({F(t.ValueFactor)}){"",-3}  {F(t.SeedGradient),10} / {F(t.CorrectedGradient),-10} ({F(t.GradientFactor)}){"",-10}  {F(t.RescaledWeight)}"));
         return 0;
     }
 
     /// <summary>Task 0's epochs, one line each.</summary>
-    private sealed class Observer(IAnsiConsole console) : Training.IRunObserver
+    private sealed class Observer : Training.IRunObserver
     {
-        public void EpochFinished(Training.EpochRecord epoch) => console.WriteLine("  " + RunCommand.Describe(epoch));
-        public void Note(string line) => console.WriteLine(line);
+        public void EpochFinished(Training.EpochRecord epoch) => Console.WriteLine("  " + RunCommand.Describe(epoch));
+        public void Note(string line) => Console.WriteLine(line);
     }
 }

@@ -67,8 +67,20 @@ public sealed record DwaOptions : IAdjustsTrainingDefaults
     public static readonly double[] PublishedLossWeights = [20, 0.05];
     /// <summary>The seed's λ_sparsity (code default and final-warm).</summary>
     public const double SeedSparsityWeight = 500;
-    /// <summary>λ_triplet, λ_att for the corrected formulas.</summary>
-    public static readonly double[] CorrectedLossWeights = [10, 0.05];
+    /// <summary>
+    /// How much larger the seed's triplet term is than the corrected one (README, DWA section): B / (1 + δ) = 16 at the
+    /// batch size 32 and δ = 1, when the hinges sit near their margin (the seed divides the two hinges by 1 + δ and
+    /// scales by Σ_b (1 - c_b); the corrected form averages their sum); measured 13.5 to 16 at the start of task 1.
+    /// </summary>
+    public const double TripletMagnitudeFactor = 16;
+    /// <summary>
+    /// How much larger the seed's plasticity term is: the ratio of its running-sum Fisher diagonal to the per-batch one,
+    /// measured on mnist2 (K = 198 Fisher batches) after training task 0 (README, DWA section). It grows with K, the
+    /// training set's size over 20.
+    /// </summary>
+    public const double AttentionMagnitudeFactor = 218;
+    /// <summary>λ_triplet, λ_att for the corrected formulas: the published values times the magnitude factors.</summary>
+    public static readonly double[] CorrectedLossWeights = [PublishedLossWeights[0] * TripletMagnitudeFactor, PublishedLossWeights[1] * AttentionMagnitudeFactor];
     /// <summary>
     /// λ_sparsity for the corrected measures (README, DWA section): not rescaled, because the seed's term pushed masks the
     /// other way. At the seed's 500 the masks overshoot μ and collapse towards 0; at 5 they stay dense; 50 lets the
@@ -100,7 +112,6 @@ public sealed record DwaOptions : IAdjustsTrainingDefaults
 
     [Option("bin_sparsity", "count entries in use instead of the soft measure: corrected, |M| >= 0.5 with the soft count's gradient (straight-through); seed, M ≠ 0 (a constant without gradient, as in the seed)")]
     public bool BinarySparsity { get; init; }
-
 
     [Option("alpha", "α: margin of the triplet loss")]
     public double Margin { get; init; } = 1;
