@@ -293,7 +293,7 @@ public sealed class RunCommand : Command<RunSettings>
     /// Options the run command does not declare are the approach's own (<c>--lamb 5000</c>); the approach's options
     /// record checks their names and types.
     /// </summary>
-    private static Dictionary<string, string> ApproachParameters(CommandContext context)
+    internal static Dictionary<string, string> ApproachParameters(CommandContext context)
     {
         var parameters = new Dictionary<string, string>();
         foreach (var group in context.Remaining.Parsed)

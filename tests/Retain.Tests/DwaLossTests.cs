@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (approaches.md §15.4, corrected forms).</summary>
+/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (approaches.md §15.4), in both formulations.</summary>
 public class DwaLossTests
 {
     private static double Value(Tensor t) => t.item<float>();
@@ -59,16 +59,6 @@ public class DwaLossTests
     }
 
     [Fact]
-    public void TheSeedsSparsityMeasuresTheUnusedFraction()
-    {
-        // The seed's quirk: rho = mean(1 - |M|). Sample 0: 1 - 0.15 = 0.85 -> 0.65; sample 1: 1 - 0.6 = 0.4 -> 0.2;
-        // summed over the batch as the seed did: 0.85.
-        var masks = tensor(new float[] { 0.1f, -0.2f, 0.3f, 0, 0.9f, -0.9f, 0.5f, 0.1f }).view(2, 4);
-        var seed = DwaLosses.Sparsity([MaskMath.Summarise(masks, null, MaskGate.Tanh)], 0.2, binary: false, seedMeasure: true);
-        Assert.Equal(0.85, Value(seed), 5);
-    }
-
-    [Fact]
     public void BinarySparsityCountsEntriesInUseWithTheSoftGradient()
     {
         // In use (|M| >= 0.5): sample 0 none -> 0; sample 1 three of four -> 0.75 - 0.2 = 0.55; batch mean 0.275.
@@ -95,12 +85,96 @@ public class DwaLossTests
     }
 
     [Fact]
-    public void StiffnessRampsOverTheGivenEpochsAndStaysAtOne()
+    public void StiffnessRampsOverTheGivenEpochsAndStaysAtOneUnlessSeed()
     {
         Assert.Equal(0, DwaLosses.Stiffness(0, 4));
         Assert.Equal(0.5, DwaLosses.Stiffness(2, 4));
         Assert.Equal(1, DwaLosses.Stiffness(10, 4));
         Assert.Equal(1, DwaLosses.Stiffness(0, null));
+        // The seed's e / stiff is never clamped.
+        Assert.Equal(2.5, DwaLosses.Stiffness(10, 4, DwaFormulation.Seed));
+        Assert.Equal(1, DwaLosses.Stiffness(10, null, DwaFormulation.Seed));
+    }
+
+    /// <summary>
+    /// Every auxiliary term on one fixed batch of B = 2 samples, in the seed's formulas (the published run) and in the
+    /// corrected ones, against arithmetic done by hand from the seed's code (utils.anchor_loss, sparsity_regularization,
+    /// dwa_criterion) and from the paper's equations.
+    /// </summary>
+    [Fact]
+    public void EveryTermOnOneBatchInBothFormulations()
+    {
+        // The batch: embeddings e0 = (0,0,0,0), e1 = (1,1,0,0); complexities c = (0, 0.75), so weights w = 1 - c = (1, 0.25).
+        // Anchors P = (1,0,0,0), N = (0,2,0,0), N_T = (1,0.5,0,0); α = 2.5, δ = 0.5.
+        var embeddings = tensor(new float[] { 0, 0, 0, 0, 1, 1, 0, 0 }).view(2, 4);
+        var weights = tensor(new float[] { 1, 0.25f });
+        var (p, n, nt) = (tensor(new float[] { 1, 0, 0, 0 }), tensor(new float[] { 0, 2, 0, 0 }), tensor(new float[] { 1, 0.5f, 0, 0 }));
+        double Triplet(Tensor? taskNegative, DwaFormulation f) => Value(DwaLosses.Triplet(embeddings, p, n, taskNegative, 2.5, 0.5, weights, f));
+
+        // Squared distances per sample: to P (1, 1), to N (4, 2), to N_T (1.25, 0.25).
+        // Corrected, per sample: [d_P - d_N + α]_+ = ([1-4+2.5]_+, [1-2+2.5]_+) = (0, 1.5);
+        //   δ [d_P - d_T + α]_+ = 0.5 (2.25, 3.25) = (1.125, 1.625); sums (1.125, 3.125);
+        //   weighted (1.125, 0.78125), batch mean 0.953125. Without N_T: mean(0, 0.25 * 1.5) = 0.1875.
+        Assert.Equal(0.953125, Triplet(nt, DwaFormulation.Corrected), 5);
+        Assert.Equal(0.1875, Triplet(null, DwaFormulation.Corrected), 5);
+        // Seed, whole-batch Frobenius norms: D_P = sqrt(1+1) = 1.41421356, D_N = sqrt(4+2) = 2.44948974,
+        //   D_T = sqrt(1.25+0.25) = 1.22474487; [D_P - D_N + α]_+ = 1.46472382, [D_P - D_T + α]_+ = 2.68946869;
+        //   ℓ = (1.46472382 + 0.5 * 2.68946869) / (1 + 0.5) = 1.87297211; times Σ_b w_b = 1.25: 2.34121514.
+        //   Without N_T: ℓ = 1.46472382 (no division), times 1.25: 1.83090478.
+        Assert.Equal(2.34121514, Triplet(nt, DwaFormulation.Seed), 5);
+        Assert.Equal(1.83090478, Triplet(null, DwaFormulation.Seed), 5);
+
+        // Ideal-embedding loss of task 1 of T = 2 with E = 4. Corrected code: ones on [floor(1*4/2), floor(2*4/2)) = [2,4),
+        //   I = (0,0,1,1); seed code: ones on [int(1*2), int(1 + 2)) = [2,3), I = (0,0,1,0).
+        // Corrected: mean_k (e - I)² = (2/4, 4/4) = (0.5, 1); weighted (0.5, 0.25); batch mean 0.375.
+        // Seed: (1/4, 3/4) = (0.25, 0.75); weighted (0.25, 0.1875); batch sum 0.4375.
+        foreach (var (f, code, expected) in new[] { (DwaFormulation.Corrected, new float[] { 0, 0, 1, 1 }, 0.375), (DwaFormulation.Seed, new float[] { 0, 0, 1, 0 }, 0.4375) })
+        {
+            using var taskCode = DwaLosses.TaskCode(1, 2, 4, CPU, f);
+            Assert.Equal(code, taskCode.data<float>().ToArray());
+            Assert.Equal(expected, Value(DwaLosses.TaskCodeDistance(embeddings, taskCode, weights, f)), 5);
+        }
+
+        // The two masked layers' masks of the two samples (tanh range) and the layers' Fisher diagonals.
+        // Layer 0 (2x2 weight): sample 0 (0.5, -1, 0, 0.25), sample 1 (1, 1, -1, 1); F0 = (1, 2, 3, 4).
+        // Layer 1 (1x2 weight): sample 0 (-0.5, 0.5), sample 1 (1, 0); F1 = (2, 6).
+        var m0 = tensor(new float[] { 0.5f, -1, 0, 0.25f, 1, 1, -1, 1 }).view(2, 2, 2).requires_grad_();
+        var m1 = tensor(new float[] { -0.5f, 0.5f, 1, 0 }).view(2, 1, 2).requires_grad_();
+        var (f0, f1) = (tensor(new float[] { 1, 2, 3, 4 }).view(2, 2), tensor(new float[] { 2, 6 }).view(1, 2));
+        MaskSummary[] Summaries() => [MaskMath.Summarise(m0, f0, MaskGate.Tanh), MaskMath.Summarise(m1, f1, MaskGate.Tanh)];
+
+        // Plasticity, the same mean in both formulations (they differ in F, FisherDiagonalTests): mean_{b,w} |M| F:
+        //   layer 0 (0.5 + 2 + 0 + 1 + 1 + 2 + 3 + 4) / 8 = 1.6875, layer 1 (1 + 3 + 2 + 0) / 4 = 1.5.
+        //   η for 2 masked layers: 0.2 + 0.8 ℓ / 2 = (0.2, 0.6) (the seed's 0.2 + 0.8 ℓ / (5 - use_stem) on AlexNet,
+        //   where 5 - use_stem is the number of masked layers): 0.2 * 1.6875 + 0.6 * 1.5 = 1.2375; unscaled 3.1875.
+        Assert.Equal(1.2375, Value(DwaLosses.Attention(Summaries(), DwaLosses.LayerScales(2, scaled: true))), 5);
+        Assert.Equal(3.1875, Value(DwaLosses.Attention(Summaries(), DwaLosses.LayerScales(2, scaled: false))), 5);
+
+        // Sparsity with μ = 0.2. Mean |M| per sample: layer 0 (0.4375, 1), layer 1 (0.5, 0.5).
+        // Corrected soft: layer 0 mean([0.2375, 0.8]) = 0.51875, layer 1 mean([0.3, 0.3]) = 0.3; total 0.81875.
+        //   Gradient: sign(M) / (B n) on samples above μ: 1/8 in layer 0, 1/4 in layer 1 (both samples).
+        // Corrected binary: in use (|M| >= 0.5): layer 0 (2/4, 4/4) -> (0.3, 0.8), mean 0.55; layer 1 (2/2, 1/2) ->
+        //   (0.8, 0.3), mean 0.55; total 1.1, with the soft gradient (straight-through): the same as above.
+        // Seed soft: the unused fraction 1 - mean|M|: layer 0 (0.5625, 0) -> (0.3625, 0), layer 1 (0.5, 0.5) -> (0.3, 0.3);
+        //   summed over the batch: 0.3625 + 0.6 = 0.9625. Gradient -sign(M) / n on samples above μ: -1/4 on sample 0 of
+        //   layer 0 (sample 1 is at 0), -1/2 on both samples of layer 1.
+        // Seed binary: count(M ≠ 0) / n = 1 for gate outputs: 0.8 per sample and layer, summed: 4 * 0.8 = 3.2, no gradient.
+        var softCorrected = new float[] { 0.125f, -0.125f, 0, 0.125f, 0.125f, 0.125f, -0.125f, 0.125f, -0.25f, 0.25f, 0.25f, 0 };
+        var softSeed = new float[] { -0.25f, 0.25f, 0, -0.25f, 0, 0, 0, 0, 0.5f, -0.5f, -0.5f, 0 };
+        foreach (var (f, binary, value, gradient) in new[]
+        {
+            (DwaFormulation.Corrected, false, 0.81875, softCorrected), (DwaFormulation.Corrected, true, 1.1, softCorrected),
+            (DwaFormulation.Seed, false, 0.9625, softSeed), (DwaFormulation.Seed, true, 3.2, null),
+        })
+        {
+            m0.grad?.zero_(); m1.grad?.zero_();
+            var sparsity = DwaLosses.Sparsity(Summaries(), 0.2, binary, f);
+            Assert.Equal(value, Value(sparsity), 5);
+            if (gradient is null) { Assert.False(sparsity.requires_grad, "the seed's count has no gradient"); continue; }
+            sparsity.backward();
+            var actual = m0.grad!.flatten().data<float>().Concat(m1.grad!.flatten().data<float>()).ToArray();
+            Assert.Equal(gradient, actual);
+        }
     }
 
     [Fact]

@@ -151,25 +151,32 @@ public class DwaTrainingTests
         DwaOptions Bind(params (string Name, string Value)[] values) =>
             (DwaOptions)info.BindOptions(values.ToDictionary(v => v.Name, v => v.Value))!;
 
-        var code = Bind();
-        Assert.Equal([10, 0.05], code.LossWeights);
-        Assert.Equal((50.0, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (code.SparsityWeight, code.TargetSparsity, code.Margin, code.TaskNegativeWeight, code.Gate, code.BinarySparsity));
-        // λ_sparsity is the seed's 500 with the seed's measure, for which it was tuned; a given value wins either way.
-        Assert.Equal((500.0, 7.0, 7.0), (Bind(("seed_sparsity", "true")).SparsityWeight,
-            Bind(("seed_sparsity", "true"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "paper")).SparsityWeight));
+        var corrected = Bind();
+        Assert.Equal((DwaPreset.Corrected, DwaFormulation.Corrected), (corrected.Preset, corrected.Formulation));
+        Assert.Equal(DwaOptions.CorrectedLossWeights, corrected.LossWeights);
+        Assert.Equal((DwaOptions.CorrectedSparsityWeight, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (corrected.SparsityWeight, corrected.TargetSparsity, corrected.Margin, corrected.TaskNegativeWeight, corrected.Gate, corrected.BinarySparsity));
+        // The λ defaults follow the formulation: the seed code's values for its own formulas; a given value wins either way.
+        var seed = Bind(("formulation", "seed"));
+        Assert.Equal([10, 0.05], seed.LossWeights);
+        Assert.Equal(500.0, seed.SparsityWeight);
+        Assert.Equal((7.0, 7.0), (Bind(("formulation", "seed"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "published")).SparsityWeight));
         Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (Dwa.Defaults.Epochs, Dwa.Defaults.BatchSize, Dwa.Defaults.LearningRate,
             Dwa.Defaults.Warmup!.Epochs, Dwa.Defaults.Warmup.Divisor, Dwa.Defaults.Curriculum!.ToString()));
 
-        // An explicit option overrides the preset wherever it stands on the command line.
-        var paper = Bind(("alpha", "2"), ("preset", "paper"));
-        Assert.Equal((20.0, 0.1, 2.0, MaskGate.Tanh, true, true), (paper.TripletWeight, paper.AttentionWeight, paper.Margin, paper.Gate, paper.ScaleAttentionLoss, paper.BinarySparsity));
+        // published = the seed's final-warm script; an explicit option overrides the preset wherever it stands.
+        var published = Bind(("alpha", "2"), ("preset", "published"));
+        Assert.Equal((DwaFormulation.Seed, 20.0, 0.05, 500.0, 2.0, 1.0, MaskGate.Tanh, false, false, 0.2),
+            (published.Formulation, published.TripletWeight, published.AttentionWeight, published.SparsityWeight, published.Margin,
+             published.TaskNegativeWeight, published.Gate, published.BinarySparsity, published.ScaleAttentionLoss, published.TargetSparsity));
+        Assert.Equal(DwaOptions.CorrectedLossWeights, Bind(("preset", "published"), ("formulation", "corrected")).LossWeights);
+        Assert.Throws<RetainException>(() => Bind(("preset", "paper")));
 
         var custom = Bind(("lamb_loss", "5"), ("use_processor", "FALSE"), ("processor_feats", "8,16"), ("emb_size", "none"), ("stiff", "20"), ("gate", "tanh"));
         Assert.Equal((5.0, 5.0, false, 8, 16, (int?)null, 20), (custom.TripletWeight, custom.AttentionWeight, custom.UseProcessor,
             custom.Network.BottleneckFeatures, custom.Network.ProcessorFeatures, custom.EmbeddingSize, custom.StiffnessEpochs!.Value));
 
         // The options as the run record lists them bind back to the same options (a saved model is rebuilt from them).
-        var listed = info.Options(paper).ToDictionary(o => o.Name, o => o.Value);
+        var listed = info.Options(published).ToDictionary(o => o.Name, o => o.Value);
         Assert.Equal(listed, info.Options(info.BindOptions(listed)).ToDictionary(o => o.Name, o => o.Value));
 
         Assert.Throws<RetainException>(() => Bind(("use_apex", "true")));
@@ -177,6 +184,56 @@ public class DwaTrainingTests
         Assert.Throws<RetainException>(() => Bind(("processor_feats", "8")));
         Assert.Throws<RetainException>(() => Bind(("gate", "relu")));
         Assert.Throws<RetainException>(() => DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [2], new DwaNetworkOptions { StemLayers = 5 }));
+    }
+
+    [Fact]
+    public void ThePublishedPresetSetsTheBaseLoopOfFinalWarmUnderTheExplicitOptions()
+    {
+        var info = ApproachRegistry.Get("dwa");
+        var published = info.BindOptions(new Dictionary<string, string> { ["preset"] = "published" });
+        var defaults = info.DefaultsFor(BackboneKind.AlexNet, published);
+        // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
+        Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
+            defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
+        Assert.Same(info.Defaults, info.DefaultsFor(BackboneKind.Mlp, info.BindOptions(new Dictionary<string, string>())));
+
+        // Through a run: the preset's defaults, and an explicit option on top of them.
+        var dir = TestSupport.TempDir();
+        try
+        {
+            var config = new Experiments.RunConfig
+            {
+                Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "run.txt"),
+                Limit = 40, TestMode = 1, Epochs = 1, LearningRate = 0.02, Parameters = new Dictionary<string, string> { ["preset"] = "published" },
+            };
+            var record = Experiments.ExperimentRunner.Run(config);
+            Assert.Equal((1, 0.02, 20, 1000.0, int.MaxValue), (record.Training.Epochs, record.Training.LearningRate,
+                record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor, record.Training.Patience));
+            Assert.Equal(("seed", "tanh", "20,0.05"), (record.Parameters["formulation"], record.Parameters["gate"], record.Parameters["lamb_loss"]));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheSeedFormulationKeepsTheAnchorOfTheLastSearchAndTheCorrectedOneRecomputesIt()
+    {
+        using var full = ExperimentCatalog.Load("mnist2", TestSupport.DataDir, seed: 0);
+        using var bench = Subset(full, tasks: 1, train: 200, valid: 40, test: 40);
+        foreach (var formulation in new[] { DwaFormulation.Seed, DwaFormulation.Corrected })
+        {
+            var (dwa, _) = Build(bench, new DwaOptions { Formulation = formulation }, epochs: 2);
+            using var _ = dwa;
+            dwa.Train(0, bench.Tasks[0], IgnoredEvents.Instance);
+            // The seed stored P at the start of the last epoch; the corrected form recomputes it on the model kept.
+            Assert.Equal(formulation == DwaFormulation.Seed, dwa.State.AnchorStore[0].SequenceEqual(dwa.State.Positive!));
+            // The corrected negative anchor is orthogonal to P; the seed's projection with the unnormalised P is not.
+            var (p, n) = (tensor(dwa.State.Positive!), tensor(dwa.State.Negative!));
+            var cosine = Math.Abs((p.dot(n) / p.norm()).item<float>());
+            Assert.True(formulation == DwaFormulation.Seed ? cosine > 1e-3 : cosine < 1e-4, $"{formulation}: |cos(P, N)| = {cosine}");
+        }
     }
 
     [Fact]

@@ -42,6 +42,37 @@ public class EngineApproachTests
     }
 
     [Fact]
+    public void DwasSeedFisherSquaresTheRunningSumOfGradients()
+    {
+        // Same network; three samples in batches of 2: a = {x1 = (1,2) y 0, x2 = (3,1) y 1}, b = {x3 = (2,2) y 0}.
+        // Head-weight gradients (p - onehot(y)) ⊗ x with p = (0.5, 0.5): g_a = mean of [[-0.5,-1],[0.5,1]] and
+        // [[1.5,0.5],[-1.5,-0.5]] = [[0.5,-0.25],[-0.5,0.25]]; g_b = [[-1,-1],[1,1]]. Bias: g_a = (0,0), g_b = (-0.5,0.5).
+        // The last training step left the gradient of x0 = (2,0), y 0: s0 = [[-1,0],[1,0]], bias (-0.5,0.5).
+        var net = IdentityNetwork();
+        using var data = new Split(tensor(new float[] { 1, 2, 3, 1, 2, 2 }).reshape(3, 1, 1, 2), tensor(new long[] { 0, 1, 0 }));
+        Tensor Loss(Tensor x, Tensor y) => nn.functional.cross_entropy(net.Forward(x, 0), y);
+        void LeaveStaleGradient() => Loss(tensor(new float[] { 2, 0 }).reshape(1, 1, 1, 2), tensor(new long[] { 0 })).backward();
+
+        // Seed: S1 = s0 + g_a = [[-0.5,-0.25],[0.5,0.25]], S2 = S1 + g_b = [[-1.5,-1.25],[1.5,1.25]];
+        // F = 2 (S1² + S2²) / 3 (every batch weighted by the batch size 2) = 2 [[2.5,1.625],[2.5,1.625]] / 3.
+        // Bias: S1 = (-0.5,0.5), S2 = (-1,1): F = 2 (0.25 + 1) / 3 = 0.8333.
+        LeaveStaleGradient();
+        var seed = FisherDiagonal.Compute(net, data, CPU, Loss, batchSize: 2, FisherAccumulation.SeedRunningSum);
+        AssertClose([5f / 3, 13f / 12, 5f / 3, 13f / 12], seed["last.0.weight"]);
+        AssertClose([5f / 6, 5f / 6], seed["last.0.bias"]);
+
+        // Per batch, gradients zeroed first (the stale one is ignored), each batch weighted by its size:
+        // F = (2 g_a² + 1 g_b²) / 3 = ([[0.5,0.125],[0.5,0.125]] + [[1,1],[1,1]]) / 3; bias (0 + 0.25) / 3.
+        LeaveStaleGradient();
+        var perBatch = FisherDiagonal.Compute(net, data, CPU, Loss, batchSize: 2);
+        AssertClose([0.5f, 0.375f, 0.5f, 0.375f], perBatch["last.0.weight"]);
+        AssertClose([1f / 12, 1f / 12], perBatch["last.0.bias"]);
+
+        static void AssertClose(float[] expected, Tensor actual) =>
+            Assert.True(tensor(expected).allclose(actual.flatten(), rtol: 1e-6, atol: 1e-7), actual.ToString(TorchSharp.TensorStringStyle.Julia));
+    }
+
+    [Fact]
     public void FisherMergesAsARunningMeanOrASum()
     {
         Dictionary<string, Tensor> F(float v) => new() { ["w"] = tensor(new[] { v }) };

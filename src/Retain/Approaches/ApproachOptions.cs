@@ -29,6 +29,16 @@ public interface IValidatedOptions
     void Validate();
 }
 
+/// <summary>
+/// An approach's options record that changes the approach's base-loop defaults (a preset that sets the learning
+/// rate, for example). Applied after the backbone's defaults and before the options given on the command line, which
+/// still win.
+/// </summary>
+public interface IAdjustsTrainingDefaults
+{
+    Training.TrainingOptions AdjustDefaults(Training.TrainingOptions defaults);
+}
+
 /// <summary>One declared option of an approach, with its value (the default, or a bound record's) as text.</summary>
 public sealed record OptionInfo(string Name, string Help, Type Type, string Value);
 

@@ -21,8 +21,15 @@ public sealed record ApproachInfo(string Name, string Description)
     public Func<NetworkRequest, MultiHeadNetwork> CreateNetwork { get; init; } =
         r => NetworkFactory.Create(r.Backbone, r.InputSize, r.ClassCounts);
 
-    public TrainingOptions DefaultsFor(BackboneKind backbone) =>
-        backbone == BackboneKind.AlexNet && AlexNetDefaults is { } alexNet ? alexNet : Defaults;
+    /// <summary>
+    /// The base-loop defaults on <paramref name="backbone"/>, as the bound <paramref name="options"/> adjust them
+    /// (<see cref="IAdjustsTrainingDefaults"/>); options given on the command line are applied on top.
+    /// </summary>
+    public TrainingOptions DefaultsFor(BackboneKind backbone, object? options = null)
+    {
+        var defaults = backbone == BackboneKind.AlexNet && AlexNetDefaults is { } alexNet ? alexNet : Defaults;
+        return options is IAdjustsTrainingDefaults adjusts ? adjusts.AdjustDefaults(defaults) : defaults;
+    }
 
     /// <summary>The approach's options with their defaults, or with the values of a bound <paramref name="options"/> record.</summary>
     public IReadOnlyList<OptionInfo> Options(object? options = null) =>

@@ -19,6 +19,16 @@ public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double A
 }
 
 /// <summary>
+/// DWA's auxiliary terms on one batch, unweighted by λ and stiffness (null where a term is not defined: no anchors yet,
+/// or no Fisher diagonal), and the masks' summaries they were computed from.
+/// </summary>
+public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsity, IReadOnlyList<MaskSummary> Masks)
+{
+    /// <summary>Mean |M| of each masked layer's masks over the batch, averaged over the layers.</summary>
+    public double MaskUsage => Masks.Average(m => m.Magnitude.detach().mean().item<float>() / m.Elements);
+}
+
+/// <summary>
 /// Dynamic Weight Allocation (Geilert, "Pay attention to the Task"; approaches.md §15, networks.md §9).
 /// <para>
 /// <b>Method.</b> A context processor embeds each input into e ∈ R^E; from e, a generator per layer produces a mask
@@ -40,11 +50,12 @@ public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double A
 /// which makes the entropy curriculum mandatory; the Fisher diagonal of the masked weights is computed and merged
 /// after each task. The auxiliary losses can ramp in over the first <c>stiff</c> epochs.
 /// </para>
-/// Corrections of the seed (all listed in approaches.md §15): the negative search averages the loss over the whole
-/// anchor set and projects with the normalised P; triplet distances are squared and per sample (paper eq. 3-4);
-/// sparsity uses mean |M| (soft) or a straight-through count (binary); the task code slices correctly; stiffness is
-/// clamped to [0, 1]; the Fisher pass zeroes gradients per batch; the anchor stored for a finished task is computed
-/// on the model that is kept (the best-validation one), not on the last epoch's.
+/// <see cref="DwaOptions.Formulation"/> chooses the formulas. Corrected (approaches.md §15 lists the seed's quirks): the
+/// negative search averages the loss over the whole anchor set and projects with the normalised P; triplet distances
+/// are squared and per sample (paper eq. 3-4); sparsity uses mean |M| (soft) or a straight-through count (binary); every
+/// term is a batch mean; the task code slices correctly; stiffness is clamped to [0, 1]; the Fisher pass zeroes
+/// gradients per batch; the anchor stored for a finished task is computed on the model that is kept (the
+/// best-validation one), not on the last epoch's. Seed: all of these as the seed's code did them (<see cref="DwaFormulation.Seed"/>).
 /// </summary>
 public sealed class Dwa : Approach, IRunArtifacts
 {
@@ -122,17 +133,20 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// <summary>
     /// P = mean embedding of the anchor set; N = the best of 5 random unit vectors orthogonal to P, "best" meaning the
     /// largest cross-entropy of head t over the anchor set when its masks are generated from it; N_T (t &gt; 0) = the
-    /// stored anchor of an earlier task with the largest such loss.
+    /// stored anchor of an earlier task with the largest such loss. The seed formulation projects with the unnormalised
+    /// P, compares the losses of the last anchor batch only, and stores P as the task's anchor at every search.
     /// </summary>
-    private void SearchAnchors(int task, int epoch, Split train, IReadOnlyList<float> complexity)
+    public void SearchAnchors(int task, int epoch, Split train, IReadOnlyList<float> complexity)
     {
         using var scope = NewDisposeScope();
+        var seed = _options.Formulation == DwaFormulation.Seed;
         using var anchorSet = AnchorSet(train, complexity);
         using var positive = PositiveAnchor(task, anchorSet);
         State.Positive = DwaState.ToArray(positive);
+        if (seed) State.AnchorStore[task] = State.Positive;
 
         // A direction orthogonal to P: project out the unit vector along P, then normalise.
-        using var direction = positive / positive.norm().clamp_min(1e-12);
+        using var direction = seed ? positive.alias() : positive / positive.norm().clamp_min(1e-12);
         var (bestLoss, best) = (double.NegativeInfinity, (float[]?)null);
         for (var trial = 0; trial < NegativeTrials; trial++)
         {
@@ -140,7 +154,7 @@ public sealed class Dwa : Approach, IRunArtifacts
             var v = randn(_masks.EmbeddingSize, device: Device);
             v = v - v.dot(direction) * direction;
             v = v / v.norm().clamp_min(1e-12);
-            var loss = AnchorSetLoss(task, anchorSet, v);
+            var loss = AnchorSetLoss(task, anchorSet, v, lastBatchOnly: seed);
             if (loss > bestLoss) (bestLoss, best) = (loss, DwaState.ToArray(v));
         }
         State.Negative = best;
@@ -149,7 +163,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         foreach (var (earlier, anchor) in State.AnchorStore.Where(a => a.Key < task))
         {
             using var stored = tensor(anchor, device: Device);
-            var loss = AnchorSetLoss(task, anchorSet, stored);
+            var loss = AnchorSetLoss(task, anchorSet, stored, lastBatchOnly: seed);
             if (taskNegativeLoss is null || loss > taskNegativeLoss) (taskNegativeLoss, State.TaskNegative) = (loss, anchor);
         }
         State.Searches.Add(new AnchorSearch(task, epoch, anchorSet.Count, bestLoss, taskNegativeLoss, positive.norm().item<float>()));
@@ -170,29 +184,55 @@ public sealed class Dwa : Approach, IRunArtifacts
         return sum.div_(samples.Count);
     }
 
-    /// <summary>Cross-entropy of head t over the whole set when every sample's masks come from <paramref name="embedding"/>.</summary>
-    private double AnchorSetLoss(int task, Split samples, Tensor embedding)
+    /// <summary>
+    /// Cross-entropy of head t over the whole set when every sample's masks come from <paramref name="embedding"/>; with
+    /// <paramref name="lastBatchOnly"/>, of its last batch (the seed kept only that batch's loss).
+    /// </summary>
+    private double AnchorSetLoss(int task, Split samples, Tensor embedding, bool lastBatchOnly)
     {
         Model.eval();
         using var _ = no_grad();
         double total = 0;
-        foreach (var batch in samples.Batches(Options.BatchSize, Device))
+        var first = lastBatchOnly ? (samples.Count - 1) / Options.BatchSize * Options.BatchSize : 0;
+        foreach (var batch in samples.Batches(Options.BatchSize, Device).Where(b => b.Start >= first))
         {
             var logits = Model.Forward(batch.X, new ForwardContext(task) { Embedding = embedding });
             total += nn.functional.cross_entropy(logits, batch.Y).item<float>() * batch.X.shape[0];
         }
-        return total / samples.Count;
+        return total / (samples.Count - first);
     }
 
     // ---- Training objective (§15.4) --------------------------------------------------------------------------
 
     protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
+        var attention = batch.Task > 0 && State.Fisher is not null && _options.AttentionWeight > 0;
+        var (logits, terms) = Objective(batch, _options.Formulation, attention ? ImportanceByLayer() : null);
+
+        // Evaluation (and the Fisher pass) use full stiffness.
+        var k = Model.training && Current is { } training ? DwaLosses.Stiffness(training.Epoch, _options.StiffnessEpochs, _options.Formulation) : 1;
+        var loss = nn.functional.cross_entropy(logits, batch.Y);
+        if (terms.Triplet is { } triplet) loss = loss + k * _options.TripletWeight * triplet;
+        if (terms.Attention is { } plasticity) loss = loss + k * _options.AttentionWeight * plasticity;
+        loss = loss + k * _options.SparsityWeight * terms.Sparsity;
+
+        if (Model.training) Accumulate(batch.X.shape[0], terms);
+        return (loss, logits);
+    }
+
+    /// <summary>
+    /// The forward pass of a batch and DWA's auxiliary terms, unweighted, in <paramref name="formulation"/> (the
+    /// approach's own, or another to compare the two on the same batch). The triplet term needs anchors (tasks t &gt; 0,
+    /// or t = 0 with use_anchor_first) and the plasticity term an <paramref name="importance"/> (the merged Fisher
+    /// diagonal by masked layer); each is null without.
+    /// </summary>
+    public (Tensor Logits, DwaTerms Terms) Objective(Batch batch, DwaFormulation formulation, IReadOnlyDictionary<string, Tensor>? importance)
+    {
         var task = batch.Task;
-        var attention = task > 0 && State.Fisher is not null && _options.AttentionWeight > 0;
         var context = new ForwardContext(task)
         {
-            MaskImportance = attention ? ImportanceByLayer() : null, CountActiveMaskEntries = _options.BinarySparsity,
+            MaskImportance = importance,
+            CountActiveMaskEntries = _options.BinarySparsity && formulation == DwaFormulation.Corrected,
         };
         var logits = Model.Forward(batch.X, context);
         var summaries = _masks.MaskedLayers.Select(l => context.MaskSummaries[l]).ToArray();
@@ -204,42 +244,36 @@ public sealed class Dwa : Approach, IRunArtifacts
             using var positive = tensor(p, device: Device);
             using var negative = tensor(n, device: Device);
             using var taskNegative = task > 0 && State.TaskNegative is { } nt ? tensor(nt, device: Device) : null;
-            triplet = DwaLosses.Triplet(context.EmbeddingOut!, positive, negative, taskNegative, _options.Margin, _options.TaskNegativeWeight, sampleWeights);
+            triplet = DwaLosses.Triplet(context.EmbeddingOut!, positive, negative, taskNegative, _options.Margin, _options.TaskNegativeWeight, sampleWeights, formulation);
         }
         if (_options.UseTaskLoss && _masks.HasProcessor)
         {
-            using var code = DwaLosses.TaskCode(task, Model.TaskCount, _masks.EmbeddingSize, Device);
-            var toCode = DwaLosses.TaskCodeDistance(context.EmbeddingOut!, code, sampleWeights);
+            using var code = DwaLosses.TaskCode(task, Model.TaskCount, _masks.EmbeddingSize, Device, formulation);
+            var toCode = DwaLosses.TaskCodeDistance(context.EmbeddingOut!, code, sampleWeights, formulation);
             triplet = triplet is null ? toCode : triplet + toCode;
         }
-        var plasticity = attention ? DwaLosses.Attention(summaries, _layerScales) : null;
-        var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity, _options.SeedSparsity);
-
-        // Evaluation (and the Fisher pass) use full stiffness.
-        var k = Model.training && Current is { } training ? DwaLosses.Stiffness(training.Epoch, _options.StiffnessEpochs) : 1;
-        var loss = nn.functional.cross_entropy(logits, batch.Y);
-        if (triplet is not null) loss = loss + k * _options.TripletWeight * triplet;
-        if (plasticity is not null) loss = loss + k * _options.AttentionWeight * plasticity;
-        loss = loss + k * _options.SparsityWeight * sparsity;
-
-        if (Model.training) Accumulate(batch.X.shape[0], triplet, plasticity, sparsity, summaries);
-        return (loss, logits);
+        var plasticity = importance is not null ? DwaLosses.Attention(summaries, _layerScales) : null;
+        var sparsity = DwaLosses.Sparsity(summaries, _options.TargetSparsity, _options.BinarySparsity, formulation);
+        return (logits, new DwaTerms(triplet, plasticity, sparsity, summaries));
     }
 
     /// <summary>The merged Fisher diagonal of each masked layer's weight, by layer name (the masks' importance weights).</summary>
-    private Dictionary<string, Tensor> ImportanceByLayer() =>
-        _importanceByLayer ??= _masks.MaskedLayers.ToDictionary(l => l, l => State.Fisher![WeightName(l)]);
+    private Dictionary<string, Tensor> ImportanceByLayer() => _importanceByLayer ??= ImportanceOf(State.Fisher!);
+
+    /// <summary>A Fisher diagonal by parameter name as importance weights by masked layer.</summary>
+    public Dictionary<string, Tensor> ImportanceOf(IReadOnlyDictionary<string, Tensor> fisher) =>
+        _masks.MaskedLayers.ToDictionary(l => l, l => fisher[WeightName(l)]);
 
     public static string WeightName(string layer) => $"backbone.{layer}.weight";
 
     /// <summary>The batch's unweighted terms and mask use (mean |M| over the masked layers), summed into the epoch's scalars.</summary>
-    private void Accumulate(long samples, Tensor? triplet, Tensor? attention, Tensor sparsity, IReadOnlyList<MaskSummary> masks)
+    private void Accumulate(long samples, DwaTerms terms)
     {
         static double Value(Tensor? t) => t is null ? 0 : t.detach().item<float>();
-        AccumulateScalar(TripletScalar, Value(triplet), samples);
-        AccumulateScalar(AttentionScalar, Value(attention), samples);
-        AccumulateScalar(SparsityScalar, Value(sparsity), samples);
-        AccumulateScalar(MaskUseScalar, masks.Average(m => Value(m.Magnitude.mean()) / m.Elements), samples);
+        AccumulateScalar(TripletScalar, Value(terms.Triplet), samples);
+        AccumulateScalar(AttentionScalar, Value(terms.Attention), samples);
+        AccumulateScalar(SparsityScalar, Value(terms.Sparsity), samples);
+        AccumulateScalar(MaskUseScalar, terms.MaskUsage, samples);
     }
 
     // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
@@ -271,18 +305,31 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     protected override void FinishTask(int task, TaskData data)
     {
-        using (var anchorSet = AnchorSet(data.Train, ComplexityOf(data.Train)))
-        using (var anchor = PositiveAnchor(task, anchorSet))
+        // The seed kept the anchor of the task's last search (start of its last epoch) instead.
+        if (_options.Formulation == DwaFormulation.Corrected)
+        {
+            using var anchorSet = AnchorSet(data.Train, ComplexityOf(data.Train));
+            using var anchor = PositiveAnchor(task, anchorSet);
             State.AnchorStore[task] = DwaState.ToArray(anchor);
-
-        // Only the masked weights' entries are kept. The auxiliary losses do not depend on those weights, so the
-        // cross-entropy alone gives their exact gradient (the seed evaluated the whole DWA loss with c = 1).
-        var maskedWeights = _masks.MaskedLayers.Select(WeightName).ToHashSet();
-        var all = FisherDiagonal.Compute(Model, data.Train, Device, (x, y) => nn.functional.cross_entropy(Model.Forward(x, task), y));
-        var fresh = all.Where(kv => maskedWeights.Contains(kv.Key)).ToDictionary();
-        ParameterSet.DisposeAll(all.Where(kv => !maskedWeights.Contains(kv.Key)).ToDictionary());
+        }
+        var fresh = MaskedWeightFisher(task, data.Train, _options.Formulation);
         State.Fisher = FisherDiagonal.MergeMean(State.Fisher, fresh, task);
         _importanceByLayer = null;
+    }
+
+    /// <summary>
+    /// The Fisher diagonal of the masked layers' weights on a task's training set, accumulated as
+    /// <paramref name="formulation"/> does (<see cref="FisherAccumulation"/>). Only these entries are kept, and the
+    /// auxiliary losses do not depend on these weights, so the cross-entropy alone gives their exact gradient (the seed
+    /// evaluated the whole DWA loss with c = 1).
+    /// </summary>
+    public Dictionary<string, Tensor> MaskedWeightFisher(int task, Split train, DwaFormulation formulation)
+    {
+        var maskedWeights = _masks.MaskedLayers.Select(WeightName).ToHashSet();
+        var accumulation = formulation == DwaFormulation.Seed ? FisherAccumulation.SeedRunningSum : FisherAccumulation.PerBatch;
+        var all = FisherDiagonal.Compute(Model, train, Device, (x, y) => nn.functional.cross_entropy(Model.Forward(x, task), y), accumulation: accumulation);
+        ParameterSet.DisposeAll(all.Where(kv => !maskedWeights.Contains(kv.Key)).ToDictionary());
+        return all.Where(kv => maskedWeights.Contains(kv.Key)).ToDictionary();
     }
 
     // ---- Introspection (§15.6) ---------------------------------------------------------------------------------

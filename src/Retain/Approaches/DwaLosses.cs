@@ -5,23 +5,33 @@ using static TorchSharp.torch;
 namespace Retain.Approaches;
 
 /// <summary>
-/// DWA's auxiliary losses (approaches.md §15.4) as functions of tensors, in their corrected form. Every per-sample
-/// term is averaged over the batch, like the cross-entropy, so a λ means the same at any batch size (the seed summed
-/// the sparsity over the batch and scaled the triplet term by Σ_b (1 - c_b)).
+/// DWA's auxiliary losses (approaches.md §15.4) as functions of tensors, in either formulation. Corrected: every
+/// per-sample term is averaged over the batch, like the cross-entropy, so a λ means the same at any batch size.
+/// Seed: the seed code's formulas, which sum over the batch and differ term by term (each function says how).
 /// </summary>
 public static class DwaLosses
 {
     /// <summary>
-    /// Anchor (triplet) loss, paper eq. 3-4, with squared per-sample distances d(e, a) = ‖e_b - a‖²:
-    /// <c>mean_b w_b ( [d(e_b,P) - d(e_b,N) + α]_+ + δ [d(e_b,P) - d(e_b,N_T) + α]_+ )</c>, the task-negative term only
-    /// when <paramref name="taskNegative"/> exists. <paramref name="weights"/> is <c>1 - complexity</c> per sample:
-    /// simple samples carry the task's identity most clearly. (The seed took Frobenius norms over the whole batch,
-    /// unsquared, and divided by 1 + δ.)
+    /// Anchor (triplet) loss. <paramref name="weights"/> is <c>1 - complexity</c> per sample: simple samples carry the
+    /// task's identity most clearly. The task-negative part only when <paramref name="taskNegative"/> exists.
+    /// <para>Corrected (paper eq. 3-4), with squared per-sample distances d(e, a) = ‖e_b - a‖²:
+    /// <c>mean_b w_b ( [d(e_b,P) - d(e_b,N) + α]_+ + δ [d(e_b,P) - d(e_b,N_T) + α]_+ )</c>.</para>
+    /// <para>Seed: Frobenius norms over the whole batch, D_A = ‖E - A‖_F (E the B x E embedding matrix, A broadcast to
+    /// every row), unsquared; <c>ℓ = ( [D_P - D_N + α]_+ + δ [D_P - D_T + α]_+ ) / (1 + δ)</c> (without N_T:
+    /// <c>[D_P - D_N + α]_+</c>), and the loss is <c>ℓ Σ_b w_b</c>.</para>
     /// </summary>
     public static Tensor Triplet(Tensor embeddings, Tensor positive, Tensor negative, Tensor? taskNegative,
-        double margin, double taskNegativeWeight, Tensor weights)
+        double margin, double taskNegativeWeight, Tensor weights, DwaFormulation formulation = DwaFormulation.Corrected)
     {
         using var scope = NewDisposeScope();
+        if (formulation == DwaFormulation.Seed)
+        {
+            var batchToPositive = (embeddings - positive).norm();
+            var hinge = (batchToPositive - (embeddings - negative).norm() + margin).clamp_min(0);
+            if (taskNegative is not null)
+                hinge = (hinge + taskNegativeWeight * (batchToPositive - (embeddings - taskNegative).norm() + margin).clamp_min(0)) / (1 + taskNegativeWeight);
+            return (hinge * weights.sum()).MoveToOuterDisposeScope();
+        }
         var toPositive = SquaredDistances(embeddings, positive);
         var perSample = (toPositive - SquaredDistances(embeddings, negative) + margin).clamp_min(0);
         if (taskNegative is not null)
@@ -34,27 +44,32 @@ public static class DwaLosses
 
     /// <summary>
     /// The fixed code of task t for the ideal-embedding loss: zeros with ones on <c>[floor(t E / T), floor((t+1) E / T))</c>
-    /// (the seed's upper bound <c>floor(t + E/T)</c> gave task 1 one index and later tasks none).
+    /// (corrected), or on the seed's <c>[floor(t E / T), floor(t + E / T))</c>, which gives task 1 one index and later
+    /// tasks none.
     /// </summary>
-    public static Tensor TaskCode(int task, int taskCount, int embeddingSize, Device device)
+    public static Tensor TaskCode(int task, int taskCount, int embeddingSize, Device device, DwaFormulation formulation = DwaFormulation.Corrected)
     {
         var code = zeros(embeddingSize, device: device);
-        var (from, to) = (task * embeddingSize / taskCount, (task + 1) * embeddingSize / taskCount);
+        var perTask = (double)embeddingSize / taskCount;
+        var (from, to) = formulation == DwaFormulation.Seed
+            ? ((int)(task * perTask), (int)(task + perTask))
+            : (task * embeddingSize / taskCount, (task + 1) * embeddingSize / taskCount);
         if (to > from) code.narrow(0, from, to - from).fill_(1);
         return code;
     }
 
-    /// <summary>Ideal-embedding loss: <c>mean_b w_b mean_k (e_bk - I_t,k)²</c>.</summary>
-    public static Tensor TaskCodeDistance(Tensor embeddings, Tensor code, Tensor weights)
+    /// <summary>Ideal-embedding loss: <c>w_b mean_k (e_bk - I_t,k)²</c>, averaged over the batch (corrected) or summed (seed).</summary>
+    public static Tensor TaskCodeDistance(Tensor embeddings, Tensor code, Tensor weights, DwaFormulation formulation = DwaFormulation.Corrected)
     {
         using var perSample = (embeddings - code).square().mean([1]);
         using var weighted = weights * perSample;
-        return weighted.mean();
+        return formulation == DwaFormulation.Seed ? weighted.sum() : weighted.mean();
     }
 
     /// <summary>
     /// Plasticity (attention) loss, t &gt; 0: <c>Σ_ℓ η_ℓ mean_{b,w} |M_ℓ,b,w| F_ℓ,w</c>, F the merged Fisher diagonal of
-    /// layer ℓ's weight: using a weight that mattered to earlier tasks costs in proportion to its importance.
+    /// layer ℓ's weight: using a weight that mattered to earlier tasks costs in proportion to its importance. Both
+    /// formulations take this mean (the paper's eq. 5 sums over the weights); they differ in F (<see cref="Training.FisherAccumulation"/>).
     /// <paramref name="summaries"/> must carry the weighted magnitudes (<see cref="MaskSummary.WeightedMagnitude"/>).
     /// </summary>
     public static Tensor Attention(IReadOnlyList<MaskSummary> summaries, IReadOnlyList<double> layerScales)
@@ -77,13 +92,15 @@ public static class DwaLosses
         Enumerable.Range(0, maskedLayers).Select(l => scaled ? 0.2 + l * 0.8 / maskedLayers : 1.0).ToArray();
 
     /// <summary>
-    /// Sparsity regulariser: <c>Σ_ℓ mean_b [ρ_ℓ,b - μ]_+</c>, ρ the fraction of layer ℓ's mask entries in use by sample
-    /// b. Soft: ρ = mean |M| (the seed's mean(1 - |M|) measured the unused fraction and pushed masks to be dense).
-    /// Binary (paper eq. 6): ρ = #{|M| &gt;= 0.5} / n in value, with the gradient of the soft ρ (straight-through; the
-    /// seed's count had no gradient).
+    /// Sparsity regulariser over the masked layers ℓ, each sample's excess of ρ_ℓ,b over the target μ.
+    /// <para>Corrected: <c>Σ_ℓ mean_b [ρ_ℓ,b - μ]_+</c> with ρ the fraction of mask entries in use: soft, mean |M|;
+    /// binary (paper eq. 6), #{|M| &gt;= 0.5} / n in value with the gradient of the soft ρ (straight-through).</para>
+    /// <para>Seed: <c>Σ_ℓ Σ_b [ρ_ℓ,b - μ]_+</c> (summed over the batch) with ρ the unused fraction mean(1 - |M|) (soft:
+    /// the penalty pushes masks towards 1, a dense network), or the count of entries M ≠ 0 over n (binary). A sigmoid or
+    /// tanh is 0 only at an input of exactly 0, so that count is 1: the seed's binary term is the constant
+    /// B Σ_ℓ [1 - μ]_+ without gradient, and so it is here.</para>
     /// </summary>
-    /// <param name="seedMeasure">The seed's term exactly: the unused fraction mean(1 - |M|) instead of mean |M|, summed over the batch.</param>
-    public static Tensor Sparsity(IReadOnlyList<MaskSummary> summaries, double target, bool binary, bool seedMeasure = false)
+    public static Tensor Sparsity(IReadOnlyList<MaskSummary> summaries, double target, bool binary, DwaFormulation formulation = DwaFormulation.Corrected)
     {
         Tensor? total = null;
         foreach (var s in summaries)
@@ -91,10 +108,11 @@ public static class DwaLosses
             Tensor term;
             using (NewDisposeScope())
             {
-                var soft = seedMeasure ? 1 - s.Magnitude / s.Elements : s.Magnitude / s.Elements;
-                var used = binary ? StraightThrough(s.ActiveCount is { } active ? active / s.Elements : null, soft) : soft;
+                var used = formulation == DwaFormulation.Seed
+                    ? binary ? ones_like(s.Magnitude).detach() : 1 - s.Magnitude / s.Elements
+                    : binary ? StraightThrough(s.ActiveCount is { } active ? active / s.Elements : null, s.Magnitude / s.Elements) : s.Magnitude / s.Elements;
                 var excess = (used - target).clamp_min(0);
-                term = (seedMeasure ? excess.sum() : excess.mean()).MoveToOuterDisposeScope();
+                term = (formulation == DwaFormulation.Seed ? excess.sum() : excess.mean()).MoveToOuterDisposeScope();
             }
             total = total is null ? term : total + term;
         }
@@ -107,6 +125,10 @@ public static class DwaLosses
             ? throw new ArgumentException("the binary sparsity needs the masks' active counts (ForwardContext.CountActiveMaskEntries)")
             : soft + (hard - soft).detach();
 
-    /// <summary>Stiffness k_e: the auxiliary losses' weight ramps as e / stiff over the first epochs, clamped to [0, 1] (the seed let it grow past 1).</summary>
-    public static double Stiffness(int epoch, int? rampEpochs) => rampEpochs is { } s ? Math.Clamp((double)epoch / s, 0, 1) : 1;
+    /// <summary>
+    /// Stiffness k_e: the auxiliary losses' weight ramps as e / stiff over the first epochs; clamped to [0, 1]
+    /// (corrected) or growing past 1 after <c>stiff</c> epochs (seed).
+    /// </summary>
+    public static double Stiffness(int epoch, int? rampEpochs, DwaFormulation formulation = DwaFormulation.Corrected) => rampEpochs is not { } s ? 1
+        : formulation == DwaFormulation.Seed ? (double)epoch / s : Math.Clamp((double)epoch / s, 0, 1);
 }

@@ -1,71 +1,117 @@
+using Retain.Curriculum;
 using Retain.Networks.Dwa;
+using Retain.Training;
 
 namespace Retain.Approaches;
 
-/// <summary>The two published default sets of DWA's options.</summary>
+/// <summary>DWA's two sets of option defaults.</summary>
 public enum DwaPreset
 {
-    /// <summary>The seed code's defaults (approaches.md §15.1, "code default").</summary>
-    Code,
-    /// <summary>The paper's section 4.3: λ1 = 20, λ2 = 0.1, α = 1.5, tanh gates, layer-scaled attention loss, indicator sparsity.</summary>
-    Paper,
+    /// <summary>The corrected formulas (<see cref="DwaFormulation.Corrected"/>) with the seed code's defaults and λ rescaled from the published run.</summary>
+    Corrected,
+    /// <summary>
+    /// The run behind the paper's figures, the seed's <c>final-warm</c> script exactly: the seed's formulas, λ_loss 20,0.05,
+    /// λ_reg 500, α 1.5, δ 1, tanh gates, lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs at a constant rate.
+    /// </summary>
+    Published,
+}
+
+/// <summary>Which formulas DWA's auxiliary terms, its Fisher pass and its anchor search follow (approaches.md §15).</summary>
+public enum DwaFormulation
+{
+    /// <summary>What the paper describes: per-sample squared triplet distances, batch means, mean |M| sparsity, an exact Fisher diagonal.</summary>
+    Corrected,
+    /// <summary>
+    /// What the seed's code computed, quirks included: whole-batch triplet norms divided by 1 + δ and scaled by Σ_b (1 - c_b);
+    /// sparsity of the unused fraction mean(1 - |M|) summed over the batch (binary: the count of entries M ≠ 0, a
+    /// constant without gradient); the task code's slice; unclamped stiffness; a Fisher pass that never zeroes
+    /// gradients; the negative search on the last anchor batch with the unnormalised P; the anchor of a task stored at
+    /// the start of its last epoch.
+    /// </summary>
+    Seed,
 }
 
 /// <summary>
-/// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. Defaults are the code's; <c>--preset
-/// paper</c> switches to the paper's set, and options given explicitly override the preset. Both presets initialise
-/// the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's options (nepochs 200, sbatch 32,
-/// lr 0.075, warmup 10,750, curriculum linear:100:0.2, clipgrad 10000) are DWA's defaults of the run options.
+/// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. <c>--preset</c> picks a set of defaults
+/// (<see cref="DwaPreset"/>) and options given explicitly override it. The λ defaults follow the formulation: the seed's
+/// values for its own formulas, values rescaled from the published run for the corrected ones (README, DWA section).
+/// Both presets initialise the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's
+/// options are DWA's defaults of the run options (<see cref="Dwa.Defaults"/>), which the published preset adjusts
+/// (<see cref="AdjustDefaults"/>).
 /// </summary>
-public sealed record DwaOptions : IValidatedOptions
+public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
 {
     private readonly DwaPreset _preset;
 
-    [Option("preset", "code (the seed code's defaults) or paper (section 4.3: lamb_loss 20,0.1, alpha 1.5, gate tanh, scale_att_loss, bin_sparsity); explicit options override it", BindsFirst = true)]
+    [Option("preset", "corrected (the corrected formulas, λ rescaled from the published run) or published (the seed's final-warm run behind the paper's figures: its formulas and options, lr 0.05, warm-up 20,1000, 200 epochs at a constant rate); explicit options override it", BindsFirst = true)]
     public DwaPreset Preset
     {
         get => _preset;
         init
         {
             _preset = value;
-            if (value != DwaPreset.Paper) return;
-            LossWeights = [20, 0.1];
+            if (value != DwaPreset.Published) return;
+            Formulation = DwaFormulation.Seed;
             Margin = 1.5;
+            TaskNegativeWeight = 1;
             Gate = MaskGate.Tanh;
-            ScaleAttentionLoss = true;
-            BinarySparsity = true;
         }
     }
 
-    [Option("lamb_loss", "λ_triplet,λ_att: weights of the anchor (triplet) loss and of the plasticity (attention) loss; one number sets both")]
-    public double[] LossWeights { get; init; } = [10, 0.05];
+    [Option("formulation", "corrected (the paper's formulas: per-sample squared triplet distances, batch means, sparsity of mean |M|, exact Fisher) or seed (the seed code's formulas with its quirks, as the published numbers were made)")]
+    public DwaFormulation Formulation { get; init; }
 
-    /// <summary>The seed's λ_sparsity, tuned for its own measure (<see cref="SeedSparsity"/>).</summary>
+    /// <summary>The seed code's λ_triplet, λ_att (approaches.md §15.1).</summary>
+    public static readonly double[] SeedLossWeights = [10, 0.05];
+    /// <summary>λ_triplet, λ_att of the published run (final-warm).</summary>
+    public static readonly double[] PublishedLossWeights = [20, 0.05];
+    /// <summary>The seed's λ_sparsity (code default and final-warm).</summary>
     public const double SeedSparsityWeight = 500;
     /// <summary>
-    /// λ_sparsity for the corrected measures (README, DWA section). At the seed's 500 the masks overshoot the target
-    /// use μ and collapse towards 0 within a few hundred steps, after which new tasks stay at chance; at 5 they stay
-    /// dense; at 50 the network learns while the masks shrink gradually.
+    /// How much larger the seed's triplet term is than the corrected one (README, DWA section): B / (1 + δ) = 16 at the
+    /// batch size 32 and δ = 1, when the hinges sit near their margin (the seed divides the two hinges by 1 + δ and
+    /// scales by Σ_b (1 - c_b); the corrected form averages their sum); measured 13.5 to 16 at the start of task 1.
+    /// </summary>
+    public const double TripletMagnitudeFactor = 16;
+    /// <summary>
+    /// How much larger the seed's plasticity term is: the ratio of its running-sum Fisher diagonal to the per-batch one,
+    /// measured on mnist2 (K = 198 Fisher batches) after training task 0 (README, DWA section). It grows with K, the
+    /// training set's size over 20.
+    /// </summary>
+    public const double AttentionMagnitudeFactor = 218;
+    /// <summary>λ_triplet, λ_att for the corrected formulas: the published values times the magnitude factors.</summary>
+    public static readonly double[] CorrectedLossWeights = [PublishedLossWeights[0] * TripletMagnitudeFactor, PublishedLossWeights[1] * AttentionMagnitudeFactor];
+    /// <summary>
+    /// λ_sparsity for the corrected measures (README, DWA section): not rescaled, because the seed's term pushed masks the
+    /// other way. At the seed's 500 the masks overshoot μ and collapse towards 0; at 5 they stay dense; 50 lets the
+    /// network learn while the masks shrink gradually.
     /// </summary>
     public const double CorrectedSparsityWeight = 50;
 
+    private readonly double[]? _lossWeights;
+
+    [Option("lamb_loss", "λ_triplet,λ_att: weights of the anchor (triplet) loss and of the plasticity (attention) loss; one number sets both (default: by formulation and preset, see the README)")]
+    public double[] LossWeights
+    {
+        get => _lossWeights ?? (Formulation == DwaFormulation.Corrected ? CorrectedLossWeights
+            : Preset == DwaPreset.Published ? PublishedLossWeights : SeedLossWeights);
+        init => _lossWeights = value;
+    }
+
     private readonly double? _sparsityWeight;
 
-    [Option("lamb_reg", "λ_sparsity: weight of the sparsity regulariser (default 50; the seed's 500 with --seed_sparsity)")]
+    [Option("lamb_reg", "λ_sparsity: weight of the sparsity regulariser (default 50 with the corrected formulation, the seed's 500 with its own)")]
     public double SparsityWeight
     {
-        get => _sparsityWeight ?? (SeedSparsity ? SeedSparsityWeight : CorrectedSparsityWeight);
+        get => _sparsityWeight ?? (Formulation == DwaFormulation.Seed ? SeedSparsityWeight : CorrectedSparsityWeight);
         init => _sparsityWeight = value;
     }
 
     [Option("sparsity", "μ: target fraction of mask entries in use; each sample's excess over it is penalised")]
     public double TargetSparsity { get; init; } = 0.2;
 
-    [Option("bin_sparsity", "count entries in use (|M| >= 0.5, with the soft count's gradient: straight-through) instead of the soft mean |M|")]
+    [Option("bin_sparsity", "count entries in use instead of the soft measure: corrected, |M| >= 0.5 with the soft count's gradient (straight-through); seed, M ≠ 0 (a constant without gradient, as in the seed)")]
     public bool BinarySparsity { get; init; }
-
-    [Option("seed_sparsity", "the seed's sparsity term, mean(1 - |M|) summed over the batch (a quirk: it pushes masks towards 1, a dense network); the published DWA numbers were made with it")]
-    public bool SeedSparsity { get; init; }
 
     [Option("alpha", "α: margin of the triplet loss")]
     public double Margin { get; init; } = 1;
@@ -114,6 +160,17 @@ public sealed record DwaOptions : IValidatedOptions
 
     public double TripletWeight => LossWeights[0];
     public double AttentionWeight => LossWeights.Length > 1 ? LossWeights[1] : LossWeights[0];
+
+    /// <summary>
+    /// The published preset's base-loop options (final-warm): lr 0.05 (the seed's run script always passed its own
+    /// default), warm-up 20 epochs at lr/1000, 200 epochs, and a learning rate that never decays, because the seed's
+    /// reversed patience test never fired (spec README §2), so every task ran all its epochs at 0.05.
+    /// </summary>
+    public TrainingOptions AdjustDefaults(TrainingOptions defaults) => Preset != DwaPreset.Published ? defaults : defaults with
+    {
+        Epochs = 200, BatchSize = 32, LearningRate = 0.05, ClipGradient = 10000, Warmup = new Warmup(20, 1000),
+        Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum), Patience = int.MaxValue,
+    };
 
     public DwaNetworkOptions Network => new()
     {

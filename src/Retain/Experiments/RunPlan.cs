@@ -111,7 +111,7 @@ public sealed record RunPlan
         var info = ApproachRegistry.Get(config.Approach);
         var options = info.BindOptions(config.Parameters);
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var training = config.ResolveTraining(info.DefaultsFor(backbone));
+        var training = config.ResolveTraining(info.DefaultsFor(backbone, options));
         ExperimentRunner.ParseDevice(config.Device);
         if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
         if (config.TestMode is < 1) throw new RetainException($"--test-mode must be at least 1 (got {config.TestMode})");
