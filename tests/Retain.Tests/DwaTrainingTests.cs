@@ -218,6 +218,30 @@ public class DwaTrainingTests
     }
 
     [Fact]
+    public void ThePublishedPresetKeepsItsMasksDenseAsTheOriginalsWere()
+    {
+        // The published run's masks sat at mean |M| >= 0.8 (tanh gates, the seed's sparsity term pushing towards dense
+        // masks). The full-size MLP-DWA, two short epochs of mnist2's first task at the preset's rate (no warm-up).
+        var dir = TestSupport.TempDir();
+        try
+        {
+            var record = Experiments.ExperimentRunner.Run(new Experiments.RunConfig
+            {
+                Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "run.txt"),
+                Limit = 200, TestMode = 1, Epochs = 2, Warmup = new Warmup(0, 1), Curriculum = CurriculumSchedule.Parse("linear:1:1"),
+                Parameters = new Dictionary<string, string> { ["preset"] = "published" },
+            });
+            // Epoch means: the masks start lower and grow into the dense regime within the first epoch.
+            var use = record.History.Select(e => e.Scalars["dwa/mask_use"]).ToArray();
+            Assert.True(use[^1] >= 0.8 && use[^1] > use[0], $"mean |M| per epoch: {string.Join(", ", use.Select(u => u.ToString("F3")))}");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TheSeedFormulationKeepsTheAnchorOfTheLastSearchAndTheCorrectedOneRecomputesIt()
     {
         using var full = ExperimentCatalog.Load("mnist2", TestSupport.DataDir, seed: 0);
