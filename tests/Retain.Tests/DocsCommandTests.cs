@@ -15,8 +15,8 @@ namespace Retain.Tests;
 /// </summary>
 public partial class DocsCommandTests(ITestOutputHelper log)
 {
-    /// <summary>Samples kept per split and tasks trained by a trimmed run: enough for every class of every task here.</summary>
-    private const string TrimmedLimit = "40", TrimmedTasks = "2";
+    /// <summary>Samples kept per split and tasks trained by a trimmed run: one batch, and every class of every task here (at most 10), with test sets large enough that no reference scores 0 on a whole row (which would read as an unfinished run).</summary>
+    private const string TrimmedLimit = "20", TrimmedTasks = "2";
 
     /// <summary>Experiments whose data the suite does not fetch: their runs must stop with the one-line missing-data error.</summary>
     private static readonly string[] DataByHand = ["cifar", "mixture"];
@@ -309,7 +309,7 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         var commands = Commands(page).Select(c => string.Join('|', c)).ToArray();
         Assert.Equal(["run|-e|mnist2|--limit|320", "metrics|res/a b.txt", "report|res", "bench|entropy"], commands);
         Assert.Equal("study run", Form(["study", "run", "x.yaml"]));
-        Assert.Equal(["run", "-e", "pmnist", "--nepochs", "1", "--generations", "1", "--limit", "40", "--test-mode", "2"],
+        Assert.Equal(["run", "-e", "pmnist", "--nepochs", "1", "--generations", "1", "--limit", "20", "--test-mode", "2"],
             TrimRun(["run", "-e", "pmnist", "--nepochs", "20", "--generations", "10", "--limit", "320"]));
         Assert.Throws<Xunit.Sdk.TrueException>(() => Commands("```bash\nrm -rf res\n```\n").ToArray());
     }
@@ -319,6 +319,20 @@ public partial class DocsCommandTests(ITestOutputHelper log)
     {
         var count = PagePaths().Sum(p => Commands(File.ReadAllText(p)).Count());
         Assert.True(count >= 40, $"only {count} retain commands found in the docs: is the extraction broken?");
+    }
+
+    /// <summary>docs/extending.md quotes its worked examples: each C# block is a piece of one of their files, line for line.</summary>
+    [Fact]
+    public void TheExtendingGuideQuotesTheExampleFiles()
+    {
+        static string[] Lines(string text) => text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        var examples = Directory.GetFiles(Path.Combine(TestSupport.RepositoryRoot, "tests", "Retain.Tests", "Extending"), "*.cs")
+            .Select(f => Lines(File.ReadAllText(f))).ToArray();
+        var blocks = Blocks(File.ReadAllText(Path.Combine(TestSupport.RepositoryRoot, "docs", "extending.md")), "csharp").Select(Lines).ToArray();
+        Assert.True(blocks.Length >= 10, $"only {blocks.Length} C# blocks in docs/extending.md");
+        foreach (var block in blocks)
+            Assert.True(examples.Any(file => Enumerable.Range(0, file.Length - block.Length + 1).Any(at => file.AsSpan(at, block.Length).SequenceEqual(block))),
+                $"docs/extending.md quotes code that no file of tests/Retain.Tests/Extending has (update the quote):\n{string.Join('\n', block)}");
     }
 
     // ---- size and links ----
