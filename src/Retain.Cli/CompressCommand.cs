@@ -42,6 +42,10 @@ public sealed class CompressSettings : CommandSettings
     [Description("Initial learning rate (default 0.05).")]
     public double? LearningRate { get; init; }
 
+    [CommandOption("--limit <N>")]
+    [Description("Keep at most N samples of each split of the task (class-stratified, as for run), for quick trials.")]
+    public int? Limit { get; init; }
+
     [CommandOption("--network <BACKBONE>")]
     [Description("Backbone: mlp (mlp_hat) or alexnet (alexnet_hat); default: the experiment's.")]
     public string? Network { get; init; }
@@ -84,7 +88,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Experiment = s.Experiment, Seeds = ParseSeeds(s.Seeds), Hat = hat, Device = s.Device,
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
             Output = s.Output ?? CompressionConfig.DefaultOutput("res", s.Experiment, hat),
-            Network = RunCommand.ParseNetwork(s.Network), Epochs = s.Epochs, BatchSize = s.BatchSize, LearningRate = s.LearningRate,
+            Network = RunCommand.ParseNetwork(s.Network), Epochs = s.Epochs, BatchSize = s.BatchSize, LearningRate = s.LearningRate, Limit = s.Limit,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
         console.MarkupLine(Markup.Escape($"retain compress: {config.Experiment}, lamb {hat.Lamb:G}, smax {hat.Smax:G}, seeds {string.Join(",", config.Seeds)}"));

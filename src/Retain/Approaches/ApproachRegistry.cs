@@ -43,10 +43,11 @@ public sealed record ApproachInfo(string Name, string Description)
     }
 }
 
-/// <summary>The approaches by name, as the command line knows them.</summary>
+/// <summary>The approaches by name, as the command line knows them: the built-in ones and those registered.</summary>
 public static class ApproachRegistry
 {
-    public static readonly IReadOnlyList<ApproachInfo> All =
+    /// <summary>Replaced, never changed, by <see cref="Register"/>: a reader enumerating it never sees it change.</summary>
+    private static ApproachInfo[] _all =
     [
         new("sgd", "Fine-tuning of the whole network on each task in turn (catastrophic forgetting reference).")
         {
@@ -141,6 +142,23 @@ public static class ApproachRegistry
         var network = DwaNetworkFactory.Create(request.Backbone, request.InputSize, request.ClassCounts, options.Network);
         Dwa.Initialisation.Apply(network);
         return network;
+    }
+
+    private static readonly Lock RegistrationLock = new();
+
+    public static IReadOnlyList<ApproachInfo> All => Volatile.Read(ref _all);
+
+    /// <summary>
+    /// Adds an approach (a research project's own, see docs/extending.md): <c>retain run -a NAME</c>, studies and
+    /// checkpoints then know it. Its name must be new.
+    /// </summary>
+    public static void Register(ApproachInfo approach)
+    {
+        lock (RegistrationLock)
+        {
+            if (_all.Any(a => a.Name == approach.Name)) throw new RetainException($"--approach: an approach named '{approach.Name}' is already registered");
+            Volatile.Write(ref _all, [.. _all, approach]);
+        }
     }
 
     public static ApproachInfo Get(string name) =>

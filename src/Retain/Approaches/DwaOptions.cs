@@ -34,7 +34,7 @@ public enum DwaFormulation
 /// <summary>
 /// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. <c>--preset</c> picks a set of defaults
 /// (<see cref="DwaPreset"/>) and options given explicitly override it. The λ defaults follow the formulation: the seed's
-/// values for its own formulas, values rescaled from the published run for the corrected ones (README, DWA section).
+/// values for its own formulas, values rescaled from the published run for the corrected ones (docs/dwa.md).
 /// Both presets initialise the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's
 /// options are DWA's defaults of the run options (<see cref="Dwa.Defaults"/>), which the published preset adjusts
 /// (<see cref="AdjustDefaults"/>).
@@ -68,21 +68,21 @@ public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
     /// <summary>The seed's λ_sparsity (code default and final-warm).</summary>
     public const double SeedSparsityWeight = 500;
     /// <summary>
-    /// How much larger the seed's triplet term is than the corrected one (README, DWA section): B / (1 + δ) = 16 at the
+    /// How much larger the seed's triplet term is than the corrected one (docs/dwa.md): B / (1 + δ) = 16 at the
     /// batch size 32 and δ = 1, when the hinges sit near their margin (the seed divides the two hinges by 1 + δ and
     /// scales by Σ_b (1 - c_b); the corrected form averages their sum); measured 13.5 to 16 at the start of task 1.
     /// </summary>
     public const double TripletMagnitudeFactor = 16;
     /// <summary>
     /// How much larger the seed's plasticity term is: the ratio of its running-sum Fisher diagonal to the per-batch one,
-    /// measured on mnist2 (K = 198 Fisher batches) after training task 0 (README, DWA section). It grows with K, the
+    /// measured on mnist2 (K = 198 Fisher batches) after training task 0 (docs/dwa.md). It grows with K, the
     /// training set's size over 20.
     /// </summary>
     public const double AttentionMagnitudeFactor = 218;
     /// <summary>λ_triplet, λ_att for the corrected formulas: the published values times the magnitude factors.</summary>
     public static readonly double[] CorrectedLossWeights = [PublishedLossWeights[0] * TripletMagnitudeFactor, PublishedLossWeights[1] * AttentionMagnitudeFactor];
     /// <summary>
-    /// λ_sparsity for the corrected measures (README, DWA section): not rescaled, because the seed's term pushed masks the
+    /// λ_sparsity for the corrected measures (docs/dwa.md): not rescaled, because the seed's term pushed masks the
     /// other way. At the seed's 500 the masks overshoot μ and collapse towards 0; at 5 they stay dense; 50 lets the
     /// network learn while the masks shrink gradually.
     /// </summary>
@@ -90,7 +90,7 @@ public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
 
     private readonly double[]? _lossWeights;
 
-    [Option("lamb_loss", "λ_triplet,λ_att: weights of the anchor (triplet) loss and of the plasticity (attention) loss; one number sets both (default: by formulation and preset, see the README)")]
+    [Option("lamb_loss", "λ_triplet,λ_att: weights of the anchor (triplet) loss and of the plasticity (attention) loss; one number sets both (default: by formulation and preset, see docs/dwa.md)")]
     public double[] LossWeights
     {
         get => _lossWeights ?? (Formulation == DwaFormulation.Corrected ? CorrectedLossWeights

@@ -1,9 +1,32 @@
 namespace Retain.Data;
 
-/// <summary>The experiments of the seed system, built from the files in a data folder.</summary>
+/// <summary>An experiment a research project adds (docs/extending.md): how to load it, and the backbone it runs on.</summary>
+/// <param name="Load">builds the tasks from the data folder and the seed (which orders tasks and draws validation splits).</param>
+public sealed record ExperimentEntry(string Name, Networks.BackboneKind Backbone, Func<string, int, Benchmark> Load);
+
+/// <summary>The experiments of the seed system, built from the files in a data folder, and those registered.</summary>
 public static class ExperimentCatalog
 {
     public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion", "cifar", "mixture"];
+
+    /// <summary>Replaced, never changed, by <see cref="Register"/>.</summary>
+    private static ExperimentEntry[] _registered = [];
+    private static readonly Lock RegistrationLock = new();
+
+    /// <summary>Adds an experiment that <c>retain run -e NAME</c>, studies and reports then know. Its name must be new.</summary>
+    public static void Register(ExperimentEntry experiment)
+    {
+        lock (RegistrationLock)
+        {
+            if (Names.Contains(experiment.Name) || Registered(experiment.Name) is not null)
+                throw new RetainException($"--experiment: an experiment named '{experiment.Name}' already exists");
+            Volatile.Write(ref _registered, [.. _registered, experiment]);
+        }
+    }
+
+    private static ExperimentEntry? Registered(string name) => Volatile.Read(ref _registered).FirstOrDefault(e => e.Name == name);
+
+    private static string Known => string.Join(", ", Names.Concat(Volatile.Read(ref _registered).Select(e => e.Name)));
 
     private static readonly float[] MnistMean = [0.1307f], MnistStd = [0.3081f];
 
@@ -20,12 +43,13 @@ public static class ExperimentCatalog
     {
         _ when CustomBenchmark.IsCustom(name) => CustomBenchmark.Load(name, seed),
         _ when datasets is { Count: > 0 } && name != "mixture" => throw new RetainException($"--datasets only applies to the mixture experiment (not {name})"),
+        _ when Registered(name) is { } registered => registered.Load(dataDir, seed) with { Backbone = registered.Backbone },
         "cifar" => MixtureExperiments.Cifar(dataDir, seed),
         "mixture" => MixtureExperiments.Mixture(dataDir, seed, datasets),
         "mnist2" => Mnist2(dataDir, seed),
         "pmnist" => PermutedMnist(dataDir, seed),
         "split-fashion" => SplitFashion(dataDir, seed),
-        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)"),
+        _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {Known}, or a benchmark description file ending in .json)"),
     };
 
     /// <summary>
@@ -35,7 +59,8 @@ public static class ExperimentCatalog
     public static Networks.BackboneKind DefaultBackbone(string name) =>
         CustomBenchmark.IsCustom(name) ? CustomBenchmark.Backbone(CustomBenchmark.ReadSpec(name))
         : Names.Contains(name) ? Benchmark.DefaultBackbone(name)
-        : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)");
+        : Registered(name) is { } registered ? registered.Backbone
+        : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {Known}, or a benchmark description file ending in .json)");
 
     /// <summary>
     /// mnist2: digits 0-4, then digits 5-9 relabelled 0-4; normalised with MNIST's mean and std.

@@ -26,6 +26,8 @@ public sealed record CompressionConfig
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }
     public double? LearningRate { get; init; }
+    /// <summary>Keep at most this many samples of each split (class-stratified, as <c>retain run --limit</c>), for quick trials.</summary>
+    public int? Limit { get; init; }
 
     /// <summary><c>res/compression_&lt;experiment&gt;_lamb&lt;c&gt;_smax&lt;s&gt;</c>.</summary>
     public static string DefaultOutput(string resultsDir, string experiment, HatTestOptions hat) => Path.Combine(resultsDir,
@@ -77,7 +79,9 @@ public static class CompressionExperiment
         foreach (var seed in config.Seeds)
         {
             torch.manual_seed(seed);
-            using var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets);
+            using var loaded = ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets);
+            using var limited = config.Limit is { } limit ? loaded.Take(limit) : null;
+            var benchmark = limited ?? loaded;
             var backbone = config.Network ?? benchmark.Backbone;
             record ??= new CompressionRecord
             {
