@@ -15,7 +15,7 @@ public sealed class PlottedValues
     private readonly StringBuilder _csv = new(Header + "\n");
 
     public void Add(string figure, string experiment, string series, string panel, string x, string y, double value, double halfWidth = double.NaN, int seeds = 1) =>
-        _csv.AppendJoin(',', figure, experiment, Quote(series), Quote(panel), Quote(x), Quote(y), Number(value), Number(halfWidth),
+        _csv.AppendJoin(',', figure, experiment, CsvField.Quote(series), CsvField.Quote(panel), CsvField.Quote(x), CsvField.Quote(y), Number(value), Number(halfWidth),
             seeds.ToString(CultureInfo.InvariantCulture)).Append('\n');
 
     /// <summary>A mean over seeds, scaled as plotted (100 for percentages).</summary>
@@ -25,7 +25,4 @@ public sealed class PlottedValues
     public override string ToString() => _csv.ToString();
 
     public static string Number(double value) => double.IsNaN(value) ? "" : value.ToString("0.##########", CultureInfo.InvariantCulture);
-
-    private static string Quote(string text) =>
-        text.IndexOfAny([',', '"', '\n']) < 0 ? text : "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

@@ -72,7 +72,7 @@ public static class StudySummary
         var text = new StringBuilder("experiment,approach,point,seeds,missing_seeds,acc,acc_ci,bwt,bwt_ci,fwt,fwt_ci,rho,rho_ci,valid_acc,valid_acc_ci,selected_by_validation\n");
         foreach (var r in rows)
         {
-            text.Append(string.Join(',', r.Experiment, r.Approach, r.Label, string.Join(' ', r.Seeds), r.MissingSeeds));
+            text.Append(string.Join(',', new[] { r.Experiment, r.Approach, r.Label, string.Join(' ', r.Seeds), r.MissingSeeds.ToString(CultureInfo.InvariantCulture) }.Select(CsvField.Quote)));
             foreach (var m in new[] { r.Accuracy, r.BackwardTransfer, r.ForwardTransfer, r.ForgettingRatio, r.ValidAccuracy })
                 text.Append(',').Append(F(m.Mean)).Append(',').Append(F(m.HalfWidth));
             text.Append(',').Append(r.Selected ? "yes" : "").Append('\n');
