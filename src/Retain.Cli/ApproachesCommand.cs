@@ -31,8 +31,11 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
     {
         console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
         console.WriteLine(approach.Description);
-        foreach (var backbone in Enum.GetValues<BackboneKind>())
-            console.WriteLine($"  on {backbone.ToString().ToLowerInvariant()}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}");
+        foreach (var backbone in BackboneRegistry.All)
+        {
+            var values = approach.OptionDefaultsFor(backbone).Select(o => $"; {o.Key} {o.Value}");
+            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}{string.Concat(values)}");
+        }
         var options = approach.Options();
         if (options.Count == 0)
         {

@@ -43,15 +43,6 @@ public sealed record PathNetOptions : IValidatedOptions
 /// </summary>
 public sealed class PathNet : Approach
 {
-    /// <summary>
-    /// On AlexNet the learning rate defaults to 0.01, not the seed's 0.05. Each block sums N modules, and the sums
-    /// compound over five blocks: at initialisation the logits' spread is about 4 (0.13 for AlexNet) and the first
-    /// gradient's norm about 77 (2 for AlexNet), so one step at 0.05 kills the ReLUs and the network stays at chance
-    /// for good (measured on mixture/mnist; the per-path rate decay does not revive it). At 0.01 it learns; the MLP
-    /// learns at 0.05, which it keeps.
-    /// </summary>
-    public static TrainingOptions AlexNetDefaults => Defaults with { LearningRate = 0.01 };
-
     /// <summary>The seed's defaults, clipping at 1000 (the fork's clipgrad landed in the wrong constructor argument).</summary>
     public static TrainingOptions Defaults => new() { ClipGradient = 1000 };
 

@@ -29,12 +29,12 @@ public static class ExperimentCatalog
     };
 
     /// <summary>
-    /// The backbone the seed uses for an experiment, without loading its data: the MLP for the MNIST experiments,
-    /// AlexNet otherwise; a benchmark file's own <c>network</c>.
+    /// The backbone an experiment uses, without loading its data: the registered backbone that claims it (the MLP for
+    /// the MNIST experiments, AlexNet otherwise, as in the seed); a benchmark file's own <c>network</c>.
     /// </summary>
-    public static Networks.BackboneKind DefaultBackbone(string name) =>
+    public static Networks.BackboneArchitecture DefaultBackbone(string name) =>
         CustomBenchmark.IsCustom(name) ? CustomBenchmark.Backbone(CustomBenchmark.ReadSpec(name))
-        : Names.Contains(name) ? Benchmark.DefaultBackbone(name)
+        : Names.Contains(name) ? Networks.BackboneRegistry.DefaultFor(name)
         : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {string.Join(", ", Names)}, or a benchmark description file ending in .json)");
 
     /// <summary>
