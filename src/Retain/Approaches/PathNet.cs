@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record PathNetOptions : IValidatedOptions
+public sealed record PathNetOptions : IValidatedOptions, IRequiresEpochs
 {
     [Option("generations", "Generations of the path search per task; every path trains nepochs / generations epochs per generation (the seed's grid: 5 to 200).")]
     public int Generations { get; init; } = 20;
@@ -19,6 +19,9 @@ public sealed record PathNetOptions : IValidatedOptions
 
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
+
+    /// <summary>Every path trains at least one epoch per generation.</summary>
+    public int FewestEpochs => Generations;
 
     public void Validate()
     {
@@ -56,7 +59,7 @@ public sealed class PathNet : Approach
         _modules = Model.Backbone.Gating as PathNetModules
             ?? throw new ArgumentException("pathnet needs a network built by PathNetModules.CreateNetwork", nameof(context));
         // Depends on the base loop's options too, so the options record cannot check it.
-        if (Options.Epochs / options.Generations < 1)
+        if (Options.Epochs < options.FewestEpochs)
             throw new RetainException($"pathnet trains nepochs / generations epochs per path and generation: --nepochs ({Options.Epochs}) must be at least --generations ({options.Generations})");
         _options = options;
         using var _ = no_grad();
