@@ -44,7 +44,14 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         }
         var table = new Table().Border(TableBorder.Simple).AddColumns("option", "default", "meaning");
         foreach (var o in options)
-            table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(o.Value), Markup.Escape(o.Help));
+        {
+            // A backbone's row in the defaults table replaces the options record's default there.
+            var perBackbone = BackboneRegistry.All
+                .Where(b => approach.OptionDefaultsFor(b).ContainsKey(o.Name))
+                .Select(b => $"{b.Name}: {approach.OptionDefaultsFor(b)[o.Name]}").ToArray();
+            var value = perBackbone.Length == 0 ? o.Value : $"{o.Value} ({string.Join(", ", perBackbone)})";
+            table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(value), Markup.Escape(o.Help));
+        }
         console.Write(table);
     }
 }
