@@ -7,6 +7,7 @@ namespace Retain.Tests.Extending;
 /// <summary>The guide's example backbone, registered from outside the project, runs end to end through the normal runner.</summary>
 public class ExampleBackboneTests : TempFolderTests
 {
+    /// <summary>sgd fine-tunes the plain blocks; lwf also distils the first head through them while the second task trains.</summary>
     [Fact]
     public void ARegisteredBackboneIsKnownByNameAndLearnsEachTaskOfAShortRun()
     {
@@ -14,9 +15,9 @@ public class ExampleBackboneTests : TempFolderTests
         {
             var lenet = BackboneRegistry.Get("lenet");
             Assert.Equal("mlp, alexnet or lenet", BackboneRegistry.KnownNames);
-            // 28x28 -> conv 5 -> 24 -> pool -> 12 -> conv 5 -> 8 -> pool -> 4: fc1 reads 16 x 4 x 4 features.
-            Assert.Equal(256, lenet.Layers([1, 28, 28])[2].Inputs);
-            foreach (var approach in new[] { "sgd", "hat" })
+            // 28x28 -> conv 5 -> 24 -> pool -> 12 -> conv 5 -> 8 -> pool -> 4: fc1 reads 64 x 4 x 4 features.
+            Assert.Equal(1024, lenet.Layers([1, 28, 28])[2].Inputs);
+            foreach (var approach in new[] { "sgd", "lwf" })
             {
                 var config = EveryApproachLearnsTests.ShortRun(ApproachRegistry.Get(approach), lenet, Path.Combine(Folder, $"{approach}.txt"));
                 var record = ExperimentRunner.Run(config);
