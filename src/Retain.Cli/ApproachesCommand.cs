@@ -31,8 +31,11 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
     {
         console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
         console.WriteLine(approach.Description);
-        foreach (var backbone in Enum.GetValues<BackboneKind>())
-            console.WriteLine($"  on {backbone.ToString().ToLowerInvariant()}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}");
+        foreach (var backbone in BackboneRegistry.All)
+        {
+            var values = approach.OptionDefaultsFor(backbone).Select(o => $"; {o.Key} {o.Value}");
+            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}{string.Concat(values)}");
+        }
         var options = approach.Options();
         if (options.Count == 0)
         {
@@ -41,7 +44,14 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         }
         var table = new Table().Border(TableBorder.Simple).AddColumns("option", "default", "meaning");
         foreach (var o in options)
-            table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(o.Value), Markup.Escape(o.Help));
+        {
+            // A backbone's row in the defaults table replaces the options record's default there.
+            var perBackbone = BackboneRegistry.All
+                .Where(b => approach.OptionDefaultsFor(b).ContainsKey(o.Name))
+                .Select(b => $"{b.Name}: {approach.OptionDefaultsFor(b)[o.Name]}").ToArray();
+            var value = perBackbone.Length == 0 ? o.Value : $"{o.Value} ({string.Join(", ", perBackbone)})";
+            table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(value), Markup.Escape(o.Help));
+        }
         console.Write(table);
     }
 }

@@ -95,7 +95,7 @@ public sealed class RunSettings : CommandSettings
     public string? DataDir { get; init; }
 
     [CommandOption("--network <BACKBONE>")]
-    [Description("Backbone: mlp or alexnet (default: the experiment's; mlp for mnist2/pmnist, alexnet otherwise).")]
+    [Description("Backbone, a registered name: mlp or alexnet (default: the experiment's; mlp for mnist2/pmnist, alexnet otherwise).")]
     public string? Network { get; init; }
 
     [CommandOption("--device <DEVICE>")]
@@ -267,7 +267,7 @@ public sealed class RunCommand : Command<RunSettings>
     private static void PrintPlan(RunPlan plan)
     {
         var c = plan.Config;
-        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(c.Experiment)}[/], approach [cyan]{c.Approach}[/], seed {c.Seed}, device {c.Device}, network {plan.Backbone.ToString().ToLowerInvariant()}");
+        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(c.Experiment)}[/], approach [cyan]{c.Approach}[/], seed {c.Seed}, device {c.Device}, network {plan.Backbone.Name}");
         if (plan.OptionValues.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {c.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
         AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(plan.Training)));
@@ -281,13 +281,8 @@ public sealed class RunCommand : Command<RunSettings>
         AnsiConsole.MarkupLine(Markup.Escape($"  output {plan.Paths.Output}" + (start is null ? "" : $" ({start})")));
     }
 
-    internal static Networks.BackboneKind? ParseNetwork(string? name) => name switch
-    {
-        null => null,
-        "mlp" => Networks.BackboneKind.Mlp,
-        "alexnet" => Networks.BackboneKind.AlexNet,
-        _ => throw new RetainException($"--network: expected mlp or alexnet (got '{name}')"),
-    };
+    /// <summary>The registered backbone <c>--network</c> names (null when not given); an unknown name lists the known ones.</summary>
+    internal static Networks.BackboneArchitecture? ParseNetwork(string? name) => name is null ? null : Networks.BackboneRegistry.Get(name);
 
     /// <summary>
     /// Options the run command does not declare are the approach's own (<c>--lamb 5000</c>); the approach's options

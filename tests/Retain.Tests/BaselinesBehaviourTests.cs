@@ -92,7 +92,7 @@ public class BaselinesBehaviourTests
     public void ProgressiveNeverChangesEarlierColumnsAndEvaluatesEachTaskOnItsOwnColumn()
     {
         manual_seed(0);
-        var network = ProgressiveColumns.CreateNetwork(BackboneKind.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes);
+        var network = ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes);
         var columns = (ProgressiveColumns)network.Backbone.Gating;
         using var progressive = new Progressive(BaselinesToy.Context(network));
         using var task0 = BaselinesToy.Task(0);
@@ -126,7 +126,7 @@ public class BaselinesBehaviourTests
     public void PathNetFreezesEarlierBestPathsAndEvaluatesEachTaskThroughItsOwnPath()
     {
         manual_seed(0);
-        var network = PathNetModules.CreateNetwork(BackboneKind.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes, moduleCount: 4, activeCount: 2);
+        var network = PathNetModules.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes, moduleCount: 4, activeCount: 2);
         var modules = (PathNetModules)network.Backbone.Gating;
         using var pathnet = new PathNet(BaselinesToy.Context(network), new PathNetOptions { Generations = 2, Paths = 2, Modules = 4, Active = 2 });
         using var task0 = BaselinesToy.Task(0);

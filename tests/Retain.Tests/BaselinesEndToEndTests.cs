@@ -147,14 +147,14 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
     public void PathNetOnAlexNetStartsWithAMuchLargerOutputAndSoALowerDefaultRate()
     {
         var info = Approaches.ApproachRegistry.Get("pathnet");
-        Assert.Equal((0.05, 0.01), (info.DefaultsFor(Networks.BackboneKind.Mlp).LearningRate, info.DefaultsFor(Networks.BackboneKind.AlexNet).LearningRate));
-        Assert.Equal(1000, info.DefaultsFor(Networks.BackboneKind.AlexNet).ClipGradient);
+        Assert.Equal((0.05, 0.01), (info.DefaultsFor(Networks.BackboneRegistry.Mlp).LearningRate, info.DefaultsFor(Networks.BackboneRegistry.AlexNet).LearningRate));
+        Assert.Equal(1000, info.DefaultsFor(Networks.BackboneRegistry.AlexNet).ClipGradient);
 
         // Why: summing 3 modules per block compounds over AlexNet's five blocks.
         torch.manual_seed(0);
         using var x = torch.randn(64, 3, 32, 32);
-        using var plain = Networks.NetworkFactory.Create(Networks.BackboneKind.AlexNet, [3, 32, 32], [10]);
-        using var modular = Networks.PathNetModules.CreateNetwork(Networks.BackboneKind.AlexNet, [3, 32, 32], [10], 16, 3);
+        using var plain = Networks.NetworkFactory.Create(Networks.BackboneRegistry.AlexNet, [3, 32, 32], [10]);
+        using var modular = Networks.PathNetModules.CreateNetwork(Networks.BackboneRegistry.AlexNet, [3, 32, 32], [10], 16, 3);
         plain.eval();
         modular.eval();
         using var plainLogits = plain.Forward(x, 0);

@@ -13,45 +13,46 @@ public class BaselinesNetworkTests
     [Fact]
     public void ProgressiveAlexNetHasTheSeedsParameterCounts()
     {
-        Assert.Equal(7160706L, ProgressiveColumns.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Mixture).ParameterCount);
-        Assert.Equal(6841835L, ProgressiveColumns.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Cifar).ParameterCount);
+        Assert.Equal(7160706L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).ParameterCount);
+        Assert.Equal(6841835L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).ParameterCount);
     }
 
     [Fact]
     public void PathNetAlexNetHasTheSeedsParameterCounts()
     {
-        Assert.Equal(7092261L, PathNetModules.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Mixture, 16, 3).ParameterCount);
-        Assert.Equal(6995454L, PathNetModules.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Cifar, 16, 3).ParameterCount);
+        Assert.Equal(7092261L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, 16, 3).ParameterCount);
+        Assert.Equal(6995454L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3).ParameterCount);
     }
 
     [Fact]
     public void ColumnsAndModulesAreNarrowedCopiesOfTheBackbone()
     {
         // Progressive, T = 10: int(1.117 · {64, 128, 256, 2048, 2048} / 10); PathNet: int(0.258 · ...).
-        var progressive = ProgressiveColumns.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Cifar);
+        var progressive = ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar);
         Assert.Equal([7, 14, 28, 228, 228], progressive.Backbone.Specs.Select(s => s.Outputs));
-        var pathnet = PathNetModules.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Cifar, 16, 3);
+        var pathnet = PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3);
         Assert.Equal([16, 33, 66, 528, 528], pathnet.Backbone.Specs.Select(s => s.Outputs));
         // The MLP: mnist2's two columns of int(1.117 · 800 / 2) = 446 units, PathNet modules of int(0.258 · 800) = 206.
-        Assert.All(ProgressiveColumns.CreateNetwork(BackboneKind.Mlp, [1, 28, 28], [5, 5]).Backbone.Specs, s => Assert.Equal(446, s.Outputs));
-        Assert.All(PathNetModules.CreateNetwork(BackboneKind.Mlp, [1, 28, 28], [5, 5], 16, 3).Backbone.Specs, s => Assert.Equal(206, s.Outputs));
+        Assert.All(ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]).Backbone.Specs, s => Assert.Equal(446, s.Outputs));
+        Assert.All(PathNetModules.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], 16, 3).Backbone.Specs, s => Assert.Equal(206, s.Outputs));
     }
 
     [Fact]
     public void LflNetworkIsTheBackboneWithoutDropoutOnItsLastLayer()
     {
-        var lfl = Lfl.CreateNetwork(BackboneKind.Mlp, [1, 28, 28], [5, 5]);
+        var lfl = Lfl.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]);
         Assert.Equal([0.5, 0.5, 0.0], lfl.Backbone.Specs.Select(s => s.Dropout));
         Assert.Equal(1917610L, lfl.ParameterCount); // the seed's mlp on mnist2
-        Assert.Equal(0.0, Lfl.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Mixture).Backbone.Specs[^1].Dropout);
+        Assert.Equal(0.0, Lfl.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).Backbone.Specs[^1].Dropout);
     }
 
     [Theory]
-    [InlineData(BackboneKind.Mlp, new[] { 1, 28, 28 })]
-    [InlineData(BackboneKind.AlexNet, new[] { 3, 32, 32 })]
-    [InlineData(BackboneKind.AlexNet, new[] { 1, 28, 28 })] // split-fashion
-    public void EveryTaskHasItsHeadOnBothBackbones(BackboneKind kind, int[] input)
+    [InlineData("mlp", new[] { 1, 28, 28 })]
+    [InlineData("alexnet", new[] { 3, 32, 32 })]
+    [InlineData("alexnet", new[] { 1, 28, 28 })] // split-fashion
+    public void EveryTaskHasItsHeadOnBothBackbones(string backbone, int[] input)
     {
+        var kind = BackboneRegistry.Get(backbone);
         manual_seed(0);
         int[] classes = [3, 4, 5];
         using var x = randn(2, input[0], input[1], input[2]);

@@ -43,7 +43,7 @@ public class CustomBenchmarkTests
               "tasks": { "type": "datasets" }, "valid_fraction": 0.25 }
             """);
         using var bench = ExperimentCatalog.Load(path, dir, seed: 0);
-        Assert.Equal(BackboneKind.Mlp, bench.Backbone);
+        Assert.Equal(BackboneRegistry.Mlp, bench.Backbone);
         var task = Assert.Single(bench.Tasks);
         Assert.Equal(2, task.ClassCount);
         Assert.Equal(10, task.Valid.Count); // floor(0.25 * 40)

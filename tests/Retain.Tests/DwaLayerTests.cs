@@ -158,7 +158,7 @@ public class DwaLayerTests
     [Fact]
     public void AlexNetDwaParameterCountsMatchTheSeed()
     {
-        var mixture = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Mixture, new DwaNetworkOptions());
+        var mixture = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, new DwaNetworkOptions());
         Assert.Equal(28_756_969L, mixture.ParameterCount);
         long Count(string prefix) => mixture.named_parameters().Where(p => p.name.StartsWith(prefix)).Sum(p => p.parameter.numel());
         Assert.Equal(7_446_528L, Count("backbone.gating.mask_c2."));
@@ -166,7 +166,7 @@ public class DwaLayerTests
         Assert.Equal(310_272L, Count("backbone.gating.mask_fc1."));
         Assert.Equal(413_696L, Count("backbone.gating.mask_fc2."));
         Assert.Equal(243_972L, Count("backbone.gating.processor."));
-        Assert.Equal(28_382_002L, DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Cifar, new DwaNetworkOptions()).ParameterCount);
+        Assert.Equal(28_382_002L, DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, new DwaNetworkOptions()).ParameterCount);
     }
 
     [Theory]
@@ -176,7 +176,7 @@ public class DwaLayerTests
     [InlineData(3, 128L)]
     public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs)
     {
-        var net = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem });
+        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem });
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
         Assert.Equal([100L, pfc1Inputs], pfc1.shape);
         var gating = (DwaWeightMasks)net.Backbone.Gating;
@@ -187,7 +187,7 @@ public class DwaLayerTests
     public void OnGreyscale28PixelInputsTheProcessorSkipsItsPooling()
     {
         // AlexNet on 1x28x28: c1 gives 64x13x13 (below 14: no pooling), pc2 gives 128x7x7 -> pfc1 reads 6272.
-        var net = DwaNetworkFactory.Create(BackboneKind.AlexNet, [1, 28, 28], [10], new DwaNetworkOptions());
+        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [1, 28, 28], [10], new DwaNetworkOptions());
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
         Assert.Equal([100L, 6272], pfc1.shape);
         net.eval();
@@ -196,16 +196,17 @@ public class DwaLayerTests
     }
 
     [Theory]
-    [InlineData(BackboneKind.AlexNet, 0, false, true)]
-    [InlineData(BackboneKind.AlexNet, 2, true, true)]
-    [InlineData(BackboneKind.AlexNet, 4, true, false)]
-    [InlineData(BackboneKind.AlexNet, 1, false, false)]
-    [InlineData(BackboneKind.Mlp, 1, true, true)]
-    [InlineData(BackboneKind.Mlp, 0, false, true)]
-    public void EveryVariantRunsForwardWithOneEmbeddingRowPerSample(BackboneKind kind, int stem, bool concat, bool processor)
+    [InlineData("alexnet", 0, false, true)]
+    [InlineData("alexnet", 2, true, true)]
+    [InlineData("alexnet", 4, true, false)]
+    [InlineData("alexnet", 1, false, false)]
+    [InlineData("mlp", 1, true, true)]
+    [InlineData("mlp", 0, false, true)]
+    public void EveryVariantRunsForwardWithOneEmbeddingRowPerSample(string backbone, int stem, bool concat, bool processor)
     {
         manual_seed(5);
-        int[] input = kind == BackboneKind.Mlp ? [1, 28, 28] : [3, 32, 32];
+        var kind = BackboneRegistry.Get(backbone);
+        int[] input = kind == BackboneRegistry.Mlp ? [1, 28, 28] : [3, 32, 32];
         var options = new DwaNetworkOptions { StemLayers = stem, ConcatenateStem = concat, UseProcessor = processor, EmbeddingSize = 8, BottleneckFeatures = 4, ProcessorFeatures = 8 };
         var net = DwaNetworkFactory.Create(kind, input, [3, 4], options);
         net.eval();
@@ -213,35 +214,35 @@ public class DwaLayerTests
         var context = new ForwardContext(1);
         var logits = net.Forward(randn([3, .. input]), context);
         Assert.Equal([3L, 4], logits.shape);
-        Assert.Equal([3L, processor ? 8 : 2], context.EmbeddingOut!.shape);
-        Assert.Equal(((DwaWeightMasks)net.Backbone.Gating).MaskedLayers, context.MaskSummaries.Keys);
-        Assert.All(context.MaskSummaries.Values, s => Assert.Equal([3L], s.Magnitude.shape));
+        Assert.Equal([3L, processor ? 8 : 2], context.Get<DwaForwardState>().EmbeddingOut!.shape);
+        Assert.Equal(((DwaWeightMasks)net.Backbone.Gating).MaskedLayers, context.Get<DwaForwardState>().MaskSummaries.Keys);
+        Assert.All(context.Get<DwaForwardState>().MaskSummaries.Values, s => Assert.Equal([3L], s.Magnitude.shape));
     }
 
     [Fact]
     public void TheMasksOfTheForwardPassAreTheGeneratorsGatedOutput()
     {
         manual_seed(6);
-        var net = DwaNetworkFactory.Create(BackboneKind.Mlp, [1, 28, 28], [3], new DwaNetworkOptions { EmbeddingSize = 6, Gate = MaskGate.Tanh });
+        var net = DwaNetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [3], new DwaNetworkOptions { EmbeddingSize = 6, Gate = MaskGate.Tanh });
         net.eval();
         using var _ = no_grad();
-        var context = new ForwardContext(0) { KeepMasks = true };
+        var context = new ForwardContext(0).With(new DwaForwardState { KeepMasks = true });
         var x = randn(2, 1, 28, 28);
         var logits = net.Forward(x, context);
         var gating = (DwaWeightMasks)net.Backbone.Gating;
         foreach (var layer in gating.MaskedLayers)
         {
-            var masks = gating.Masks(layer, context.EmbeddingOut!, gating.Spec(layer).WeightShape);
-            AssertClose(masks, context.Gates[layer], what: layer);
+            var masks = gating.Masks(layer, context.Get<DwaForwardState>().EmbeddingOut!, gating.Spec(layer).WeightShape);
+            AssertClose(masks, context.Get<DwaForwardState>().Masks[layer], what: layer);
             // The summary's magnitude is the sum of |M| per sample.
-            AssertClose(masks.abs().flatten(1).sum(1L), context.MaskSummaries[layer].Magnitude, what: layer + " magnitude");
+            AssertClose(masks.abs().flatten(1).sum(1L), context.Get<DwaForwardState>().MaskSummaries[layer].Magnitude, what: layer + " magnitude");
         }
         // A given embedding vector replaces the processor's and is shared by the batch.
         var given = rand(6) * 2 - 1;
-        var withGiven = new ForwardContext(0) { KeepMasks = true, Embedding = given };
+        var withGiven = new ForwardContext(0).With(new DwaForwardState { KeepMasks = true, Embedding = given });
         net.Forward(x, withGiven);
-        AssertClose(given.expand(2, 6), withGiven.EmbeddingOut!, what: "given embedding");
-        AssertClose(gating.Masks("fc2", given.unsqueeze(0), [800, 800]).expand(2, 800, 800), withGiven.Gates["fc2"], what: "shared masks");
+        AssertClose(given.expand(2, 6), withGiven.Get<DwaForwardState>().EmbeddingOut!, what: "given embedding");
+        AssertClose(gating.Masks("fc2", given.unsqueeze(0), [800, 800]).expand(2, 800, 800), withGiven.Get<DwaForwardState>().Masks["fc2"], what: "shared masks");
         Assert.Equal([2L, 3], logits.shape);
     }
 }

@@ -188,11 +188,11 @@ public class DwaLossTests
             var gating = (DwaWeightMasks)net.Backbone.Gating;
             net.train();
             var importance = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape));
-            var context = new ForwardContext(1) { MaskImportance = importance };
+            var context = new ForwardContext(1).With(new DwaForwardState { MaskImportance = importance });
             var logits = net.Forward(randn([4, .. input]), context);
-            var summaries = gating.MaskedLayers.Select(l => context.MaskSummaries[l]).ToArray();
+            var summaries = gating.MaskedLayers.Select(l => context.Get<DwaForwardState>().MaskSummaries[l]).ToArray();
             var loss = nn.functional.cross_entropy(logits, tensor(new long[] { 0, 1, 2, 0 }))
-                + DwaLosses.Triplet(context.EmbeddingOut!, rand(6), rand(6), rand(6), 1, 1, ones(4))
+                + DwaLosses.Triplet(context.Get<DwaForwardState>().EmbeddingOut!, rand(6), rand(6), rand(6), 1, 1, ones(4))
                 + DwaLosses.Attention(summaries, DwaLosses.LayerScales(summaries.Length, true))
                 + DwaLosses.Sparsity(summaries, 0.0, binary: false);
             loss.backward();

@@ -183,7 +183,7 @@ public class DwaTrainingTests
         Assert.Throws<RetainException>(() => Bind(("lamb_loss", "1,2,3")));
         Assert.Throws<RetainException>(() => Bind(("processor_feats", "8")));
         Assert.Throws<RetainException>(() => Bind(("gate", "relu")));
-        Assert.Throws<RetainException>(() => DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [2], new DwaNetworkOptions { StemLayers = 5 }));
+        Assert.Throws<RetainException>(() => DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [2], new DwaNetworkOptions { StemLayers = 5 }));
     }
 
     [Fact]
@@ -191,11 +191,11 @@ public class DwaTrainingTests
     {
         var info = ApproachRegistry.Get("dwa");
         var published = info.BindOptions(new Dictionary<string, string> { ["preset"] = "published" });
-        var defaults = info.DefaultsFor(BackboneKind.AlexNet, published);
+        var defaults = info.DefaultsFor(BackboneRegistry.AlexNet, published);
         // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
         Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
             defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
-        Assert.Same(info.Defaults, info.DefaultsFor(BackboneKind.Mlp, info.BindOptions(new Dictionary<string, string>())));
+        Assert.Same(info.Defaults, info.DefaultsFor(BackboneRegistry.Mlp, info.BindOptions(new Dictionary<string, string>())));
 
         // Through a run: the preset's defaults, and an explicit option on top of them.
         var dir = TestSupport.TempDir();

@@ -59,7 +59,7 @@ public class HatCompressionAndInspectionTests
     {
         var info = ApproachRegistry.Get("hat");
         var options = new HatOptions { Smax = 200 };
-        using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 28, 28], [5, 5], options));
+        using var network = info.CreateNetwork(new NetworkRequest(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], options));
         var gating = (HatUnitGates)network.Backbone.Gating;
         using (no_grad())
         {
@@ -118,7 +118,7 @@ public class HatCompressionAndInspectionTests
         Assert.Contains("file not found", error);
 
         var info = ApproachRegistry.Get("sgd");
-        using var network = info.CreateNetwork(new NetworkRequest(BackboneKind.Mlp, [1, 2, 2], [2], null));
+        using var network = info.CreateNetwork(new NetworkRequest(BackboneRegistry.Mlp, [1, 2, 2], [2], null));
         SavedModel.Save(network, dir, "toy_sgd_0", new RunRecord
         {
             Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],

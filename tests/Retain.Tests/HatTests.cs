@@ -18,16 +18,16 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     [InlineData(new[] { 10, 10, 10, 10, 10, 10, 10, 10, 10, 10 }, 5812100L)]  // pmnist
     public void MlpHatParameterCountsMatchTheSeed(int[] classes, long expected)
     {
-        using var network = HatUnitGates.CreateNetwork(BackboneKind.Mlp, [1, 28, 28], classes);
+        using var network = HatUnitGates.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], classes);
         Assert.Equal(expected, network.ParameterCount);
     }
 
     [Fact]
     public void AlexNetHatParameterCountsMatchTheSeed()
     {
-        using (var mixture = HatUnitGates.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Mixture))
+        using (var mixture = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture))
             Assert.Equal(7140581L, mixture.ParameterCount);
-        using var cifar = HatTest.CreateNetwork(BackboneKind.AlexNet, [3, 32, 32], Cifar);
+        using var cifar = HatTest.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar);
         Assert.Equal(6774702L, cifar.ParameterCount);
         // hat-test's embeddings start uniform in [0,2): every unit in use.
         var gates = (HatUnitGates)cifar.Backbone.Gating;
@@ -43,10 +43,10 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         SetEmbedding(gating, layer: 1, task: 1, [6, -6, 6]);
         network.eval();
         using var x = randn(4, 1, 2, 2);
-        var context = new ForwardContext(1) { Scale = 400 };
+        var context = new ForwardContext(1).With(new HatForwardState { Scale = 400 });
         using var features = network.Features(x, context);
-        Assert.Equal(["fc1", "fc2"], context.Gates.Keys);
-        Assert.Equal([1f, 0f, 1f], context.Gates["fc2"].data<float>().ToArray());
+        Assert.Equal(["fc1", "fc2"], context.Get<HatForwardState>().Gates.Keys);
+        Assert.Equal([1f, 0f, 1f], context.Get<HatForwardState>().Gates["fc2"].data<float>().ToArray());
         Assert.All(features[.., 1].data<float>().ToArray(), v => Assert.Equal(0f, v)); // unit 1 of fc2 gated off
     }
 
@@ -117,9 +117,9 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         // By hand: the first batch (all 8 samples) has s = 1/smax; loss = CE + lamb * mean gate; raw gradient times factor.
         const double s = 1 / 400.0;
         network.train();
-        var context = new ForwardContext(0) { Scale = s };
+        var context = new ForwardContext(0).With(new HatForwardState { Scale = s });
         using var logits = network.Forward(task.Train.X, context);
-        using var loss = nn.functional.cross_entropy(logits, task.Train.Y) + 0.75 * Hat.Regulariser(context.Gates, new Dictionary<string, Tensor>());
+        using var loss = nn.functional.cross_entropy(logits, task.Train.Y) + 0.75 * Hat.Regulariser(context.Get<HatForwardState>().Gates, new Dictionary<string, Tensor>());
         loss.backward();
         var expected = gating.Embeddings.Select(e => (e.grad! * Hat.EmbeddingGradientFactor(e, s, 400, 50)).detach().clone()).ToArray();
         network.zero_grad();
@@ -188,7 +188,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         var before = network.CopyParameters();
         network.eval();
         using var probe = randn(16, 1, 2, 2);
-        using var task0Before = network.Forward(probe, new ForwardContext(0) { Scale = 400 });
+        using var task0Before = network.Forward(probe, new ForwardContext(0).With(new HatForwardState { Scale = 400 }));
 
         hat.Train(1, second, IgnoredEvents.Instance);
         var after = network.CopyParameters();
@@ -205,7 +205,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         }
         // So task 0 computes exactly what it did.
         network.eval();
-        using var task0After = network.Forward(probe, new ForwardContext(0) { Scale = 400 });
+        using var task0After = network.Forward(probe, new ForwardContext(0).With(new HatForwardState { Scale = 400 }));
         Assert.Equal(task0Before.data<float>().ToArray(), task0After.data<float>().ToArray());
         ParameterSet.DisposeAll(before);
         ParameterSet.DisposeAll(after);
@@ -265,7 +265,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     [Fact]
     public void WeightInitialisationLeavesTheTaskEmbeddingsAlone()
     {
-        using var network = HatUnitGates.CreateNetwork(BackboneKind.AlexNet, [1, 28, 28], [2, 2]);
+        using var network = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [1, 28, 28], [2, 2]);
         var gating = (HatUnitGates)network.Backbone.Gating;
         var before = gating.Embeddings.Select(e => e.detach().clone()).ToArray();
         WeightInit.Parse("kaiming:xavier")!.Apply(network);

@@ -13,14 +13,14 @@ public class NetworkTests
     [InlineData(new[] { 1, 28, 28 }, new[] { 5, 5 }, 1917610L)]
     [InlineData(new[] { 1, 28, 28 }, new[] { 10, 10, 10, 10, 10, 10, 10, 10, 10, 10 }, 1989700L)]
     public void MlpParameterCountsMatchTheSeed(int[] input, int[] classes, long expected) =>
-        Assert.Equal(expected, NetworkFactory.Create(BackboneKind.Mlp, input, classes).ParameterCount);
+        Assert.Equal(expected, NetworkFactory.Create(BackboneRegistry.Mlp, input, classes).ParameterCount);
 
     [Fact]
     public void AlexNetParameterCountsMatchTheSeed()
     {
-        Assert.Equal(7104229L, NetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Mixture).ParameterCount);
-        Assert.Equal(6729262L, NetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], Cifar).ParameterCount);
-        var gray = NetworkFactory.Create(BackboneKind.AlexNet, [1, 28, 28], [10]);
+        Assert.Equal(7104229L, NetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).ParameterCount);
+        Assert.Equal(6729262L, NetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).ParameterCount);
+        var gray = NetworkFactory.Create(BackboneRegistry.AlexNet, [1, 28, 28], [10]);
         Assert.Equal(6460416L, gray.Backbone.parameters().Sum(p => p.numel()));
     }
 
@@ -40,7 +40,7 @@ public class NetworkTests
     public void ForwardGivesTheTasksHeadAndNamesParametersAsTheSeed()
     {
         manual_seed(0);
-        var net = NetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [10, 43]);
+        var net = NetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 43]);
         net.eval();
         using var x = randn(4, 3, 32, 32);
         Assert.Equal([4L, 43], net.Forward(x, 1).shape);

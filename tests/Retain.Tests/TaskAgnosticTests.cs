@@ -60,8 +60,8 @@ public class TaskAgnosticTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
         var taskIds = tensor(new long[] { 1, 0, 1, 1, 0, 1 });
         foreach (var network in new[]
         {
-            NetworkFactory.Create(BackboneKind.Mlp, [1, 28, 28], [5, 3]),                 // features shared by the tasks
-            HatUnitGates.CreateNetwork(BackboneKind.Mlp, [1, 28, 28], [5, 3]),           // per-task gates: per-task passes
+            NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [5, 3]),                 // features shared by the tasks
+            HatUnitGates.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 3]),           // per-task gates: per-task passes
         })
         {
             network.eval();

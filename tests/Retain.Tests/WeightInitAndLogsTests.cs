@@ -28,7 +28,7 @@ public class WeightInitAndLogsTests
     public void KaimingConvolutionsAndXavierLinearsHaveTheirDistributions()
     {
         manual_seed(1);
-        var net = NetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], [10]);
+        var net = NetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10]);
         WeightInit.Parse("kaiming,ones:xavier")!.Apply(net);
         var p = net.named_parameters().ToDictionary(x => x.name, x => x.parameter);
         // He normal, fan-in 64*3*3 for c2: std sqrt(2/576).

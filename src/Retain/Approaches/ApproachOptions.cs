@@ -39,6 +39,12 @@ public interface IAdjustsTrainingDefaults
     Training.TrainingOptions AdjustDefaults(Training.TrainingOptions defaults);
 }
 
+/// <summary>An approach's options record that needs runs of at least <see cref="FewestEpochs"/> epochs per task (PathNet: one per generation).</summary>
+public interface IRequiresEpochs
+{
+    int FewestEpochs { get; }
+}
+
 /// <summary>One declared option of an approach, with its value (the default, or a bound record's) as text.</summary>
 public sealed record OptionInfo(string Name, string Help, Type Type, string Value);
 

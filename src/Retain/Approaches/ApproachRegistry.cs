@@ -5,15 +5,18 @@ using Retain.Training;
 namespace Retain.Approaches;
 
 /// <summary>What an approach needs to build its network: the backbone the experiment uses, the data's shape, the options.</summary>
-public sealed record NetworkRequest(BackboneKind Backbone, int[] InputSize, IReadOnlyList<int> ClassCounts, object? Options);
+public sealed record NetworkRequest(BackboneArchitecture Backbone, int[] InputSize, IReadOnlyList<int> ClassCounts, object? Options);
 
 /// <summary>An approach the CLI can run: its name, what it does, its options and how to build it.</summary>
 public sealed record ApproachInfo(string Name, string Description)
 {
-    /// <summary>The seed's defaults of the base-loop options for this approach.</summary>
-    public TrainingOptions Defaults { get; init; } = new();
-    /// <summary>Defaults that differ on AlexNet (null: <see cref="Defaults"/> on every backbone).</summary>
-    public TrainingOptions? AlexNetDefaults { get; init; }
+    /// <summary>The approach's base-loop defaults on any backbone without a row of its own (<see cref="ApproachDefaults"/>).</summary>
+    public TrainingOptions Defaults => ApproachDefaults.Training(Name, ApproachDefaults.AnyBackbone);
+    /// <summary>
+    /// Whether the approach learns its tasks (false for a reference that does not, such as the random classifier):
+    /// every approach that does must learn each task of a short run above chance on every backbone, with its defaults.
+    /// </summary>
+    public bool LearnsTasks { get; init; } = true;
     /// <summary>The approach's own options record (properties marked with <see cref="OptionAttribute"/>), if any.</summary>
     public Type? OptionsType { get; init; }
     public required Func<ApproachContext, object?, Approach> Create { get; init; }
@@ -22,21 +25,35 @@ public sealed record ApproachInfo(string Name, string Description)
         r => NetworkFactory.Create(r.Backbone, r.InputSize, r.ClassCounts);
 
     /// <summary>
-    /// The base-loop defaults on <paramref name="backbone"/>, as the bound <paramref name="options"/> adjust them
-    /// (<see cref="IAdjustsTrainingDefaults"/>); options given on the command line are applied on top.
+    /// The base-loop defaults on <paramref name="backbone"/> (<see cref="ApproachDefaults"/>), as the bound
+    /// <paramref name="options"/> adjust them (<see cref="IAdjustsTrainingDefaults"/>); options given on the command
+    /// line are applied on top.
     /// </summary>
-    public TrainingOptions DefaultsFor(BackboneKind backbone, object? options = null)
+    public TrainingOptions DefaultsFor(BackboneArchitecture backbone, object? options = null)
     {
-        var defaults = backbone == BackboneKind.AlexNet && AlexNetDefaults is { } alexNet ? alexNet : Defaults;
+        var defaults = ApproachDefaults.Training(Name, backbone.Name);
         return options is IAdjustsTrainingDefaults adjusts ? adjusts.AdjustDefaults(defaults) : defaults;
     }
+
+    /// <summary>The approach's option values on <paramref name="backbone"/> that differ from its options record's defaults.</summary>
+    public IReadOnlyDictionary<string, string> OptionDefaultsFor(BackboneArchitecture backbone) => ApproachDefaults.Options(Name, backbone.Name);
 
     /// <summary>The approach's options with their defaults, or with the values of a bound <paramref name="options"/> record.</summary>
     public IReadOnlyList<OptionInfo> Options(object? options = null) =>
         OptionsType is null ? [] : ApproachOptions.Describe(OptionsType, options);
 
-    public object? BindOptions(IReadOnlyDictionary<string, string> values)
+    /// <summary>
+    /// The approach's options from <paramref name="values"/> (as on the command line), on top of the table's values
+    /// for <paramref name="backbone"/> (<see cref="OptionDefaultsFor"/>) when one is given.
+    /// </summary>
+    public object? BindOptions(IReadOnlyDictionary<string, string> values, BackboneArchitecture? backbone = null)
     {
+        if (backbone is not null)
+        {
+            var merged = OptionDefaultsFor(backbone).ToDictionary();
+            foreach (var (name, value) in values) merged[name] = value;
+            values = merged;
+        }
         if (OptionsType is not null) return ApproachOptions.Bind(OptionsType, values, Name);
         if (values.Count > 0) ApproachOptions.Bind(typeof(object), values, Name); // throws: no options
         return null;
@@ -67,11 +84,12 @@ public static class ApproachRegistry
         },
         new("random", "A random classifier stratified by the training labels (the lower reference A_R).")
         {
+            LearnsTasks = false,
             Create = (c, _) => new RandomGuess(c),
         },
         new("ewc", "Elastic Weight Consolidation: a Fisher-weighted quadratic pull towards the previous solution.")
         {
-            Defaults = Ewc.Defaults, OptionsType = typeof(EwcOptions), Create = (c, o) => new Ewc(c, (EwcOptions)o!),
+            OptionsType = typeof(EwcOptions), Create = (c, o) => new Ewc(c, (EwcOptions)o!),
         },
         new("hat", "Hard attention to the task: learned per-task unit gates; weights that earlier tasks' units use get no gradient.")
         {
@@ -87,13 +105,11 @@ public static class ApproachRegistry
         },
         new("lwf", "Learning without Forgetting: earlier heads are distilled towards the previous model's answers on the new task's inputs.")
         {
-            Defaults = new TrainingOptions { ClipGradient = 100 },
             OptionsType = typeof(LwfOptions),
             Create = (c, o) => new Lwf(c, (LwfOptions)o!),
         },
         new("lfl", "Less-Forgetting Learning: the last hidden layer's features are pulled towards the previous model's (L2).")
         {
-            Defaults = new TrainingOptions { ClipGradient = 200 },
             OptionsType = typeof(LflOptions),
             Create = (c, o) => new Lfl(c, (LflOptions)o!),
             CreateNetwork = r => Lfl.CreateNetwork(r.Backbone, r.InputSize, r.ClassCounts),
@@ -105,7 +121,6 @@ public static class ApproachRegistry
         },
         new("imm-mode", "Mode incremental moment matching: L2 transfer from the merged model, then a Fisher-weighted merge of the task solutions.")
         {
-            Defaults = new TrainingOptions { ClipGradient = 1000 },
             OptionsType = typeof(ImmModeOptions),
             Create = (c, o) => new ImmMode(c, (ImmModeOptions)o!),
         },
@@ -116,8 +131,6 @@ public static class ApproachRegistry
         },
         new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.")
         {
-            Defaults = PathNet.Defaults,
-            AlexNetDefaults = PathNet.AlexNetDefaults,
             OptionsType = typeof(PathNetOptions),
             Create = (c, o) => new PathNet(c, (PathNetOptions)o!),
             CreateNetwork = r => r.Options is PathNetOptions o
@@ -126,7 +139,6 @@ public static class ApproachRegistry
         },
         new("dwa", "Dynamic Weight Allocation: per-sample weight masks generated from a context embedding, shaped by anchor, plasticity and sparsity losses.")
         {
-            Defaults = Dwa.Defaults,
             OptionsType = typeof(DwaOptions),
             Create = (c, o) => new Dwa(c, (DwaOptions)o!),
             CreateNetwork = r => CreateDwaNetwork(r, (DwaOptions?)r.Options ?? new DwaOptions()),
@@ -134,7 +146,7 @@ public static class ApproachRegistry
     ];
 
     /// <summary>
-    /// DWA's network (alexnet_dwa, or the MLP variant for the MNIST experiments), initialised as every published run
+    /// DWA's network (alexnet_dwa on AlexNet, an extension of the seed on the others), initialised as every published run
     /// was (kaiming:xavier; the seed left the masked layers uninitialised); --weight-init, applied afterwards, overrides it.
     /// </summary>
     private static MultiHeadNetwork CreateDwaNetwork(NetworkRequest request, DwaOptions options)

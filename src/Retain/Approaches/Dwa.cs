@@ -179,7 +179,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         {
             var context = new ForwardContext(task);
             Model.Forward(batch.X, context);
-            sum.add_(context.EmbeddingOut!.sum(0L));
+            sum.add_(context.Get<DwaForwardState>().EmbeddingOut!.sum(0L));
         }
         return sum.div_(samples.Count);
     }
@@ -196,7 +196,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         var first = lastBatchOnly ? (samples.Count - 1) / Options.BatchSize * Options.BatchSize : 0;
         foreach (var batch in samples.Batches(Options.BatchSize, Device).Where(b => b.Start >= first))
         {
-            var logits = Model.Forward(batch.X, new ForwardContext(task) { Embedding = embedding });
+            var logits = Model.Forward(batch.X, new ForwardContext(task).With(new DwaForwardState { Embedding = embedding }));
             total += nn.functional.cross_entropy(logits, batch.Y).item<float>() * batch.X.shape[0];
         }
         return total / (samples.Count - first);
@@ -229,13 +229,13 @@ public sealed class Dwa : Approach, IRunArtifacts
     public (Tensor Logits, DwaTerms Terms) Objective(Batch batch, DwaFormulation formulation, IReadOnlyDictionary<string, Tensor>? importance)
     {
         var task = batch.Task;
-        var context = new ForwardContext(task)
+        var dwa = new DwaForwardState
         {
             MaskImportance = importance,
             CountActiveMaskEntries = _options.BinarySparsity && formulation == DwaFormulation.Corrected,
         };
-        var logits = Model.Forward(batch.X, context);
-        var summaries = _masks.MaskedLayers.Select(l => context.MaskSummaries[l]).ToArray();
+        var logits = Model.Forward(batch.X, new ForwardContext(task).With(dwa));
+        var summaries = _masks.MaskedLayers.Select(l => dwa.MaskSummaries[l]).ToArray();
         var sampleWeights = 1 - batch.Complexity;   // simple samples carry the task's identity
 
         Tensor? triplet = null;
@@ -244,12 +244,12 @@ public sealed class Dwa : Approach, IRunArtifacts
             using var positive = tensor(p, device: Device);
             using var negative = tensor(n, device: Device);
             using var taskNegative = task > 0 && State.TaskNegative is { } nt ? tensor(nt, device: Device) : null;
-            triplet = DwaLosses.Triplet(context.EmbeddingOut!, positive, negative, taskNegative, _options.Margin, _options.TaskNegativeWeight, sampleWeights, formulation);
+            triplet = DwaLosses.Triplet(dwa.EmbeddingOut!, positive, negative, taskNegative, _options.Margin, _options.TaskNegativeWeight, sampleWeights, formulation);
         }
         if (_options.UseTaskLoss && _masks.HasProcessor)
         {
             using var code = DwaLosses.TaskCode(task, Model.TaskCount, _masks.EmbeddingSize, Device, formulation);
-            var toCode = DwaLosses.TaskCodeDistance(context.EmbeddingOut!, code, sampleWeights, formulation);
+            var toCode = DwaLosses.TaskCodeDistance(dwa.EmbeddingOut!, code, sampleWeights, formulation);
             triplet = triplet is null ? toCode : triplet + toCode;
         }
         var plasticity = importance is not null ? DwaLosses.Attention(summaries, _layerScales) : null;
@@ -290,7 +290,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         if (!_masks.HasProcessor) return predictions;
         var context = new ForwardContext(0);
         Model.Features(x, context);
-        predictions[AnchorPredictor] = NearestAnchor(context.EmbeddingOut!, logits.Count);
+        predictions[AnchorPredictor] = NearestAnchor(context.Get<DwaForwardState>().EmbeddingOut!, logits.Count);
         return predictions;
     }
 

@@ -101,7 +101,7 @@ public static class DwaIntrospection
         var y = task.Test.Y.index_select(0, picked);
         var context = new ForwardContext(u);
         var logits = dwa.Model.Forward(x.to(device), context);
-        var embeddings = context.EmbeddingOut!;
+        var embeddings = context.Get<DwaForwardState>().EmbeddingOut!;
 
         var imagesFile = $"{stem}.images.npy";
         NpyFile.Write(Path.Combine(folder, imagesFile), DwaState.ToArray(x), x.shape);
@@ -219,7 +219,7 @@ public static class DwaIntrospection
         {
             var context = new ForwardContext(u);
             dwa.Model.Forward(batch.X, context);
-            parts.Add(context.EmbeddingOut!.cpu().MoveToOuterDisposeScope());
+            parts.Add(context.Get<DwaForwardState>().EmbeddingOut!.cpu().MoveToOuterDisposeScope());
         }
         var all = cat(parts, 0);
         foreach (var p in parts) p.Dispose();

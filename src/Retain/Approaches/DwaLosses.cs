@@ -1,4 +1,5 @@
 using Retain.Networks;
+using Retain.Networks.Dwa;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -122,7 +123,7 @@ public static class DwaLosses
     /// <summary>The value of <paramref name="hard"/> with the gradient of <paramref name="soft"/>.</summary>
     private static Tensor StraightThrough(Tensor? hard, Tensor soft) =>
         hard is null
-            ? throw new ArgumentException("the binary sparsity needs the masks' active counts (ForwardContext.CountActiveMaskEntries)")
+            ? throw new ArgumentException("the binary sparsity needs the masks' active counts (DwaForwardState.CountActiveMaskEntries)")
             : soft + (hard - soft).detach();
 
     /// <summary>

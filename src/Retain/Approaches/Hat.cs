@@ -127,13 +127,13 @@ public class Hat : Approach
     /// <summary>Cross-entropy plus <c>lamb · reg</c>, with gates at the batch's s (training) or the evaluation s.</summary>
     protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
-        var context = new ForwardContext(batch.Task) { Scale = Model.training ? Scale : EvaluationScale };
-        var logits = Model.Forward(batch.X, context);
-        var loss = nn.functional.cross_entropy(logits, batch.Y) + Settings.Lamb * Regulariser(context.Gates, State.CumulativeMasks);
+        var hat = new HatForwardState { Scale = Model.training ? Scale : EvaluationScale };
+        var logits = Model.Forward(batch.X, new ForwardContext(batch.Task).With(hat));
+        var loss = nn.functional.cross_entropy(logits, batch.Y) + Settings.Lamb * Regulariser(hat.Gates, State.CumulativeMasks);
         return (loss, logits);
     }
 
-    protected override Tensor EvaluationLogits(Tensor x, int task) => Model.Forward(x, new ForwardContext(task) { Scale = EvaluationScale });
+    protected override Tensor EvaluationLogits(Tensor x, int task) => Model.Forward(x, new ForwardContext(task).With(new HatForwardState { Scale = EvaluationScale }));
 
     protected override void AdjustGradients(int task)
     {

@@ -40,8 +40,8 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
     protected override double EvaluationScale => 10000 * Settings.Smax;
 
     /// <summary>The network hat-test trains: the experiment's HAT network with embeddings uniform in [0,2).</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts) =>
-        HatUnitGates.CreateNetwork(kind, inputSize, classCounts, HatEmbeddingInit.UniformZeroToTwo);
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts) =>
+        HatUnitGates.CreateNetwork(backbone, inputSize, classCounts, HatEmbeddingInit.UniformZeroToTwo);
 
     protected override void PrepareTask(int task, TaskData data)
     {

@@ -32,9 +32,9 @@ public sealed class Lfl : Approach
     public Lfl(ApproachContext context, LflOptions options) : base(context) => _options = options;
 
     /// <summary>The experiment's backbone without dropout on the layer whose features are distilled.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts)
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
     {
-        var specs = NetworkFactory.Specs(kind, inputSize);
+        var specs = backbone.Layers(inputSize);
         IReadOnlyList<LayerSpec> undropped = [.. specs.Take(specs.Count - 1), specs[^1] with { Dropout = 0 }];
         return new MultiHeadNetwork(new Backbone(undropped, new Gating(), classCounts.Count), classCounts);
     }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record PathNetOptions : IValidatedOptions
+public sealed record PathNetOptions : IValidatedOptions, IRequiresEpochs
 {
     [Option("generations", "Generations of the path search per task; every path trains nepochs / generations epochs per generation (the seed's grid: 5 to 200).")]
     public int Generations { get; init; } = 20;
@@ -19,6 +19,9 @@ public sealed record PathNetOptions : IValidatedOptions
 
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
+
+    /// <summary>Every path trains at least one epoch per generation.</summary>
+    public int FewestEpochs => Generations;
 
     public void Validate()
     {
@@ -43,15 +46,6 @@ public sealed record PathNetOptions : IValidatedOptions
 /// </summary>
 public sealed class PathNet : Approach
 {
-    /// <summary>
-    /// On AlexNet the learning rate defaults to 0.01, not the seed's 0.05. Each block sums N modules, and the sums
-    /// compound over five blocks: at initialisation the logits' spread is about 4 (0.13 for AlexNet) and the first
-    /// gradient's norm about 77 (2 for AlexNet), so one step at 0.05 kills the ReLUs and the network stays at chance
-    /// for good (measured on mixture/mnist; the per-path rate decay does not revive it). At 0.01 it learns; the MLP
-    /// learns at 0.05, which it keeps.
-    /// </summary>
-    public static TrainingOptions AlexNetDefaults => Defaults with { LearningRate = 0.01 };
-
     /// <summary>The seed's defaults, clipping at 1000 (the fork's clipgrad landed in the wrong constructor argument).</summary>
     public static TrainingOptions Defaults => new() { ClipGradient = 1000 };
 
@@ -65,7 +59,7 @@ public sealed class PathNet : Approach
         _modules = Model.Backbone.Gating as PathNetModules
             ?? throw new ArgumentException("pathnet needs a network built by PathNetModules.CreateNetwork", nameof(context));
         // Depends on the base loop's options too, so the options record cannot check it.
-        if (Options.Epochs / options.Generations < 1)
+        if (Options.Epochs < options.FewestEpochs)
             throw new RetainException($"pathnet trains nepochs / generations epochs per path and generation: --nepochs ({Options.Epochs}) must be at least --generations ({options.Generations})");
         _options = options;
         using var _ = no_grad();

@@ -116,7 +116,7 @@ public static class Benchmarks
     public static BenchResult MlpStep(double rooflineGflops)
     {
         manual_seed(0);
-        var net = NetworkFactory.Create(BackboneKind.Mlp, [1, 28, 28], [10]);
+        var net = NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [10]);
         net.train();
         using var optimizer = optim.SGD(net.parameters(), 0.05);
         using var x = randn(64, 1, 28, 28);

@@ -128,7 +128,7 @@ public static class DwaBenchmarks
         manual_seed(seed);
         int[] mixture = [10, 100, 10, 10, 10, 43, 100, 10];
         var options = new DwaOptions();
-        var network = DwaNetworkFactory.Create(BackboneKind.AlexNet, [3, 32, 32], mixture, options.Network);
+        var network = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], mixture, options.Network);
         Dwa.Initialisation.Apply(network);
         var gating = (DwaWeightMasks)network.Backbone.Gating;
         var fisher = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape) * 1e-3);
@@ -144,11 +144,11 @@ public static class DwaBenchmarks
             var x = randn(batch, 3, 32, 32);
             var y = randint(0, 10, [batch]);
             var complexity = rand(batch);
-            var context = new ForwardContext(1) { MaskImportance = fisher };
-            var logits = network.Forward(x, context);
-            var summaries = gating.MaskedLayers.Select(l => context.MaskSummaries[l]).ToArray();
+            var dwa = new DwaForwardState { MaskImportance = fisher };
+            var logits = network.Forward(x, new ForwardContext(1).With(dwa));
+            var summaries = gating.MaskedLayers.Select(l => dwa.MaskSummaries[l]).ToArray();
             var loss = nn.functional.cross_entropy(logits, y)
-                + options.TripletWeight * DwaLosses.Triplet(context.EmbeddingOut!, positive, negative, taskNegative, options.Margin, options.TaskNegativeWeight, 1 - complexity)
+                + options.TripletWeight * DwaLosses.Triplet(dwa.EmbeddingOut!, positive, negative, taskNegative, options.Margin, options.TaskNegativeWeight, 1 - complexity)
                 + options.AttentionWeight * DwaLosses.Attention(summaries, scales)
                 + options.SparsityWeight * DwaLosses.Sparsity(summaries, options.TargetSparsity, binary: false);
             optimizer.zero_grad();

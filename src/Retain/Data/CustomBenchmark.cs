@@ -83,7 +83,7 @@ public static class CustomBenchmark
         // 0 would leave no validation sample (a NaN validation loss: no epoch is ever best, the trained weights are
         // thrown away), 1 no training sample.
         Require(spec.ValidFraction is > 0 and < 1, $"\"valid_fraction\" must be strictly between 0 and 1 (got {spec.ValidFraction.ToString(CultureInfo.InvariantCulture)})");
-        Require(spec.Network is null or "mlp" or "alexnet", "\"network\" must be mlp or alexnet");
+        Require(spec.Network is null || BackboneRegistry.All.Any(b => b.Name == spec.Network), $"\"network\" must be {BackboneRegistry.KnownNames}");
         foreach (var d in spec.Datasets)
             Require(d.Format switch
             {
@@ -201,8 +201,9 @@ public static class CustomBenchmark
         return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path)) { Backbone = Backbone(spec) };
     }
 
-    /// <summary>The benchmark's network: AlexNet unless it says mlp.</summary>
-    public static BackboneKind Backbone(CustomBenchmarkSpec spec) => spec.Network == "mlp" ? BackboneKind.Mlp : BackboneKind.AlexNet;
+    /// <summary>The benchmark's network: the registered backbone it names, AlexNet when it names none.</summary>
+    public static BackboneArchitecture Backbone(CustomBenchmarkSpec spec) =>
+        spec.Network is null ? BackboneRegistry.AlexNet : BackboneRegistry.Get(spec.Network, "\"network\"");
 
     private static (ImageSet Train, ImageSet Test) Read(string root, CustomBenchmarkSpec.DatasetSpec d, CustomBenchmarkSpec.ImageSpec image)
     {

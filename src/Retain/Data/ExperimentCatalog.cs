@@ -2,7 +2,7 @@ namespace Retain.Data;
 
 /// <summary>An experiment a research project adds (docs/extending.md): how to load it, and the backbone it runs on.</summary>
 /// <param name="Load">builds the tasks from the data folder and the seed (which orders tasks and draws validation splits).</param>
-public sealed record ExperimentEntry(string Name, Networks.BackboneKind Backbone, Func<string, int, Benchmark> Load);
+public sealed record ExperimentEntry(string Name, Networks.BackboneArchitecture Backbone, Func<string, int, Benchmark> Load);
 
 /// <summary>The experiments of the seed system, built from the files in a data folder, and those registered.</summary>
 public static class ExperimentCatalog
@@ -53,12 +53,12 @@ public static class ExperimentCatalog
     };
 
     /// <summary>
-    /// The backbone the seed uses for an experiment, without loading its data: the MLP for the MNIST experiments,
-    /// AlexNet otherwise; a benchmark file's own <c>network</c>.
+    /// The backbone an experiment uses, without loading its data: the registered backbone that claims it (the MLP for
+    /// the MNIST experiments, AlexNet otherwise, as in the seed); a benchmark file's own <c>network</c>.
     /// </summary>
-    public static Networks.BackboneKind DefaultBackbone(string name) =>
+    public static Networks.BackboneArchitecture DefaultBackbone(string name) =>
         CustomBenchmark.IsCustom(name) ? CustomBenchmark.Backbone(CustomBenchmark.ReadSpec(name))
-        : Names.Contains(name) ? Benchmark.DefaultBackbone(name)
+        : Names.Contains(name) ? Networks.BackboneRegistry.DefaultFor(name)
         : Registered(name) is { } registered ? registered.Backbone
         : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {Known}, or a benchmark description file ending in .json)");
 

@@ -139,11 +139,8 @@ public sealed record TaskData(string Name, int ClassCount, Split Train, Split Va
 public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
 {
     public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
-    /// <summary>The backbone the seed uses for this benchmark: the MLP for the MNIST experiments, AlexNet otherwise.</summary>
-    public Networks.BackboneKind Backbone { get; init; } = DefaultBackbone(Name);
-
-    public static Networks.BackboneKind DefaultBackbone(string experiment) =>
-        experiment is "mnist2" or "pmnist" ? Networks.BackboneKind.Mlp : Networks.BackboneKind.AlexNet;
+    /// <summary>The backbone this benchmark uses unless told otherwise (<see cref="Networks.BackboneRegistry.DefaultFor"/>).</summary>
+    public Networks.BackboneArchitecture Backbone { get; init; } = Networks.BackboneRegistry.DefaultFor(Name);
 
     /// <summary>A copy whose tasks keep at most <paramref name="count"/> samples per split, every class kept (quick trial runs).</summary>
     public Benchmark Take(int count)

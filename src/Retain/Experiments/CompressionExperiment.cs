@@ -20,7 +20,7 @@ public sealed record CompressionConfig
     /// <summary>Path of the result files without extension; .csv, .json and .png are written.</summary>
     public required string Output { get; init; }
     public string Device { get; init; } = "cpu";
-    public BackboneKind? Network { get; init; }
+    public BackboneArchitecture? Network { get; init; }
     /// <summary>mixture only: the data sets to draw from (default: the seed's eight).</summary>
     public IReadOnlyList<string>? Datasets { get; init; }
     public int? Epochs { get; init; }
@@ -86,7 +86,7 @@ public static class CompressionExperiment
             record ??= new CompressionRecord
             {
                 Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax,
-                Network = backbone.ToString().ToLowerInvariant(), Training = training, Runs = [],
+                Network = backbone.Name, Training = training, Runs = [],
             };
             var task = benchmark.Tasks[0];
             observer.SeedStarted(seed, task.Name, training.Epochs);

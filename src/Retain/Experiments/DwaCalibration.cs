@@ -56,7 +56,8 @@ public static class DwaCalibration
         if (trainEpochs < 0) throw new RetainException($"--train-epochs must not be negative (got {trainEpochs})");
         if (batches < 1) throw new RetainException($"--batches must be at least 1 (got {batches})");
         var info = ApproachRegistry.Get("dwa");
-        var options = (DwaOptions)info.BindOptions(config.Parameters)! with { Formulation = DwaFormulation.Seed };
+        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        var options = (DwaOptions)info.BindOptions(config.Parameters, backbone)! with { Formulation = DwaFormulation.Seed };
         options.Validate();
         var device = ExperimentRunner.ParseDevice(config.Device);
         torch.manual_seed(config.Seed);
@@ -67,7 +68,6 @@ public static class DwaCalibration
         using var _ = benchmark;
         if (benchmark.Tasks.Count < 2) throw new RetainException($"dwa-terms needs an experiment of at least two tasks ({config.Experiment} has {benchmark.Tasks.Count})");
 
-        var backbone = config.Network ?? benchmark.Backbone;
         var training = config.ResolveTraining(info.DefaultsFor(backbone, options)) with { Epochs = Math.Max(1, trainEpochs) };
         var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options)).to(device);
         using var dwa = new Dwa(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
@@ -94,7 +94,7 @@ public static class DwaCalibration
                 dwa.ImportanceOf(seedFisher), dwa.ImportanceOf(correctedFisher));
             return new DwaCalibrationResult
             {
-                Network = backbone.ToString().ToLowerInvariant(), TrainedEpochs = trainEpochs,
+                Network = backbone.Name, TrainedEpochs = trainEpochs,
                 FisherSamples = first.Train.Count, FisherBatches = (first.Train.Count + FisherDiagonal.BatchSize - 1) / FisherDiagonal.BatchSize,
                 Batches = measured, Samples = samples, MaskUsage = usage, CrossEntropyGradient = crossEntropy,
                 SeedFisherMean = MeanOver(seedFisher), CorrectedFisherMean = MeanOver(correctedFisher), Terms = terms,

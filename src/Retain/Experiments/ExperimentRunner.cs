@@ -137,7 +137,7 @@ public static class ExperimentRunner
         {
             Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = plan.Training, Network = plan.Backbone.ToString().ToLowerInvariant(),
+            ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = plan.Training, Network = plan.Backbone.Name,
             WeightInit = config.WeightInit?.ToString(), Limit = config.Limit, TestMode = config.TestMode,
             Parameters = plan.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), ValidAccuracy = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],

@@ -22,8 +22,8 @@ public sealed record RunConfig
     public int? TestMode { get; init; }
     /// <summary>Keep at most this many samples of each task's train, validation and test splits (quick trial runs).</summary>
     public int? Limit { get; init; }
-    /// <summary>The backbone; null: the experiment's (MLP for mnist2/pmnist, AlexNet otherwise).</summary>
-    public BackboneKind? Network { get; init; }
+    /// <summary>The backbone; null: the experiment's (<see cref="BackboneRegistry.DefaultFor"/>).</summary>
+    public BackboneArchitecture? Network { get; init; }
     /// <summary>The seed's <c>--weight_init</c> (null: TorchSharp's default initialisation).</summary>
     public WeightInit? WeightInit { get; init; }
     /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>

@@ -73,10 +73,10 @@ public sealed record SavedModel
         if (!File.Exists(path)) throw new DataFileException(path, "file not found");
         var description = ResultFiles.ReadRecord<SavedModel>(path);
         var info = Approaches.ApproachRegistry.Get(description.Approach);
-        if (!Enum.TryParse<BackboneKind>(description.Network, ignoreCase: true, out var kind))
-            throw new DataFileException(path, $"unknown network '{description.Network}'");
-        var options = info.BindOptions(description.Parameters);
-        var network = info.CreateNetwork(new Approaches.NetworkRequest(kind, description.InputSize, description.ClassCounts, options));
+        var backbone = BackboneRegistry.All.FirstOrDefault(b => b.Name == description.Network)
+            ?? throw new DataFileException(path, $"unknown network '{description.Network}' (registered: {BackboneRegistry.KnownNames})");
+        var options = info.BindOptions(description.Parameters, backbone);
+        var network = info.CreateNetwork(new Approaches.NetworkRequest(backbone, description.InputSize, description.ClassCounts, options));
         var weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, description.Weights);
         if (!File.Exists(weights)) throw new DataFileException(weights, "file not found (the weights of " + Path.GetFileName(path) + ")");
         try { network.load(weights); }

@@ -68,7 +68,7 @@ public sealed record RunPlan
     public required RunConfig Config { get; init; }
     public required ApproachInfo Approach { get; init; }
     public required object? Options { get; init; }
-    public required BackboneKind Backbone { get; init; }
+    public required BackboneArchitecture Backbone { get; init; }
     public required TrainingOptions Training { get; init; }
     public required RunPaths Paths { get; init; }
     public required ExistingRun Existing { get; init; }
@@ -91,7 +91,7 @@ public sealed record RunPlan
             {
                 new("--experiment", Config.Experiment), new("--approach", Config.Approach), new("--seed", Text(Config.Seed)),
                 new("--datasets", Config.Datasets is null ? "none" : string.Join(",", Config.Datasets)),
-                new("--network", Text(Backbone)), new("--weight-init", Config.WeightInit?.ToString() ?? "none"),
+                new("--network", Backbone.Name), new("--weight-init", Config.WeightInit?.ToString() ?? "none"),
                 new("--test-mode", Text(Config.TestMode)), new("--limit", Text(Config.Limit)),
                 new("--nepochs", Text(t.Epochs)), new("--sbatch", Text(t.BatchSize)), new("--lr", Text(t.LearningRate)),
                 new("--lr-min", Text(t.MinLearningRate)), new("--lr-factor", Text(t.LearningRateFactor)),
@@ -109,8 +109,8 @@ public sealed record RunPlan
     public static RunPlan Resolve(RunConfig config)
     {
         var info = ApproachRegistry.Get(config.Approach);
-        var options = info.BindOptions(config.Parameters);
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        var options = info.BindOptions(config.Parameters, backbone);
         var training = config.ResolveTraining(info.DefaultsFor(backbone, options));
         ExperimentRunner.ParseDevice(config.Device);
         if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");

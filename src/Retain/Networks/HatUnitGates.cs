@@ -8,14 +8,23 @@ namespace Retain.Networks;
 /// <summary>How HAT's task embeddings start: N(0,1) (hat), or uniform in [0,2) so every unit starts in use (hat-test's compression runs).</summary>
 public enum HatEmbeddingInit { StandardNormal, UniformZeroToTwo }
 
+/// <summary>HAT's part of a forward pass: the gate sharpness to use, and the unit gates the pass used.</summary>
+public sealed class HatForwardState
+{
+    /// <summary>The gate sharpness s: gates are sigmoid(s * e).</summary>
+    public double Scale { get; init; } = 1;
+    /// <summary>Each gated layer's unit gates of this pass, by layer name (the regulariser reads them).</summary>
+    public Dictionary<string, Tensor> Gates { get; } = [];
+}
+
 /// <summary>One gated layer's share of units and weights in use (gate, or weight-mask view, above 0.5).</summary>
 public sealed record LayerCapacity(string Layer, int Units, double UsedUnits, long Weights, double UsedWeights);
 
 /// <summary>
 /// HAT's hard attention (Serrà et al. 2018): every block's output is multiplied unit by unit by a task gate
 /// <c>g_l = sigmoid(s · e_l[t])</c>, where <c>e_l</c> is a learned task-embedding table (tasks × units) of layer l and s
-/// the gate sharpness the approach anneals (<see cref="ForwardContext.Scale"/>). The gates of a pass are left in
-/// <see cref="ForwardContext.Gates"/> under the layer names for the approach's regulariser.
+/// the gate sharpness the approach anneals (<see cref="HatForwardState.Scale"/>). The gates of a pass are left in
+/// <see cref="HatForwardState.Gates"/> under the layer names for the approach's regulariser.
 /// The embedding tables are registered as <c>e&lt;layer&gt;</c> (ec1.., efc1..: the seed's names); they are
 /// Embedding modules, so weight initialisation schemes for Linear/Conv2d never touch them.
 /// </summary>
@@ -52,8 +61,9 @@ public sealed class HatUnitGates(HatEmbeddingInit init = HatEmbeddingInit.Standa
     public override Tensor Block(Backbone backbone, int index, Tensor input, ForwardContext context)
     {
         using var output = base.Block(backbone, index, input, context);
-        var gate = Gate(index, context.Task, context.Scale);
-        context.Gates[_layers[index].Name] = gate;
+        var state = context.Get<HatForwardState>();
+        var gate = Gate(index, context.Task, state.Scale);
+        state.Gates[_layers[index].Name] = gate;
         // One gate per unit (channel), the same for every sample and spatial position.
         return _layers[index].IsConvolution ? output * gate.view(-1, 1, 1) : output * gate;
     }
@@ -132,15 +142,13 @@ public sealed class HatUnitGates(HatEmbeddingInit init = HatEmbeddingInit.Standa
     }
 
     /// <summary>
-    /// The seed's HAT networks: mlp_hat (two dense blocks of 2000 units, input dropout 0.2) for the MNIST
-    /// experiments, alexnet_hat (AlexNet's five blocks) otherwise; every block gated.
+    /// HAT's network on <paramref name="backbone"/>, every block gated, laid out as the backbone sizes it for HAT
+    /// (the seed's mlp_hat on the MLP: two dense blocks of 2000 units, input dropout 0.2; alexnet_hat on AlexNet).
     /// </summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts,
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts,
         HatEmbeddingInit init = HatEmbeddingInit.StandardNormal)
     {
-        var backbone = kind == BackboneKind.Mlp
-            ? new Backbone(Architectures.Mlp(inputSize, hidden: 2000, depth: 2), new HatUnitGates(init), classCounts.Count, inputDropout: 0.2)
-            : new Backbone(Architectures.AlexNet(inputSize), new HatUnitGates(init), classCounts.Count);
-        return new MultiHeadNetwork(backbone, classCounts);
+        var layout = backbone.HatLayout(inputSize);
+        return new MultiHeadNetwork(new Backbone(layout.Layers, new HatUnitGates(init), classCounts.Count, layout.InputDropout), classCounts);
     }
 }

@@ -100,24 +100,9 @@ public sealed class MultiHeadNetwork : Module
     }
 }
 
-public enum BackboneKind { Mlp, AlexNet }
-
-/// <summary>Builds the seed's networks: the MLP for the 28x28 MNIST experiments, AlexNet for the 32x32 ones.</summary>
+/// <summary>Builds a registered backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
 public static class NetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null)
-    {
-        var specs = Specs(kind, inputSize);
-        return new MultiHeadNetwork(new Backbone(specs, gating ?? new Gating(), classCounts.Count), classCounts);
-    }
-
-    /// <summary>
-    /// The blocks of a backbone with every block's units scaled by <paramref name="width"/> (truncated to int): the
-    /// columns of progressive networks and the modules of PathNet are narrow copies of the seed's networks.
-    /// </summary>
-    public static IReadOnlyList<LayerSpec> Specs(BackboneKind kind, int[] inputSize, double width = 1) => kind == BackboneKind.Mlp
-        ? Architectures.Mlp(inputSize, hidden: (int)(width * MlpHidden))
-        : Architectures.AlexNet(inputSize, width);
-
-    private const int MlpHidden = 800;
+    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
+        new(new Backbone(backbone.Layers(inputSize), gating ?? new Gating(), classCounts.Count), classCounts);
 }

@@ -36,9 +36,10 @@ public sealed class PathNetModules : Gating
     /// <summary>L: blocks.</summary>
     public int LayerCount => _modules.Count;
 
-    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, int moduleCount, int activeCount)
+    /// <summary>PathNet's network on <paramref name="backbone"/>: every block as <paramref name="moduleCount"/> modules of the backbone's PathNet width.</summary>
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, int moduleCount, int activeCount)
     {
-        var specs = NetworkFactory.Specs(kind, inputSize, ModuleWidth);
+        var specs = backbone.Layers(inputSize, backbone.PathNetModuleWidth);
         return new MultiHeadNetwork(new Backbone(specs, new PathNetModules(moduleCount, activeCount), classCounts.Count), classCounts);
     }
 

@@ -37,17 +37,17 @@ public sealed class ProgressiveColumns : Gating
 
     public int ColumnCount => _classCounts.Count;
 
-    /// <summary>A progressive network with one column per task, each column a narrowed <paramref name="kind"/> backbone.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts)
+    /// <summary>A progressive network with one column per task, each column a copy of <paramref name="backbone"/> at its progressive width.</summary>
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
     {
-        var specs = NetworkFactory.Specs(kind, inputSize, WidthFactor / classCounts.Count);
+        var specs = backbone.Layers(inputSize, backbone.ProgressiveColumnWidth(classCounts.Count));
         return new MultiHeadNetwork(new Backbone(specs, new ProgressiveColumns(classCounts), classCounts.Count), classCounts);
     }
 
-    /// <summary>One block of every column.</summary>
     /// <summary>Each task reads its own column.</summary>
     public override bool FeaturesDependOnTask => true;
 
+    /// <summary>One block of every column.</summary>
     public override Module CreateLayer(LayerSpec spec)
     {
         var columns = new ModuleList<Module>(Enumerable.Range(0, ColumnCount).Select(_ => base.CreateLayer(spec)).ToArray());

@@ -31,7 +31,7 @@ public static class SplitMnist
     }
 
     /// <summary>The catalog entry: <c>retain run -e split-mnist</c> and studies know the experiment from here on.</summary>
-    public static readonly ExperimentEntry Entry = new("split-mnist", BackboneKind.Mlp, Load);
+    public static readonly ExperimentEntry Entry = new("split-mnist", BackboneRegistry.Mlp, Load);
 
     private static readonly Lazy<bool> Registration = new(() =>
     {
@@ -53,7 +53,7 @@ public class ExampleExperimentTests : TempFolderTests
         using var benchmark = ExperimentCatalog.Load("split-mnist", TestSupport.DataDir, seed: 0);
         Assert.Equal(["mnist-0-1", "mnist-2-3", "mnist-4-5", "mnist-6-7", "mnist-8-9"], benchmark.Tasks.Select(t => t.Name));
         Assert.All(benchmark.Tasks, t => Assert.Equal(2, t.ClassCount));
-        Assert.Equal(BackboneKind.Mlp, ExperimentCatalog.DefaultBackbone("split-mnist"));
+        Assert.Equal(BackboneRegistry.Mlp, ExperimentCatalog.DefaultBackbone("split-mnist"));
         // Every task's labels are 0 and 1 only, and the validation split is a tenth of the task's training images.
         foreach (var task in benchmark.Tasks)
         {

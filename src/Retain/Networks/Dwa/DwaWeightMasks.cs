@@ -33,8 +33,8 @@ public sealed record DwaNetworkOptions
 /// the mask M_b = gate(G_ℓ(e_b)) that its own generator G_ℓ produces from the embedding. Convolution masks come from one
 /// linear map E -> numel(W); dense masks from the factorised generator (<see cref="FactorisedMaskGenerator"/>) or, without
 /// use_combination, from one linear map.
-/// The forward pass leaves the embedding (<see cref="ForwardContext.EmbeddingOut"/>) and per masked layer a
-/// <see cref="MaskSummary"/> for the approach's regularisers; an embedding given in <see cref="ForwardContext.Embedding"/>
+/// The forward pass leaves the embedding (<see cref="DwaForwardState.EmbeddingOut"/>) and per masked layer a
+/// <see cref="MaskSummary"/> for the approach's regularisers; an embedding given in <see cref="DwaForwardState.Embedding"/>
 /// replaces the processor's (the anchor search). A single embedding row (one-hot task code, a given vector) is shared
 /// by the whole batch, which then uses one mask per layer instead of one per sample.
 /// </summary>
@@ -119,13 +119,14 @@ public sealed class DwaWeightMasks : Gating
 
     /// <summary>
     /// The embedding of this pass: the given one, the processor's, or the task's one-hot row. One row is shared by
-    /// every sample for the masks; <see cref="ForwardContext.EmbeddingOut"/> always has one row per sample.
+    /// every sample for the masks; <see cref="DwaForwardState.EmbeddingOut"/> always has one row per sample.
     /// </summary>
     private void Embed(Tensor input, ForwardContext context)
     {
         var batch = input.shape[0];
+        var state = context.Get<DwaForwardState>();
         Tensor embedding;
-        if (context.Embedding is { } given)
+        if (state.Embedding is { } given)
         {
             embedding = given.dim() == 1 ? given.unsqueeze(0) : given.alias();
             if (embedding.shape[1] != EmbeddingSize || (embedding.shape[0] != 1 && embedding.shape[0] != batch))
@@ -141,7 +142,7 @@ public sealed class DwaWeightMasks : Gating
             embedding = codes.narrow(0, context.Task, 1).clone();
         }
         context.Activations[MaskEmbeddingKey] = embedding;
-        context.EmbeddingOut = embedding.shape[0] == batch ? embedding : embedding.expand(batch, -1);
+        state.EmbeddingOut = embedding.shape[0] == batch ? embedding : embedding.expand(batch, -1);
     }
 
     /// <summary>The masked layer's map <c>(W ⊙ M_b) x_b + bias</c>, leaving its masks' summary (and, if asked, the masks) in the context.</summary>
@@ -151,33 +152,34 @@ public sealed class DwaWeightMasks : Gating
         var x = Backbone.FlattenFor(spec, input);
         var batch = x.shape[0];
         var embedding = context.Activations[MaskEmbeddingKey];
+        var state = context.Get<DwaForwardState>();
         var shared = embedding.shape[0] == 1;
-        var importance = context.MaskImportance?.GetValueOrDefault(spec.Name);
+        var importance = state.MaskImportance?.GetValueOrDefault(spec.Name);
         var gate = Options.Gate;
 
         // One mask per sample: the layers build each sample's mask themselves, one at a time.
         if (!shared && _generators[spec.Name] is FactorisedMaskGenerator factorised)
         {
             var (rows, columns) = factorised.Factors(embedding);
-            var (output, summary) = ((MaskedLinear)backbone.Layer(index)).ForwardFactorised(x, rows, columns, gate, importance, context.CountActiveMaskEntries);
-            context.MaskSummaries[spec.Name] = summary;
-            if (context.KeepMasks) context.Gates[spec.Name] = MaskedLayerReference.FactorisedMasks(rows, columns, gate, spec.WeightShape);
+            var (output, summary) = ((MaskedLinear)backbone.Layer(index)).ForwardFactorised(x, rows, columns, gate, importance, state.CountActiveMaskEntries);
+            state.MaskSummaries[spec.Name] = summary;
+            if (state.KeepMasks) state.Masks[spec.Name] = MaskedLayerReference.FactorisedMasks(rows, columns, gate, spec.WeightShape);
             return output;
         }
         if (!shared && backbone.Layer(index) is MaskedConv2d convolution)
         {
             var raw = ((Linear)_generators[spec.Name]).forward(embedding);               // B x numel(W)
-            var (output, summary) = convolution.ForwardGated(x, raw, gate, importance, context.CountActiveMaskEntries);
-            context.MaskSummaries[spec.Name] = summary;
-            if (context.KeepMasks) context.Gates[spec.Name] = gate.Apply(raw).view([batch, .. spec.WeightShape]);
+            var (output, summary) = convolution.ForwardGated(x, raw, gate, importance, state.CountActiveMaskEntries);
+            state.MaskSummaries[spec.Name] = summary;
+            if (state.KeepMasks) state.Masks[spec.Name] = gate.Apply(raw).view([batch, .. spec.WeightShape]);
             return output;
         }
 
         // Masks materialised: one shared by the batch, or dense masks from a single generator (no use_combination).
         var masks = Masks(spec.Name, embedding, spec.WeightShape);                       // R x weight shape
-        var maskSummary = MaskMath.Summarise(masks, importance, gate, context.CountActiveMaskEntries);
-        context.MaskSummaries[spec.Name] = shared ? MaskMath.Expand(maskSummary, batch) : maskSummary;
-        if (context.KeepMasks) context.Gates[spec.Name] = shared ? masks.expand([batch, .. spec.WeightShape]) : masks;
+        var maskSummary = MaskMath.Summarise(masks, importance, gate, state.CountActiveMaskEntries);
+        state.MaskSummaries[spec.Name] = shared ? MaskMath.Expand(maskSummary, batch) : maskSummary;
+        if (state.KeepMasks) state.Masks[spec.Name] = shared ? masks.expand([batch, .. spec.WeightShape]) : masks;
         var perLayer = shared ? masks[0] : masks;
         return backbone.Layer(index) switch
         {
@@ -241,8 +243,8 @@ public sealed class DwaWeightMasks : Gating
 /// <summary>Builds DWA's networks: the seed's alexnet_dwa, and an MLP variant (an extension: the seed's mlp_dwa has no masks).</summary>
 public static class DwaNetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneKind kind, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
-        Create(kind == BackboneKind.Mlp ? Architectures.Mlp(inputSize) : Architectures.AlexNet(inputSize), classCounts, options);
+    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
+        Create(backbone.DwaLayers(inputSize), classCounts, options);
 
     /// <summary>DWA on any list of blocks (tests use narrow ones); without use_dropout the blocks' dropout is removed.</summary>
     public static MultiHeadNetwork Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)

@@ -1,0 +1,59 @@
+using Retain.Approaches;
+using Retain.Experiments;
+using Retain.Networks;
+using Retain.Training;
+
+namespace Retain.Tests;
+
+/// <summary>
+/// Every registered approach that learns (<see cref="ApproachInfo.LearnsTasks"/>), on every registered backbone, with
+/// its defaults there (<see cref="ApproachDefaults"/>), learns each task of a short run well above chance. The pairs
+/// come from the two registries, so a newly registered approach or backbone is covered as it is.
+/// </summary>
+public class EveryApproachLearnsTests : TempFolderTests
+{
+    /// <summary>
+    /// The short run: split-fashion's first two tasks (two classes each, so chance is 50%), 100 samples per split,
+    /// batches of 8 (AlexNet needs a few dozen steps) and three epochs (or the fewest the approach's options allow). A warm-up or a curriculum, where the
+    /// defaults have one, would take the whole run: it starts at the full rate, on every sample.
+    /// </summary>
+    public static RunConfig ShortRun(ApproachInfo approach, BackboneArchitecture backbone, string output)
+    {
+        var options = approach.BindOptions(new Dictionary<string, string>(), backbone);
+        var defaults = approach.DefaultsFor(backbone, options);
+        return new RunConfig
+        {
+            Experiment = "split-fashion", Approach = approach.Name, Network = backbone, Seed = 0, DataDir = TestSupport.DataDir,
+            Output = output, TestMode = 2, Limit = 100, BatchSize = 8, Evaluation = EvaluationSetting.Aware,
+            Epochs = Math.Max(3, (options as IRequiresEpochs)?.FewestEpochs ?? 0),
+            Warmup = defaults.Warmup is null ? null : new Warmup(0, 1),
+            Curriculum = defaults.Curriculum is null ? null : Curriculum.CurriculumSchedule.Parse("linear:1:1"),
+        };
+    }
+
+    /// <summary>
+    /// Test accuracy a two-class task must reach: chance plus two standard deviations of 100 test samples (50% ± 5%).
+    /// The weakest learner, sgd-frozen, trains only the second task's head on features of the first (62% on the MLP).
+    /// </summary>
+    public const double Learned = 0.6;
+
+    public static TheoryData<string, string> Pairs()
+    {
+        var pairs = new TheoryData<string, string>();
+        foreach (var approach in ApproachRegistry.All.Where(a => a.LearnsTasks))
+            foreach (var backbone in BackboneRegistry.All)
+                pairs.Add(approach.Name, backbone.Name);
+        return pairs;
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public void LearnsEachTaskOfAShortRunAboveChance(string approach, string backbone)
+    {
+        var record = ExperimentRunner.Run(ShortRun(ApproachRegistry.Get(approach), BackboneRegistry.Get(backbone), Path.Combine(Folder, "acc.txt")));
+        Assert.Equal(2, record.TasksCompleted);
+        for (var t = 0; t < 2; t++)
+            Assert.True(record.Accuracy[t][t] >= Learned,
+                $"{approach} on {backbone}: task {t} test accuracy {record.Accuracy[t][t]:P1} right after training it (chance 50%)");
+    }
+}
