@@ -24,7 +24,7 @@ public static class Benchmarks
         "mlp-step" => [MlpStep(Roofline().Value)],
         "entropy" => [Entropy()],
         "fashion-load" => FashionLoad(dataDir),
-        "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", "", null,
+        "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", ">= 5x", t.Speedup >= 5,
             FormattableString.Invariant($"{t.Form} W {t.WeightShape}, batch {t.Batch}: per-sample loop {1000 * t.ReferenceSeconds:F0} ms, batched {1000 * t.BatchedSeconds:F0} ms (forward + backward), max rel. difference {t.MaxDifference:E1}"))),
         "dwa-alexnet" => DwaAlexNet(),
         "checkpoint" => Checkpoints(dataDir),
@@ -51,7 +51,7 @@ public static class Benchmarks
     private static IEnumerable<BenchResult> DwaAlexNet()
     {
         var t = DwaBenchmarks.AlexNetTraining();
-        yield return new BenchResult("dwa-alexnet-step", t.SecondsPerStep, "s", "", null, FormattableString.Invariant($"{t.Network}, {t.Parameters:N0} parameters, batch {t.Batch}, all DWA losses"));
+        yield return new BenchResult("dwa-alexnet-step", t.SecondsPerStep, "s", "<= 1.5 s", t.SecondsPerStep <= 1.5, FormattableString.Invariant($"{t.Network}, {t.Parameters:N0} parameters, batch {t.Batch}, all DWA losses"));
         yield return new BenchResult("dwa-alexnet-peak", t.PeakResidentMegabytes, "MB", "<= 6144 MB", t.PeakResidentMegabytes <= 6144, "peak resident memory (VmHWM) of this process");
     }
 
