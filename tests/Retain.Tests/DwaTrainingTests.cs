@@ -13,7 +13,7 @@ namespace Retain.Tests;
 /// DWA end to end on small subsets of the real MNIST experiments, with a narrow MLP variant so it stays fast: anchors,
 /// Fisher, learning, introspection files; and the options as the command line binds them.
 /// </summary>
-public class DwaTrainingTests
+public class DwaTrainingTests : TempFolderTests
 {
     /// <summary>
     /// Samples of each split with every digit kept (<see cref="Split.Take"/>; test sets are stored by digit, so the first
@@ -88,30 +88,22 @@ public class DwaTrainingTests
         Assert.True(copy.Fisher!["backbone.fc2.weight"].allclose(dwa.State.Fisher["backbone.fc2.weight"], rtol: 0, atol: 0));
 
         // Introspection: per task JSON, images, masks (fc2, fc3 factorised), figure; embedding summary and PCA figure.
-        var dir = TestSupport.TempDir();
-        try
-        {
-            var lines = dwa.WriteArtifacts(bench, 2, dir, "run");
-            Assert.Contains(lines, l => l.Contains("spread"));
-            var folder = Path.Combine(dir, "run.dwa");
-            var record = ResultFiles.ReadRecord<DwaTaskSamples>(Path.Combine(folder, "task1_mnist-5-9.json"));
-            Assert.Equal(DwaIntrospection.SamplesPerTask, record.Targets.Length);
-            Assert.Equal(16, record.Embeddings[0].Length);
-            Assert.Equal(["fc2", "fc3"], record.Masks.Keys);
-            Assert.Equal("factors", record.Masks["fc2"].Form);
-            var (shape, _) = NpyFile.Read(Path.Combine(folder, record.Masks["fc2"].Files[0]));
-            Assert.Equal(2, shape.Length);
-            Assert.Equal([10L, 1, 28, 28], NpyFile.Read(Path.Combine(folder, record.ImagesFile)).Shape);
-            Assert.True(new FileInfo(Path.Combine(folder, record.MaskFigure)).Length > 1000);
-            Assert.True(File.Exists(Path.Combine(folder, "embedding_pca.png")));
-            var summary = ResultFiles.ReadRecord<DwaEmbeddingSummary>(Path.Combine(folder, "embedding_summary.json"));
-            Assert.Equal(0, summary.CentroidDistances[1][1]);
-            Assert.True(summary.CentroidDistances[0][1] > 0 && summary.Spread.All(s => s > 0));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var lines = dwa.WriteArtifacts(bench, 2, Folder, "run");
+        Assert.Contains(lines, l => l.Contains("spread"));
+        var folder = Path.Combine(Folder, "run.dwa");
+        var record = ResultFiles.ReadRecord<DwaTaskSamples>(Path.Combine(folder, "task1_mnist-5-9.json"));
+        Assert.Equal(DwaIntrospection.SamplesPerTask, record.Targets.Length);
+        Assert.Equal(16, record.Embeddings[0].Length);
+        Assert.Equal(["fc2", "fc3"], record.Masks.Keys);
+        Assert.Equal("factors", record.Masks["fc2"].Form);
+        var (shape, _) = NpyFile.Read(Path.Combine(folder, record.Masks["fc2"].Files[0]));
+        Assert.Equal(2, shape.Length);
+        Assert.Equal([10L, 1, 28, 28], NpyFile.Read(Path.Combine(folder, record.ImagesFile)).Shape);
+        Assert.True(new FileInfo(Path.Combine(folder, record.MaskFigure)).Length > 1000);
+        Assert.True(File.Exists(Path.Combine(folder, "embedding_pca.png")));
+        var summary = ResultFiles.ReadRecord<DwaEmbeddingSummary>(Path.Combine(folder, "embedding_summary.json"));
+        Assert.Equal(0, summary.CentroidDistances[1][1]);
+        Assert.True(summary.CentroidDistances[0][1] > 0 && summary.Spread.All(s => s > 0));
     }
 
     [Fact]
@@ -198,23 +190,15 @@ public class DwaTrainingTests
         Assert.Same(info.Defaults, info.DefaultsFor(BackboneRegistry.Mlp, info.BindOptions(new Dictionary<string, string>())));
 
         // Through a run: the preset's defaults, and an explicit option on top of them.
-        var dir = TestSupport.TempDir();
-        try
+        var config = new Experiments.RunConfig
         {
-            var config = new Experiments.RunConfig
-            {
-                Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "run.txt"),
-                Limit = 40, TestMode = 1, Epochs = 1, LearningRate = 0.02, Parameters = new Dictionary<string, string> { ["preset"] = "published" },
-            };
-            var record = Experiments.ExperimentRunner.Run(config);
-            Assert.Equal((1, 0.02, 20, 1000.0, int.MaxValue), (record.Training.Epochs, record.Training.LearningRate,
-                record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor, record.Training.Patience));
-            Assert.Equal(("seed", "tanh", "20,0.05"), (record.Parameters["formulation"], record.Parameters["gate"], record.Parameters["lamb_loss"]));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+            Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, "run.txt"),
+            Limit = 40, TestMode = 1, Epochs = 1, LearningRate = 0.02, Parameters = new Dictionary<string, string> { ["preset"] = "published" },
+        };
+        var record = Experiments.ExperimentRunner.Run(config);
+        Assert.Equal((1, 0.02, 20, 1000.0, int.MaxValue), (record.Training.Epochs, record.Training.LearningRate,
+            record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor, record.Training.Patience));
+        Assert.Equal(("seed", "tanh", "20,0.05"), (record.Parameters["formulation"], record.Parameters["gate"], record.Parameters["lamb_loss"]));
     }
 
     [Fact]
@@ -222,23 +206,15 @@ public class DwaTrainingTests
     {
         // The published run's masks sat at mean |M| >= 0.8 (tanh gates, the seed's sparsity term pushing towards dense
         // masks). The full-size MLP-DWA, two short epochs of mnist2's first task at the preset's rate (no warm-up).
-        var dir = TestSupport.TempDir();
-        try
+        var record = Experiments.ExperimentRunner.Run(new Experiments.RunConfig
         {
-            var record = Experiments.ExperimentRunner.Run(new Experiments.RunConfig
-            {
-                Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(dir, "run.txt"),
-                Limit = 200, TestMode = 1, Epochs = 2, Warmup = new Warmup(0, 1), Curriculum = CurriculumSchedule.Parse("linear:1:1"),
-                Parameters = new Dictionary<string, string> { ["preset"] = "published" },
-            });
-            // Epoch means: the masks start lower and grow into the dense regime within the first epoch.
-            var use = record.History.Select(e => e.Scalars["dwa/mask_use"]).ToArray();
-            Assert.True(use[^1] >= 0.8 && use[^1] > use[0], $"mean |M| per epoch: {string.Join(", ", use.Select(u => u.ToString("F3")))}");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+            Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, "run.txt"),
+            Limit = 200, TestMode = 1, Epochs = 2, Warmup = new Warmup(0, 1), Curriculum = CurriculumSchedule.Parse("linear:1:1"),
+            Parameters = new Dictionary<string, string> { ["preset"] = "published" },
+        });
+        // Epoch means: the masks start lower and grow into the dense regime within the first epoch.
+        var use = record.History.Select(e => e.Scalars["dwa/mask_use"]).ToArray();
+        Assert.True(use[^1] >= 0.8 && use[^1] > use[0], $"mean |M| per epoch: {string.Join(", ", use.Select(u => u.ToString("F3")))}");
     }
 
     [Fact]
