@@ -60,11 +60,16 @@ public sealed class CliProcess : IDisposable
     /// <summary>Waits (bounded) until the output holds at least <paramref name="count"/> lines containing <paramref name="text"/>.</summary>
     public bool WaitForLines(string text, int count, TimeSpan timeout)
     {
+        bool Seen() => Output.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal)) >= count;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
-            if (Output.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal)) >= count) return true;
-            if (_process.HasExited) return false;
+            if (Seen()) return true;
+            if (_process.HasExited)
+            {
+                _process.WaitForExit();   // waits for the redirected output to be read to its end
+                return Seen();
+            }
             Thread.Sleep(20);
         }
         return false;

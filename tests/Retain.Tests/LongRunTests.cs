@@ -72,8 +72,9 @@ public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFi
     [Fact]
     public void ACompleteResultIsNeverReplacedSilently()
     {
+        // Tasks long enough (about a second each) that the replacing run below is killed during its second task.
         string[] Run(string name, params string[] extra) =>
-            ["run", "-e", "mnist2", "-a", "sgd", "--nepochs", "3", "--limit", "100", "--data", mnist.DataDir, "--output", Path.Combine(Folder, name + ".txt"), .. extra];
+            ["run", "-e", "mnist2", "-a", "sgd", "--nepochs", "10", "--limit", "1000", "--data", mnist.DataDir, "--output", Path.Combine(Folder, name + ".txt"), .. extra];
         var output = Path.Combine(Folder, "done.txt");
         var (code, _, error) = CliProcess.Run(Folder, Run("done"));
         Assert.True(code == 0, error);
@@ -96,7 +97,7 @@ public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFi
         // --overwrite, killed after its first task: the complete result is still there, untouched.
         using (var cli = new CliProcess(Folder, null, Run("done", "--overwrite")))
         {
-            Assert.True(cli.WaitForLines("test accuracy", 1, Patience), cli.Error);
+            Assert.True(cli.WaitForLines("test accuracy", 1, Patience), $"the run ended or stalled before its first task was tested\n{cli.Output}\n{cli.Error}");
             cli.Signal("KILL");
             cli.WaitForExit(Patience);
         }
