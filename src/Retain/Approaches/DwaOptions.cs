@@ -7,7 +7,7 @@ namespace Retain.Approaches;
 /// <summary>DWA's two sets of option defaults.</summary>
 public enum DwaPreset
 {
-    /// <summary>The corrected formulas (<see cref="DwaFormulation.Corrected"/>) with the seed code's defaults and λ rescaled from the published run.</summary>
+    /// <summary>The corrected formulas (<see cref="DwaFormulation.Corrected"/>) with the seed code's defaults and λ calibrated on validation data (docs/dwa.md, "Calibration").</summary>
     Corrected,
     /// <summary>
     /// The run behind the paper's figures, the seed's <c>final-warm</c> script exactly: the seed's formulas, λ_loss 20,0.05,
@@ -34,7 +34,7 @@ public enum DwaFormulation
 /// <summary>
 /// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. <c>--preset</c> picks a set of defaults
 /// (<see cref="DwaPreset"/>) and options given explicitly override it. The λ defaults follow the formulation: the seed's
-/// values for its own formulas, values rescaled from the published run for the corrected ones (docs/dwa.md).
+/// values for its own formulas, values calibrated on validation data for the corrected ones (docs/dwa.md).
 /// Both presets initialise the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's
 /// options are DWA's defaults of the run options (<see cref="Dwa.Defaults"/>), which the published preset adjusts
 /// (<see cref="AdjustDefaults"/>).
@@ -43,7 +43,7 @@ public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
 {
     private readonly DwaPreset _preset;
 
-    [Option("preset", "corrected (the corrected formulas, λ rescaled from the published run) or published (the seed's final-warm run behind the paper's figures: its formulas and options, lr 0.05, warm-up 20,1000, 200 epochs at a constant rate); explicit options override it", BindsFirst = true)]
+    [Option("preset", "corrected (the corrected formulas, λ calibrated on validation data, docs/dwa.md) or published (the seed's final-warm run behind the paper's figures: its formulas and options, lr 0.05, warm-up 20,1000, 200 epochs at a constant rate); explicit options override it", BindsFirst = true)]
     public DwaPreset Preset
     {
         get => _preset;
