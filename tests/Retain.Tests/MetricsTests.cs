@@ -462,3 +462,21 @@ public sealed class MetricsTests : IDisposable
         Assert.Contains("--references", output);
     }
 }
+
+public sealed class CompletedTasksTests : TempFolderTests
+{
+    [Fact]
+    public void TheRunsRecordSaysHowManyTasksCompletedEvenWhenARowIsAllZero()
+    {
+        // A reference that scored 0 on every test sample of its second task (a random guess on a tiny test set).
+        var matrix = Path.Combine(Folder, "run.txt");
+        File.WriteAllText(matrix, "0.5000 0.0000\n0.0000 0.0000\n");
+        Assert.Equal(1, AccuracyMatrix.Read(matrix).CompletedTasks);   // without a record: the rows up to the last non-zero one
+
+        File.WriteAllText(Path.ChangeExtension(matrix, ".json"), "{\"experiment\": \"mnist2\", \"tasks_completed\": 2}");
+        Assert.Equal(2, AccuracyMatrix.Read(matrix).CompletedTasks);
+
+        File.WriteAllText(Path.ChangeExtension(matrix, ".json"), "{\"tasks_completed\": 3}");
+        Assert.Contains("3 tasks completed, the matrix has 2", Assert.Throws<DataFileException>(() => AccuracyMatrix.Read(matrix)).Message);
+    }
+}

@@ -3,8 +3,9 @@ namespace Retain.Evaluation;
 /// <summary>
 /// A run's accuracy matrix, checked: square, accuracies in [0,1], zeros above the diagonal. <c>this[t, u]</c> is the
 /// test accuracy on task u after training task t. A run stopped early (or run with --test-mode) leaves the rows of
-/// the tasks it never trained all zero; <see cref="CompletedTasks"/> counts the rows up to the last non-zero one,
-/// and every metric is taken over those tasks only.
+/// the tasks it never trained all zero; <see cref="CompletedTasks"/> is what the run's JSON record says where it is
+/// known (a run can score 0 on every task of a row), else the rows up to the last non-zero one. Every metric is taken
+/// over those tasks only.
 /// </summary>
 public sealed class AccuracyMatrix
 {
@@ -21,7 +22,7 @@ public sealed class AccuracyMatrix
 
     public double this[int afterTask, int onTask] => _values[afterTask][onTask];
 
-    public AccuracyMatrix(double[][] values, string source)
+    public AccuracyMatrix(double[][] values, string source, int? completedTasks = null)
     {
         Source = source;
         if (values.Length == 0) throw new DataFileException(source, "empty accuracy matrix");
@@ -42,13 +43,31 @@ public sealed class AccuracyMatrix
             }
         }
         _values = values.Select(row => row.ToArray()).ToArray();
+        if (completedTasks is { } known)
+        {
+            if (known < 1) throw new DataFileException(source, "the run completed no task");
+            if (known > size) throw new DataFileException(source, $"the run's record says {known} tasks completed, the matrix has {size}");
+            CompletedTasks = known;
+            return;
+        }
         var lastTrained = Array.FindLastIndex(_values, row => row.Any(v => v != 0));
         if (lastTrained < 0) throw new DataFileException(source, "all accuracies are 0: the run completed no task");
         CompletedTasks = lastTrained + 1;
     }
 
-    /// <summary>Reads an accuracy-matrix text file as <see cref="ResultFiles"/> writes it.</summary>
-    public static AccuracyMatrix Read(string path) => new(ResultFiles.ReadAccuracyMatrix(path), path);
+    /// <summary>
+    /// Reads an accuracy-matrix text file as <see cref="ResultFiles"/> writes it, with the number of completed tasks
+    /// from the JSON record beside it where there is one.
+    /// </summary>
+    public static AccuracyMatrix Read(string path)
+    {
+        var record = Path.ChangeExtension(path, ".json");
+        var completed = File.Exists(record) ? ResultFiles.ReadRecord<CompletedTasksOfRecord>(record).TasksCompleted : null;
+        return new(ResultFiles.ReadAccuracyMatrix(path), path, completed);
+    }
+
+    /// <summary>The one field of a run's JSON record this needs (records written before it existed lack it).</summary>
+    private sealed record CompletedTasksOfRecord(int? TasksCompleted);
 
     /// <summary>Throws unless this reference run trained at least <paramref name="tasks"/> tasks.</summary>
     public void RequireCompleted(int tasks, string forRun)
