@@ -271,6 +271,7 @@ public sealed class RunCommand : Command<RunSettings>
         if (plan.OptionValues.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {c.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
         AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(plan.Training)));
+        foreach (var note in plan.ScheduleNotes) AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape(note));
         var start = plan.Start switch
         {
             RunStart.Resume => $"resuming from {plan.Paths.Checkpoint}",

@@ -234,3 +234,27 @@ public class OutputPathTests : TempFolderTests
         Assert.Contains("at Retain.Tests.OutputPathTests", File.ReadAllText(Path.Combine(Folder, "run.crash.log")));
     }
 }
+
+public class ScheduleNoteTests : TempFolderTests
+{
+    private IReadOnlyList<string> Notes(string approach, int? epochs, string? warmup = null, string? curriculum = null) =>
+        Experiments.RunPlan.Resolve(new Experiments.RunConfig
+        {
+            Experiment = "mnist2", Approach = approach, DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, "run.txt"), Epochs = epochs,
+            Warmup = Training.Warmup.Parse(warmup), Curriculum = Curriculum.CurriculumSchedule.Parse(curriculum),
+        }).ScheduleNotes;
+
+    [Fact]
+    public void APlanSaysWhenTheWarmUpOrTheCurriculumDoesNotFitInTheRun()
+    {
+        // DWA's defaults (200 epochs, warm-up 10 epochs, curriculum reaching every sample at epoch 100) fit.
+        Assert.Empty(Notes("dwa", null));
+        // In 2 epochs the warm-up is the whole run, and the linear curriculum reaches 0.2 + 0.8 * 1/100 = 0.21.
+        var notes = Notes("dwa", 2);
+        Assert.Equal(2, notes.Count);
+        Assert.Contains("covers the whole run of 2 epochs", notes[0]);
+        Assert.Contains("up to 0.21", notes[1]);
+        Assert.Empty(Notes("dwa", 2, warmup: "0,1", curriculum: "linear:1:0.2"));
+        Assert.Empty(Notes("sgd", 2));
+    }
+}

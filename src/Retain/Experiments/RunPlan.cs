@@ -78,6 +78,25 @@ public sealed record RunPlan
     public IReadOnlyList<OptionInfo> OptionValues => Approach.Options(Options);
 
     /// <summary>
+    /// Schedules that do not fit in the run's epochs (a default warm-up of 10 epochs in a 2-epoch run never reaches
+    /// the learning rate; a curriculum that has not reached every sample by the last epoch never trains on them): the
+    /// run is valid, but its result would not show what the options say, so the plan says so.
+    /// </summary>
+    public IReadOnlyList<string> ScheduleNotes
+    {
+        get
+        {
+            var t = Training;
+            var notes = new List<string>();
+            if (t.Warmup is { Epochs: > 0 } w && w.Epochs >= t.Epochs)
+                notes.Add(FormattableString.Invariant($"the warm-up ({w.Epochs} epochs at lr/{w.Divisor}) covers the whole run of {t.Epochs} epochs: the rate never reaches --lr {t.LearningRate} (give a shorter --warmup, e.g. 0,1)"));
+            if (t.Curriculum is { } c && c.Threshold(t.Epochs - 1) < 1)
+                notes.Add(FormattableString.Invariant($"the curriculum {c} trains the last of the {t.Epochs} epochs only on samples of complexity up to {c.Threshold(t.Epochs - 1):0.##} (give a faster --curriculum, e.g. linear:{Math.Max(1, t.Epochs / 2)}:0.2)"));
+            return notes;
+        }
+    }
+
+    /// <summary>
     /// Everything that determines the run's results, as command-line option and value: a resumed run must agree
     /// with its checkpoint on each of them.
     /// </summary>
