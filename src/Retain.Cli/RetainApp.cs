@@ -48,7 +48,7 @@ public static class RetainApp
             Add<CompressCommand>("compress")
                 .WithDescription("HAT's compression experiment: train HAT on an experiment's first task with every unit in use at the start; test accuracy against used capacity per epoch (CSV, JSON, PNG).")
                 .WithExample("compress", "--experiment", "mnist2", "--nepochs", "10", "--lamb", "0.75", "--smax", "400");
-            config.AddCommand<DwaTermsCommand>("dwa-terms")
+            Add<DwaTermsCommand>("dwa-terms")
                 .WithDescription("DWA's auxiliary terms in the published (seed) and the corrected form on the same model and batches: the factors by which each term's magnitude changed, and the λ that rescales it.")
                 .WithExample("dwa-terms", "--experiment", "mnist2", "--limit", "1000", "--preset", "published");
             config.AddBranch("inspect", inspect =>

@@ -186,7 +186,7 @@ public sealed class RunCommand : Command<RunSettings>
     {
         if (s.Name is { } name && (name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".."))
             throw new RetainException($"--name {name}: a name, not a path (use --output for another folder)");
-        if (s.Threads is < 1) throw new RetainException($"--threads must be at least 1 (got {s.Threads})");
+        if (s.Threads is { } threads) OptionValues.RequireAtLeast("--threads", threads, 1);
         return new RunConfig
         {
             Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,

@@ -88,9 +88,9 @@ public sealed class StudyRunCommand : Command<StudyRunSettings>
 {
     public override int Execute(CommandContext context, StudyRunSettings s, CancellationToken cancellation)
     {
-        if (s.Jobs < 1) throw new RetainException($"--jobs must be at least 1 (got {s.Jobs})");
-        if (s.CpusPerTask < 1) throw new RetainException($"--cpus-per-task must be at least 1 (got {s.CpusPerTask})");
-        if (s.MaxParallel is < 1) throw new RetainException($"--max-parallel must be at least 1 (got {s.MaxParallel})");
+        OptionValues.RequireAtLeast("--jobs", s.Jobs, 1);
+        OptionValues.RequireAtLeast("--cpus-per-task", s.CpusPerTask, 1);
+        if (s.MaxParallel is { } parallel) OptionValues.RequireAtLeast("--max-parallel", parallel, 1);
         var study = Studies.Load(s.File);
         var pending = study.Pending;
         AnsiConsole.MarkupLine(Markup.Escape($"study {study.Name}: {study.Runs.Count} runs ({study.Runs.Count - pending.Count} complete, {pending.Count} to run) in {study.Output}"));

@@ -149,5 +149,12 @@ public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[]
         return this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray() };
     }
 
+    /// <summary><paramref name="benchmark"/> cut to <c>--limit</c> (the full one disposed), or as it is without a limit.</summary>
+    public static Benchmark Limited(Benchmark benchmark, int? limit)
+    {
+        if (limit is not { } n) return benchmark;
+        using (benchmark) return benchmark.Take(n);
+    }
+
     public void Dispose() { foreach (var t in Tasks) t.Dispose(); }
 }

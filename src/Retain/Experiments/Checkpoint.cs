@@ -103,9 +103,6 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
     private TimeSpan _lastWrite = TimeSpan.Zero;
     private int _epochsSinceLast;
 
-    public string Path => path;
-    public int Written { get; private set; }
-
     public void EpochFinished(EpochRecord epoch) => _epochsSinceLast++;
 
     public void CheckpointDue(CheckpointReason reason)
@@ -134,6 +131,5 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
         _lastWrite = clock.Elapsed;
         _sinceLast.Restart();
         _epochsSinceLast = 0;
-        Written++;
     }
 }

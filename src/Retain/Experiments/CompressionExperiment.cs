@@ -79,9 +79,7 @@ public static class CompressionExperiment
         foreach (var seed in config.Seeds)
         {
             torch.manual_seed(seed);
-            using var loaded = ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets);
-            using var limited = config.Limit is { } limit ? loaded.Take(limit) : null;
-            var benchmark = limited ?? loaded;
+            using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets), config.Limit);
             var backbone = config.Network ?? benchmark.Backbone;
             record ??= new CompressionRecord
             {

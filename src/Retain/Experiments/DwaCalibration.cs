@@ -62,10 +62,7 @@ public static class DwaCalibration
         var device = ExperimentRunner.ParseDevice(config.Device);
         torch.manual_seed(config.Seed);
         if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
-        var benchmark = ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets);
-        if (config.Limit is { } limit)
-            using (var full = benchmark) benchmark = full.Take(limit);
-        using var _ = benchmark;
+        using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
         if (benchmark.Tasks.Count < 2) throw new RetainException($"dwa-terms needs an experiment of at least two tasks ({config.Experiment} has {benchmark.Tasks.Count})");
 
         var training = config.ResolveTraining(info.DefaultsFor(backbone, options)) with { Epochs = Math.Max(1, trainEpochs) };
@@ -128,9 +125,8 @@ public static class DwaCalibration
         {
             using var scope = NewDisposeScope();
             var rows = selected[start..Math.Min(start + training.BatchSize, selected.Length)];
-            using var index = tensor(rows.Select(i => (long)i).ToArray());
-            var batch = new Batch(1, train.X.index_select(0, index).to(device), train.Y.index_select(0, index).to(device),
-                tensor(rows.Select(i => complexity[i]).ToArray(), device: device));
+            var samples = train.Rows(rows.Select(i => (long)i).ToArray(), device);
+            var batch = new Batch(1, samples.X, samples.Y, tensor(rows.Select(i => complexity[i]).ToArray(), device: device));
             crossEntropy += GradientNorm(model, () => nn.functional.cross_entropy(dwa.Objective(batch, DwaFormulation.Corrected, null).Logits, batch.Y), out _);
             foreach (var (formulation, column) in new[] { (DwaFormulation.Seed, 0), (DwaFormulation.Corrected, 1) })
                 foreach (var term in terms)

@@ -115,7 +115,7 @@ public static class ExperimentRunner
         var clock = Stopwatch.StartNew();
 
         torch.manual_seed(config.Seed);
-        using var benchmark = Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
+        using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
         var taskCount = benchmark.Tasks.Count;
         if (config.TestMode is { } n && n > taskCount)
             throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
@@ -216,12 +216,6 @@ public static class ExperimentRunner
 
         public void StepFinished() => events.StepFinished();
         public void Note(string line) => events.Note(line);
-    }
-
-    private static Benchmark Limited(Benchmark benchmark, int? limit)
-    {
-        if (limit is not { } n) return benchmark;
-        using (benchmark) return benchmark.Take(n);
     }
 
     public static torch.Device ParseDevice(string name)

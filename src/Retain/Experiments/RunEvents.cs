@@ -59,8 +59,6 @@ public sealed class RunInterruptedException(string signal, string checkpoint)
 /// </summary>
 public sealed class RunEvents(IReadOnlyList<IRunSink> sinks, Interruption interruption, string checkpointPath) : ITrainingEvents
 {
-    public IReadOnlyList<IRunSink> Sinks => sinks;
-
     public void RunPlanned(RunPlan plan) => Each(s => s.RunPlanned(plan));
     public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => Each(s => s.RunStarted(record, network, resumedFrom));
     public void TaskStarted(int task, string name, int maxEpochs) => Each(s => s.TaskStarted(task, name, maxEpochs));

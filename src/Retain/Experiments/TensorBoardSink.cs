@@ -16,8 +16,6 @@ public sealed class TensorBoardSink(string folder) : IRunSink
 {
     private readonly SummaryWriter _writer = SummaryWriter(folder);
 
-    public string Folder => folder;
-
     public void EpochFinished(EpochRecord e)
     {
         var group = $"t{e.Task}";

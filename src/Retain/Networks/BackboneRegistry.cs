@@ -14,14 +14,12 @@ public static class BackboneRegistry
     /// <summary>The backbones the project ships, in the order they are listed.</summary>
     private static readonly BackboneArchitecture[] BuiltIn = [Mlp, AlexNet];
 
-    private static readonly List<BackboneArchitecture> Registered = [.. BuiltIn];
+    /// <summary>Replaced, never changed, by <see cref="Register"/> and its disposal (as <see cref="Approaches.ApproachRegistry"/>), so reads need no lock.</summary>
+    private static BackboneArchitecture[] _registered = BuiltIn;
     private static readonly Lock Guard = new();
 
     /// <summary>Every registered backbone, in registration order.</summary>
-    public static IReadOnlyList<BackboneArchitecture> All
-    {
-        get { lock (Guard) return Registered.ToArray(); }
-    }
+    public static IReadOnlyList<BackboneArchitecture> All => Volatile.Read(ref _registered);
 
     /// <summary>The backbone named <paramref name="name"/>; an unknown name is an error naming <paramref name="option"/> and the known ones.</summary>
     public static BackboneArchitecture Get(string name, string option = "--network") =>
@@ -50,9 +48,9 @@ public static class BackboneRegistry
     {
         lock (Guard)
         {
-            if (Registered.Any(b => b.Name == backbone.Name))
+            if (_registered.Any(b => b.Name == backbone.Name))
                 throw new ArgumentException($"a backbone named '{backbone.Name}' is already registered", nameof(backbone));
-            Registered.Add(backbone);
+            Volatile.Write(ref _registered, [.. _registered, backbone]);
         }
         return new Registration(backbone);
     }
@@ -61,7 +59,7 @@ public static class BackboneRegistry
     {
         public void Dispose()
         {
-            lock (Guard) Registered.Remove(backbone);
+            lock (Guard) Volatile.Write(ref _registered, _registered.Where(b => b != backbone).ToArray());
         }
     }
 }

@@ -43,7 +43,7 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
         var name = ResultFileName.Parse(matrixPath);
         var jsonPath = ResultFiles.JsonPathFor(matrixPath);
         var record = File.Exists(jsonPath) ? ResultFiles.ReadRecord<RunRecord>(jsonPath) : null;
-        var accuracy = File.Exists(matrixPath) ? AccuracyMatrix.Read(matrixPath) : new AccuracyMatrix(record!.Accuracy, jsonPath);
+        var accuracy = File.Exists(matrixPath) ? AccuracyMatrix.Read(matrixPath, record?.TasksCompleted is > 0 and var n ? n : (int?)null) : new AccuracyMatrix(record!.Accuracy, jsonPath);
         return new ReportRun(matrixPath, name, accuracy, record);
     }
 

@@ -37,9 +37,6 @@ public sealed record StudyRun(string Experiment, string Approach, int Seed, stri
 
     /// <summary>Missing, partial or complete, from the result record and checkpoint at <see cref="Output"/>.</summary>
     public ExistingRun State => ExistingRun.Inspect(Paths);
-
-    /// <summary>The grid point's or explicit run's options (not those shared by the whole study), as <c>name value</c>.</summary>
-    public string Describe => Label ?? "";
 }
 
 /// <summary>

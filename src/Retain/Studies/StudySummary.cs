@@ -38,7 +38,7 @@ public static class StudySummary
                     || !references.TryGetValue((run.Experiment, ReferenceRuns.Random, run.Seed), out var random)
                     || !references.TryGetValue((run.Experiment, ReferenceRuns.Joint, run.Seed), out var joint)) continue;
                 var record = ResultFiles.ReadRecord<RunRecord>(ResultFiles.JsonPathFor(run.Output));
-                var accuracy = AccuracyMatrix.Read(run.Output);
+                var accuracy = AccuracyMatrix.Read(run.Output, record.TasksCompleted is > 0 and var n ? n : (int?)null);
                 var metrics = RunMetrics.Compute(accuracy, random, joint, record.AccuracyBeforeTraining);
                 seeds.Add((run.Seed, metrics, FinalMeanValidAccuracy(record)));
             }

@@ -70,7 +70,7 @@ public sealed class TaskTraining : IStateful, IDisposable
         History.AddRange(state.Value<List<EpochRecord>>("history"));
         Scalars.Clear();
         foreach (var (name, pair) in state.Value<Dictionary<string, double[]>>("scalars")) Scalars[name] = (pair[0], pair[1]);
-        KeepBest(state.Tensors("best", Best.Values.First().device)!);
+        ParameterSet.CopyInto(Best, state, "best");
         Schedule.Load(state.Scope("schedule"));
     }
 
