@@ -89,20 +89,16 @@ public sealed class Dwa : Approach, IRunArtifacts
     private Dictionary<string, Tensor>? _importanceByLayer;
     private const string TripletScalar = "dwa/triplet", AttentionScalar = "dwa/att", SparsityScalar = "dwa/sparsity", MaskUseScalar = "dwa/mask_use";
 
-    public Dwa(ApproachContext context, DwaOptions options) : base(WithCurriculum(context))
+    /// <param name="context">its training options have a curriculum (<see cref="DwaSpec"/> sees to it).</param>
+    /// <param name="masks">the weight masks that gate the context's network (<see cref="DwaNetworkFactory"/>).</param>
+    public Dwa(ApproachContext context, DwaOptions options, DwaWeightMasks masks) : base(context)
     {
+        if (context.Options.Curriculum is null)
+            throw new ArgumentException("dwa places its anchors on simple samples, so it trains with a curriculum (its spec gives the default one)", nameof(context));
         _options = options;
-        _masks = context.Network.Backbone.Gating as DwaWeightMasks
-            ?? throw new RetainException("dwa needs its own network (DwaNetworkFactory): masked layers and a context processor");
+        _masks = masks;
         _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);
     }
-
-    /// <summary>
-    /// The curriculum is mandatory: anchors are placed on simple samples, and without one every sample has complexity 1
-    /// (the seed crashed). Without a --curriculum DWA uses <see cref="DefaultCurriculum"/>.
-    /// </summary>
-    private static ApproachContext WithCurriculum(ApproachContext context) => context.Options.Curriculum is not null ? context
-        : context with { Options = context.Options with { Curriculum = CurriculumSchedule.Parse(DefaultCurriculum) } };
 
     public DwaState State { get; } = new();
     public DwaOptions Settings => _options;
@@ -351,4 +347,28 @@ public sealed class Dwa : Approach, IRunArtifacts
         State.Dispose();
         base.Dispose();
     }
+}
+
+/// <summary>
+/// dwa: DWA's weight masks on a backbone of layers (alexnet_dwa on AlexNet, an extension of the seed on the others),
+/// initialised as every published run was (<see cref="Dwa.Initialisation"/>; the seed left the masked layers
+/// uninitialised; --weight-init, applied afterwards, overrides it); DWA's base-loop defaults (<see cref="Dwa.Defaults"/>)
+/// as the preset adjusts them. The curriculum is mandatory: anchors are placed on simple samples, and without one every
+/// sample has complexity 1 (the seed crashed), so a run without one gets <see cref="Dwa.DefaultCurriculum"/>.
+/// </summary>
+public sealed class DwaSpec : GatedApproachSpec<DwaOptions, DwaWeightMasks>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, DwaOptions options) => options.AdjustDefaults(Dwa.Defaults);
+
+    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) =>
+        training.Curriculum is not null ? training : training with { Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum) };
+
+    public override GatedNetwork<DwaWeightMasks> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, DwaOptions options)
+    {
+        var built = DwaNetworkFactory.Create(backbone, shape.InputSize, shape.ClassCounts, options.Network);
+        Dwa.Initialisation.Apply(built.Network);
+        return built;
+    }
+
+    public override Dwa Create(ApproachContext context, DwaOptions options, DwaWeightMasks gating) => new(context, options, gating);
 }

@@ -37,9 +37,9 @@ public enum DwaFormulation
 /// values for its own formulas, values calibrated on validation data for the corrected ones (docs/dwa.md).
 /// Both presets initialise the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's
 /// options are DWA's defaults of the run options (<see cref="Dwa.Defaults"/>), which the published preset adjusts
-/// (<see cref="AdjustDefaults"/>).
+/// (<see cref="AdjustDefaults"/>, applied by <see cref="DwaSpec"/>).
 /// </summary>
-public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
+public sealed record DwaOptions : IValidatedOptions
 {
     private readonly DwaPreset _preset;
 

@@ -27,6 +27,9 @@ public static class CheckpointFile
 {
     private const string ValuesEntry = "values.json", TensorPrefix = "tensors/";
 
+    /// <summary>The value holding the run's identity (<see cref="RunPlan.Identity"/>), which a resumed run must match.</summary>
+    public const string IdentityKey = "run/identity";
+
     public static string PathFor(string output) => Path.ChangeExtension(output, ".ckpt");
 
     public static void Write(string path, StateDict state)
@@ -46,20 +49,22 @@ public static class CheckpointFile
         });
     }
 
-    /// <summary>Reads a whole checkpoint (tensors on the CPU); the caller disposes it.</summary>
-    public static StateDict Read(string path)
+    /// <summary>
+    /// The whole checkpoint: <paramref name="values"/>, read before by <see cref="ReadValues(string)"/>, with its
+    /// tensors (on the CPU) read now; the caller disposes it.
+    /// </summary>
+    public static StateDict ReadTensors(string path, StateDict values)
     {
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            var values = ReadValues(zip, path);
             var tensors = new Dictionary<string, Tensor>();
             foreach (var entry in zip.Entries.Where(e => e.FullName.StartsWith(TensorPrefix, StringComparison.Ordinal)))
             {
                 using var reader = new BinaryReader(entry.Open());
                 tensors[entry.FullName[TensorPrefix.Length..]] = Tensor.Load(reader);
             }
-            return StateDict.From(tensors, values);
+            return StateDict.From(tensors, values.AllValues);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException)
         {
@@ -94,7 +99,8 @@ public static class CheckpointFile
 /// <c>--checkpoint-every</c> epochs, or by default whenever the time since the last checkpoint is at least
 /// <see cref="AutomaticCostFactor"/> times what the last one took to write (so checkpoints cost under 5% of the run).
 /// </summary>
-public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs) : IRunSink
+/// <param name="identity">what the run's results depend on (<see cref="RunPlan.Identity"/>), saved so that a resumed run can be checked against it.</param>
+public sealed class CheckpointSink(string path, int? everyEpochs, IReadOnlyList<KeyValuePair<string, string>> identity) : IRunAttachedSink
 {
     /// <summary>With the automatic interval, at least this many times the last write's duration passes between checkpoints.</summary>
     public const double AutomaticCostFactor = 20;
@@ -102,6 +108,11 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
     private readonly Stopwatch _sinceLast = Stopwatch.StartNew();
     private TimeSpan _lastWrite = TimeSpan.Zero;
     private int _epochsSinceLast;
+    private IStateful? _run;
+
+    public string Path => path;
+
+    public void Attach(ExperimentRun run) => _run = run;
 
     public void EpochFinished(EpochRecord epoch) => _epochsSinceLast++;
 
@@ -126,7 +137,8 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
     {
         var clock = Stopwatch.StartNew();
         var state = new StateDict();
-        run.Save(state);
+        state.SetValue(CheckpointFile.IdentityKey, identity.ToDictionary(kv => kv.Key, kv => kv.Value));
+        (_run ?? throw new InvalidOperationException("a checkpoint is due before the run was attached")).Save(state);
         CheckpointFile.Write(path, state);
         _lastWrite = clock.Elapsed;
         _sinceLast.Restart();

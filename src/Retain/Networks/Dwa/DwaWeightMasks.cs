@@ -51,11 +51,13 @@ public sealed class DwaWeightMasks : Gating
     public DwaWeightMasks(IReadOnlyList<LayerSpec> specs, DwaNetworkOptions options) : base("dwa")
     {
         if (options.StemLayers < 0 || options.StemLayers >= specs.Count)
-            throw new RetainException($"--use_stem must be between 0 and {specs.Count - 1} for this backbone of {specs.Count} layers (at least one layer must be masked; got {options.StemLayers})");
-        if (options.BottleneckFeatures < 1 || options.ProcessorFeatures < 1)
-            throw new RetainException($"--processor_feats must be two positive sizes F_B,F_E (got {options.BottleneckFeatures},{options.ProcessorFeatures})");
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.StemLayers), $"must be between 0 and {specs.Count - 1} for this backbone of {specs.Count} layers (at least one layer must be masked; got {options.StemLayers})");
+        if (options.BottleneckFeatures < 1)
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.BottleneckFeatures), $"must be positive (got {options.BottleneckFeatures})");
+        if (options.ProcessorFeatures < 1)
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.ProcessorFeatures), $"must be positive (got {options.ProcessorFeatures})");
         if (options.EmbeddingSize is < 1)
-            throw new RetainException($"--emb_size must be positive (got {options.EmbeddingSize})");
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.EmbeddingSize), $"must be positive (got {options.EmbeddingSize})");
         _specs = specs;
         Options = options;
     }
@@ -243,13 +245,14 @@ public sealed class DwaWeightMasks : Gating
 /// <summary>Builds DWA's networks: the seed's alexnet_dwa, and an MLP variant (an extension: the seed's mlp_dwa has no masks).</summary>
 public static class DwaNetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
+    public static GatedNetwork<DwaWeightMasks> Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
         Create(backbone.DwaLayers(inputSize), classCounts, options);
 
     /// <summary>DWA on any list of blocks (tests use narrow ones); without use_dropout the blocks' dropout is removed.</summary>
-    public static MultiHeadNetwork Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
+    public static GatedNetwork<DwaWeightMasks> Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
     {
         if (!options.UseDropout) specs = specs.Select(s => s with { Dropout = 0 }).ToArray();
-        return new MultiHeadNetwork(new Backbone(specs, new DwaWeightMasks(specs, options), classCounts.Count), classCounts);
+        var masks = new DwaWeightMasks(specs, options);
+        return new(new MultiHeadNetwork(new Backbone(specs, masks, classCounts.Count), classCounts), masks);
     }
 }
