@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>The baselines' networks: parameter counts of the seed (networks.md §5, §7, §8) and shapes on both backbones.</summary>
+/// <summary>The baselines' networks: parameter counts of the seed (docs/baselines.md) and shapes on both backbones.</summary>
 public class BaselinesNetworkTests
 {
     private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10]; // 293 classes

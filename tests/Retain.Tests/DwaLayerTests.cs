@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's masked layers against the per-sample loop, and the DWA network's geometry (networks.md §9).</summary>
+/// <summary>DWA's masked layers against the per-sample loop, and the DWA network's geometry (docs/dwa.md).</summary>
 public class DwaLayerTests
 {
     private static void AssertClose(Tensor expected, Tensor actual, double tolerance = 1e-4, string what = "")

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (approaches.md §15.4), in both formulations.</summary>
+/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (the DWA paper's eq. 3-6; docs/dwa.md), in both formulations.</summary>
 public class DwaLossTests
 {
     private static double Value(Tensor t) => t.item<float>();

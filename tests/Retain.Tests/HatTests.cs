@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>HAT (approaches.md §13) and its networks (networks.md §2, §6) on tiny networks built directly.</summary>
+/// <summary>HAT (Serrà et al. 2018; docs/hat.md) and its networks on tiny networks built directly.</summary>
 public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
 {
     private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10];

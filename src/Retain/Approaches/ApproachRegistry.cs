@@ -54,7 +54,4 @@ public static class ApproachRegistry
     public static ApproachEntry Get(string name) =>
         All.FirstOrDefault(a => a.Name == name)
         ?? throw new RetainException($"--approach: unknown approach '{name}' (known: {string.Join(", ", All.Select(a => a.Name))})");
-
-    /// <summary>The name <paramref name="spec"/> is registered under (a run's record names its approach), or null.</summary>
-    public static string? NameOf(ApproachSpec spec) => All.FirstOrDefault(a => ReferenceEquals(a.Spec, spec))?.Name;
 }

@@ -29,7 +29,8 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 }
 
 /// <summary>
-/// Dynamic Weight Allocation (Geilert, "Pay attention to the Task"; approaches.md §15, networks.md §9).
+/// Dynamic Weight Allocation (Geilert, "Pay attention to the Task: Avoid forgetting in sequential learning
+/// through dynamic weight allocation"; docs/dwa.md).
 /// <para>
 /// <b>Method.</b> A context processor embeds each input into e ∈ R^E; from e, a generator per layer produces a mask
 /// M = gate(G(e)) over that layer's weights, so every sample is processed by its own sub-network W ⊙ M. Training
@@ -50,7 +51,7 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 /// which makes the entropy curriculum mandatory; the Fisher diagonal of the masked weights is computed and merged
 /// after each task. The auxiliary losses can ramp in over the first <c>stiff</c> epochs.
 /// </para>
-/// <see cref="DwaOptions.Formulation"/> chooses the formulas. Corrected (approaches.md §15 lists the seed's quirks): the
+/// <see cref="DwaOptions.Formulation"/> chooses the formulas. Corrected (docs/dwa.md, "Corrections of the seed"): the
 /// negative search averages the loss over the whole anchor set and projects with the normalised P; triplet distances
 /// are squared and per sample (paper eq. 3-4); sparsity uses mean |M| (soft) or a straight-through count (binary); every
 /// term is a batch mean; the task code slices correctly; stiffness is clamped to [0, 1]; the Fisher pass zeroes
@@ -68,7 +69,7 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
     public const string DefaultCurriculum = "linear:100:0.2";
 
-    /// <summary>DWA's defaults of the base loop's options (approaches.md §15.1, code defaults).</summary>
+    /// <summary>DWA's defaults of the base loop's options (the seed code's; the paper's §4.3 has the same schedule at lr 0.075).</summary>
     public static TrainingOptions Defaults => new()
     {
         Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750),

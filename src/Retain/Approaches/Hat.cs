@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-/// <summary>HAT's own options (approaches.md §13; the HAT paper searched lamb in 0.1..4 and smax in 25..800).</summary>
+/// <summary>HAT's own options (docs/hat.md; the HAT paper searched lamb in 0.1..4 and smax in 25..800).</summary>
 public sealed record HatOptions : IValidatedOptions
 {
     [Option("lamb", "Weight c of the attention regulariser: how strongly a task is pushed to use few units not used by earlier tasks.")]

@@ -128,9 +128,8 @@ public static class DwaBenchmarks
         manual_seed(seed);
         int[] mixture = [10, 100, 10, 10, 10, 43, 100, 10];
         var options = new DwaOptions();
-        var network = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], mixture, options.Network).Network;
+        var (network, gating) = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], mixture, options.Network);
         Dwa.Initialisation.Apply(network);
-        var gating = (DwaWeightMasks)network.Backbone.Gating;
         var fisher = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape) * 1e-3);
         var (positive, negative, taskNegative) = (rand(gating.EmbeddingSize), rand(gating.EmbeddingSize), rand(gating.EmbeddingSize));
         var scales = DwaLosses.LayerScales(gating.MaskedLayers.Count, scaled: false);

@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 
 namespace Retain.Networks.Dwa;
 
-/// <summary>The DWA network's own options (networks.md §9), defaults as in the seed.</summary>
+/// <summary>The DWA network's own options (docs/dwa.md, "Options"), defaults as in the seed.</summary>
 public sealed record DwaNetworkOptions
 {
     /// <summary>Compute the embedding from the input with the context processor; otherwise the task's one-hot row eye(T)[t].</summary>
@@ -28,7 +28,7 @@ public sealed record DwaNetworkOptions
 }
 
 /// <summary>
-/// DWA's gating (networks.md §9): the first <c>use_stem</c> blocks are ordinary layers; the context processor turns
+/// DWA's gating (docs/dwa.md): the first <c>use_stem</c> blocks are ordinary layers; the context processor turns
 /// their output into an embedding e_b per sample; every later block is a masked layer whose weight is multiplied by
 /// the mask M_b = gate(G_ℓ(e_b)) that its own generator G_ℓ produces from the embedding. Convolution masks come from one
 /// linear map E -> numel(W); dense masks from the factorised generator (<see cref="FactorisedMaskGenerator"/>) or, without
