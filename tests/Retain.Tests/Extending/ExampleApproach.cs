@@ -109,7 +109,7 @@ public sealed class Replay(ApproachContext context, ReplayOptions options) : App
 /// </summary>
 public sealed class ReplaySpec : PlainApproachSpec<ReplayOptions>
 {
-    /// <summary>The replayed term doubles the loss of a batch at the start of a task: its gradients are clipped at 100.</summary>
+    /// <summary>Its own base-loop default on every backbone: gradients clipped at 100, as ewc and lwf have them.</summary>
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, ReplayOptions options) => new() { ClipGradient = 100 };
 
     public override Approach Create(ApproachContext context, ReplayOptions options) => new Replay(context, options);
