@@ -89,10 +89,11 @@ public sealed class Si(ApproachContext context, SiOptions options) : Approach(co
         foreach (var (name, p) in Model.named_parameters())
         {
             if (p.grad is not { } grad) continue;
-            var gradient = State.Importance is null
-                ? grad.clone()
-                : grad - 2 * Settings.Lambda * State.Importance[name] * (p - State.Start![name]);
-            _step[name] = (gradient, p.detach().clone());
+            var before = p.detach().clone();
+            var gradient = grad.clone();
+            if (State.Importance is not null)
+                gradient.addcmul_(State.Importance[name], before - State.Start![name], value: -2 * Settings.Lambda);
+            _step[name] = (gradient, before);
         }
     }
 
@@ -102,7 +103,7 @@ public sealed class Si(ApproachContext context, SiOptions options) : Approach(co
         using var _ = no_grad();
         foreach (var (name, p) in Model.named_parameters())
             if (_step.TryGetValue(name, out var step))
-                State.PathIntegral![name].sub_(step.Gradient * (p - step.Before));
+                State.PathIntegral![name].addcmul_(step.Gradient, step.Before.sub_(p), 1); // before − after = −δ
         // The step's tensors belong to the step's dispose scope.
         _step.Clear();
     }
