@@ -141,11 +141,20 @@ public sealed class RunCommand : Command<RunSettings>
     {
         var config = ConfigFrom(context, s);
         if (s.Threads is { } threads) TorchSharp.torch.set_num_threads(threads);
+        var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
+        RunOutputs.Check(paths);
+        RunOutputs.RequireFree(paths);
         var plan = RunPlan.Resolve(config);
+        // Held until the run ends: a second run onto these outputs is refused. What exists there is looked at again
+        // under the claim, since another run may have written it in between.
+        using var claim = RunOutputs.Lock(plan.Paths);
+        plan = RunPlan.Resolve(config);
         RetainApp.CrashLog = plan.Paths.CrashLog;
         PrintPlan(plan);
         if (plan.Start == RunStart.AlreadyComplete)
         {
+            if (RunOutputs.Complete(plan.Paths).MatrixRestored)
+                AnsiConsole.MarkupLine(Markup.Escape($"{plan.Paths.Output} was missing: written again from {plan.Paths.Json}"));
             AnsiConsole.MarkupLine(Markup.Escape($"{plan.Paths.Json}: {plan.Existing}; nothing to resume."));
             return 0;
         }
@@ -222,7 +231,11 @@ public sealed class RunCommand : Command<RunSettings>
             c.PropagateExceptions();
             c.AddCommand<PlanOnlyCommand>("run").WithData(holder);
         });
-        app.Run(runArguments);
+        try { app.Run(runArguments); }
+        catch (CommandRuntimeException e) when (e.InnerException is not null && RetainApp.UnconvertibleValue(runArguments, 1, typeof(RunSettings)) is { } explained)
+        {
+            throw new RetainException(explained, e);
+        }
         return holder.Plan ?? throw new InvalidOperationException("the run's plan was not resolved");
     }
 

@@ -63,17 +63,26 @@ public interface ICompressionObserver
 /// </summary>
 public static class CompressionExperiment
 {
+    /// <summary>The extensions of the files written at <see cref="CompressionConfig.Output"/>.</summary>
+    public static readonly IReadOnlyList<string> Extensions = [".csv", ".json", ".png"];
+
+    /// <summary>
+    /// Checks everything that can be checked before the data is loaded: the options, and where the results go (a file
+    /// name in a writable folder; existing results, only with <paramref name="overwrite"/>, and never a run's record).
+    /// </summary>
+    public static void Check(CompressionConfig config, bool overwrite)
+    {
+        Training(config);
+        ExperimentRunner.ParseDevice(config.Device);
+        OutputPaths.RequireStem(config.Output, "--output", Extensions, overwrite);
+        var json = config.Output + ".json";
+        if (File.Exists(json) && !IsCompressionRecord(json))
+            throw new RetainException($"--output: {json} is there and is not a compression result (a retain run's record?); write elsewhere");
+    }
+
     public static CompressionRecord Run(CompressionConfig config, ICompressionObserver observer)
     {
-        var info = ApproachRegistry.Get("hat-test");
-        var training = info.Defaults with
-        {
-            Epochs = config.Epochs ?? info.Defaults.Epochs,
-            BatchSize = config.BatchSize ?? info.Defaults.BatchSize,
-            LearningRate = config.LearningRate ?? info.Defaults.LearningRate,
-        };
-        training.Validate();
-        if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
+        var training = Training(config);
         var device = ExperimentRunner.ParseDevice(config.Device);
         CompressionRecord? record = null;
         foreach (var seed in config.Seeds)
@@ -103,12 +112,37 @@ public static class CompressionExperiment
         return record!;
     }
 
+    private static TrainingOptions Training(CompressionConfig config)
+    {
+        var info = ApproachRegistry.Get("hat-test");
+        var training = info.Defaults with
+        {
+            Epochs = config.Epochs ?? info.Defaults.Epochs,
+            BatchSize = config.BatchSize ?? info.Defaults.BatchSize,
+            LearningRate = config.LearningRate ?? info.Defaults.LearningRate,
+        };
+        training.Validate();
+        if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
+        return training;
+    }
+
+    /// <summary>A JSON file as <see cref="Write"/> writes it (an object with the experiment's lamb, smax and runs).</summary>
+    private static bool IsCompressionRecord(string path)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) is System.Text.Json.Nodes.JsonObject o
+                   && o.ContainsKey("lamb") && o.ContainsKey("smax") && o.ContainsKey("runs");
+        }
+        catch (System.Text.Json.JsonException) { return false; }
+    }
+
     /// <summary>Rewrites <c>.csv</c>, <c>.json</c> and <c>.png</c> at <paramref name="output"/> (after every seed).</summary>
     public static void Write(string output, CompressionRecord record)
     {
-        ResultFiles.WriteRecord(output + ".json", record);
-        ResultFiles.WriteText(output + ".csv", Csv(record));
-        HatPlots.CompressionCurves(output + ".png", record);
+        ResultFiles.WriteRecord(output + Extensions[1], record);
+        ResultFiles.WriteText(output + Extensions[0], Csv(record));
+        HatPlots.CompressionCurves(output + Extensions[2], record);
     }
 
     /// <summary>One row per seed and epoch: test accuracy, share of gated weights in use, and per layer the shares of units and weights in use.</summary>

@@ -88,6 +88,7 @@ public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach appro
     public void Load(StateDict state)
     {
         Record = state.Value<RunRecord>("run/record");
+        RunRecordFile.Check(Record, plan.Paths.Checkpoint);
         NextTask = state.Value<int>("run/next_task");
         TaskStarted = state.Value<bool>("run/task_started");
         batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
@@ -108,7 +109,7 @@ public static class ExperimentRunner
 
     public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
-        if (plan.Start == RunStart.AlreadyComplete) return ResultFiles.ReadRecord<RunRecord>(plan.Paths.Json);
+        if (plan.Start == RunStart.AlreadyComplete) return RunOutputs.Complete(plan.Paths).Record;
         var config = plan.Config;
         var info = plan.Approach;
         var device = ParseDevice(config.Device);
