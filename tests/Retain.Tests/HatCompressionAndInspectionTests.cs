@@ -146,22 +146,13 @@ public class HatCompressionAndInspectionTests
 
     private static (int Code, string Output) RunCli(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        console.Profile.Width = 200;
-        return (RetainApp.Run(args, console), output.ToString());
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Output);
     }
 
     private static (int Code, string Error) RunCliError(params string[] args)
     {
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RunCli(args).Code, error.ToString()); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Error);
     }
 }

@@ -67,34 +67,46 @@ public static class CheckpointFile
         var tensors = new Dictionary<string, Tensor>();
         try
         {
+            var (values, tensorEntries) = ReadVerified(path);
+            foreach (var (name, bytes) in tensorEntries)
+            {
+                using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
+                tensors[name[TensorPrefix.Length..]] = Tensor.Load(reader);
+            }
+            return StateDict.From(tensors, values);
+        }
+        catch
+        {
+            foreach (var tensor in tensors.Values) tensor.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Only the plain values (configuration, position, records), without creating any tensor; the whole checkpoint
+    /// is checked as <see cref="Read"/> checks it, so that a damaged one is refused before the run loads its data.
+    /// </summary>
+    public static StateDict ReadValues(string path) => StateDict.From([], ReadVerified(path).Values);
+
+    /// <summary>The values and each tensor entry's bytes, once every entry matches its checksum and every tensor header its length.</summary>
+    private static (JsonObject Values, List<(string Name, byte[] Bytes)> Tensors) ReadVerified(string path)
+    {
+        try
+        {
             using var zip = Open(path);
             var checksums = Checksums(zip, path);
             if (checksums.Keys.FirstOrDefault(name => zip.GetEntry(name) is null) is { } lost)
                 throw Damaged(path, $"its entry {lost} is gone");
             var values = ParseValues(Entry(zip, ValuesEntry, checksums, path), path);
+            var tensors = new List<(string, byte[])>();
             foreach (var entry in zip.Entries.Where(e => e.FullName != ValuesEntry && e.FullName != ChecksumsEntry))
             {
                 if (!entry.FullName.StartsWith(TensorPrefix, StringComparison.Ordinal)) throw Damaged(path, $"it holds an unknown entry {entry.FullName}");
-                tensors[entry.FullName[TensorPrefix.Length..]] = LoadTensor(Entry(zip, entry.FullName, checksums, path), entry.FullName, path);
+                var bytes = Entry(zip, entry.FullName, checksums, path);
+                RequireTensorHeader(bytes, entry.FullName, path);
+                tensors.Add((entry.FullName, bytes));
             }
-            return StateDict.From(tensors, values);
-        }
-        catch (Exception e)
-        {
-            foreach (var tensor in tensors.Values) tensor.Dispose();
-            if (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException)
-                throw new DataFileException(path, $"not a readable checkpoint ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})", e);
-            throw;
-        }
-    }
-
-    /// <summary>Only the plain values (configuration, position, records), checked, without loading any tensor.</summary>
-    public static StateDict ReadValues(string path)
-    {
-        try
-        {
-            using var zip = Open(path);
-            return StateDict.From([], ParseValues(Entry(zip, ValuesEntry, Checksums(zip, path), path), path));
+            return (values, tensors);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException)
         {
@@ -143,10 +155,10 @@ public static class CheckpointFile
         JsonNode.Parse(bytes) as JsonObject ?? throw Damaged(path, $"{ValuesEntry} is not a JSON object");
 
     /// <summary>
-    /// TorchSharp's tensor format (element type, rank, sizes, each LEB128; then the elements), its header checked
-    /// against the entry's length before torch allocates anything.
+    /// TorchSharp's tensor format (element type, rank, sizes, each LEB128; then the elements): the header is checked
+    /// against the entry's length, so that torch never allocates what a damaged header claims.
     /// </summary>
-    private static Tensor LoadTensor(byte[] bytes, string name, string path)
+    private static void RequireTensorHeader(byte[] bytes, string name, string path)
     {
         using var stream = new MemoryStream(bytes, writable: false);
         using var reader = new BinaryReader(stream);
@@ -162,8 +174,6 @@ public static class CheckpointFile
                 throw Damaged(path, $"{name} claims a tensor larger than its entry");
         }
         if (elements * size != stream.Length - stream.Position) throw Damaged(path, $"{name}: its sizes do not match its {bytes.Length} bytes");
-        stream.Position = 0;
-        return Tensor.Load(reader);
     }
 
     private static long Decode(BinaryReader reader, string name, string path)
