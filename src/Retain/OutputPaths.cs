@@ -87,7 +87,7 @@ public static class OutputPaths
             existing = Path.GetDirectoryName(existing) ?? throw new RetainException($"{option} {given}: no existing folder on its path");
         }
         // Permissions alone do not tell (root ignores them, read-only file systems do not show in them): try it.
-        var probe = Path.Combine(existing, $".retain-write-test-{Environment.ProcessId}");
+        var probe = Path.Combine(existing, $".retain-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }

@@ -78,7 +78,12 @@ public static class CustomBenchmark
     private static void Validate(string path, CustomBenchmarkSpec spec)
     {
         void Require(bool ok, string problem) { if (!ok) throw new DataFileException(path, problem); }
-        Require(spec.Datasets.Count > 0, "\"datasets\" is empty");
+        // JSON null passes the deserialiser even for required members.
+        Require(spec.Name is not null, "\"name\" is null");
+        Require(spec.Datasets is not null && spec.Datasets.All(d => d is { Name: not null, Format: not null }), "\"datasets\" must be a list of data sets, each with a name and a format");
+        Require(spec.Tasks is { Type: not null }, "\"tasks\" needs a \"type\"");
+        Require(spec.Normalisation is null || spec.Normalisation is { Mean: not null, Std: not null }, "\"normalisation\" needs \"mean\" and \"std\"");
+        Require(spec.Datasets!.Count > 0, "\"datasets\" is empty");
         Require(spec.Image is { Channels: 1 or 3, Height: > 0 and <= ImageFolderReader.MaxSide, Width: > 0 and <= ImageFolderReader.MaxSide },
             $"\"image\" needs channels 1 or 3 and a height and width of 1..{ImageFolderReader.MaxSide}");
         // 0 would leave no validation sample (a NaN validation loss: no epoch is ever best, the trained weights are

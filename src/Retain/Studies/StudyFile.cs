@@ -50,7 +50,11 @@ public static class StudyFile
         catch (YamlException e) { throw new DataFileException(path, $"line {e.Start.Line}: {FirstLine(e.Message)}"); }
         // YamlDotNet reports some malformed input (a list never closed at the end of the file, a key given twice)
         // with these instead of a YamlException.
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        catch (InvalidOperationException)
+        {
+            throw new DataFileException(path, "not valid YAML: it ends where more was expected (a [ or { not closed?)");
+        }
+        catch (ArgumentException e)
         {
             throw new DataFileException(path, $"not valid YAML ({FirstLine(e.Message)})");
         }
