@@ -190,12 +190,20 @@ public sealed class RunCommand : Command<RunSettings>
         return 0;
     }
 
+    /// <summary>The most torch threads a run may ask for: four per core, at least 64.</summary>
+    internal static int MaxThreads => Math.Max(64, 4 * Environment.ProcessorCount);
+
     /// <summary>What the command line asks for, checked as far as it can be without the approach (that is <see cref="RunPlan.Resolve"/>'s).</summary>
     internal static RunConfig ConfigFrom(CommandContext context, RunSettings s)
     {
         if (s.Name is { } name && (name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".."))
             throw new RetainException($"--name {name}: a name, not a path (use --output for another folder)");
-        if (s.Threads is { } threads) OptionValues.RequireAtLeast("--threads", threads, 1);
+        if (s.Threads is { } threads)
+        {
+            OptionValues.RequireAtLeast("--threads", threads, 1);
+            // Far more threads than cores only slows torch down; a million of them never starts.
+            OptionValues.RequireAtMost("--threads", threads, MaxThreads);
+        }
         return new RunConfig
         {
             Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,

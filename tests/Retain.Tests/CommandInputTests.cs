@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Retain.Evaluation;
 using Retain.Experiments;
+using Retain.Approaches;
+using Retain.Networks;
 using SkiaSharp;
 
 namespace Retain.Tests;
@@ -23,7 +25,7 @@ public class CommandInputTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
     {
         { "name: x\nexperiments: [mnist2\nseeds: 1\napproaches: [sgd]\n", "not valid YAML" },
         { "name: x\nname: y\nexperiments: [mnist2]\nseeds: 1\napproaches: [sgd]\n", "line 2: Duplicate key" },
-        { "name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sgd: *a}\n", "line 4: The anchor 'a' does not exists" },
+        { "name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sgd: *a}\n", "The anchor 'a' does not exists" },
         { "name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sgd: {}}\noptions: " + new string('[', 5000) + new string(']', 5000) + "\n", "nested more than 32 levels deep" },
         { "name: x\nexperiments: [mnist2]\nseeds: 2000000000\napproaches: [sgd]\n", "line 3: seeds: 2000000000 seeds, at most 10000" },
         { "name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {ewc: {grid: {lamb: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], nepochs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], lr: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], sbatch: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}}}\n", "11000 grid points, at most 10000 runs" },
@@ -207,5 +209,37 @@ public class CommandInputTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
         var page = File.ReadAllText(Path.Combine(output, "report.html"));
         Assert.Contains(">a/exp3_sgd_0</h4>", page);
         Assert.Contains(">b/exp3_sgd_0</h4>", page);
+    }
+}
+
+/// <summary>Networks too large for the machine are refused before they are allocated, counted on torch's meta device.</summary>
+public class NetworkBudgetTests : TempFolderTests
+{
+    public static TheoryData<string> Approaches => new(ApproachRegistry.All.Select(a => a.Name));
+
+    [Theory]
+    [MemberData(nameof(Approaches))]
+    public void TheMetaDeviceCountsTheParametersOfEveryApproachsNetwork(string name)
+    {
+        var info = ApproachRegistry.Get(name);
+        var request = new NetworkRequest(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], info.BindOptions(new Dictionary<string, string>(), BackboneRegistry.Mlp));
+        using var network = info.CreateNetwork(request);
+        Assert.Equal(network.ParameterCount, NetworkBudget.CountWithoutAllocating(info, request));
+        Assert.Equal(TorchSharp.DeviceType.CPU, TorchSharp.torch.get_default_device().type);
+    }
+
+    [Theory]
+    [InlineData("retain: error: the dwa network of --emb_size 100000000 has ", "-a", "dwa", "--emb_size", "100000000")]
+    [InlineData("retain: error: the dwa network of --processor_feats 100000,100000 has ", "-a", "dwa", "--processor_feats", "100000,100000")]
+    [InlineData("retain: error: --modules must be at most 256 (got 1000000)", "-a", "pathnet", "--modules", "1000000")]
+    [InlineData("retain: error: --threads must be at most ", "-a", "sgd", "--threads", "1000000")]
+    public void AbsurdSizesAreRefusedBeforeTheNetworkIsAllocated(string expected, params string[] args)
+    {
+        var output = Path.Combine(Folder, "out.txt");
+        var result = CliRunner.Run(["run", "-e", "mnist2", "--nepochs", "1", "--limit", "20", "--data", TestSupport.DataDir, "--output", output, .. args]);
+        Assert.Equal(2, result.Code);
+        Assert.StartsWith(expected, result.Error.Trim());
+        Assert.DoesNotContain("train loss", result.Output);
+        Assert.False(File.Exists(output));
     }
 }

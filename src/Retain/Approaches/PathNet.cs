@@ -23,12 +23,17 @@ public sealed record PathNetOptions : IValidatedOptions, IRequiresEpochs
     /// <summary>Every path trains at least one epoch per generation.</summary>
     public int FewestEpochs => Generations;
 
+    /// <summary>Each module is a network layer of its own: more than this per layer is a mistake, refused before any is built.</summary>
+    public const int MaxModules = 256, MaxPaths = 256;
+
     public void Validate()
     {
         OptionValues.RequireAtLeast("--generations", Generations, 1);
         OptionValues.RequireAtLeast("--paths", Paths, 1);
         OptionValues.RequireAtLeast("--modules", Modules, 1);
         OptionValues.RequireAtLeast("--active", Active, 1);
+        OptionValues.RequireAtMost("--modules", Modules, MaxModules);
+        OptionValues.RequireAtMost("--paths", Paths, MaxPaths);
         if (Active > Modules)
             throw new RetainException($"--active ({Active}) cannot exceed --modules ({Modules}): a random path takes distinct modules");
     }

@@ -123,6 +123,7 @@ public static class ExperimentRunner
         var tasksToRun = config.TestMode ?? taskCount;
 
         var request = new Approaches.NetworkRequest(plan.Backbone, benchmark.InputSize, benchmark.ClassCounts, plan.Options);
+        NetworkBudget.Require(info, request, config.Parameters.Select(p => $"--{p.Key} {p.Value}"));
         var network = info.CreateNetwork(request);
         config.WeightInit?.Apply(network);
         network.to(device);

@@ -1,0 +1,44 @@
+using System.Globalization;
+using Retain.Approaches;
+using TorchSharp;
+
+namespace Retain.Experiments;
+
+/// <summary>
+/// A network too large for this machine (an absurd <c>--emb_size</c>, <c>--processor_feats</c>, ...) is refused
+/// before it is allocated: the approach's network is first built on torch's meta device, which records shapes and
+/// holds no memory, and its parameters are counted. Without this the allocation fails in native code (exit 70 with a
+/// C++ trace) or, with the kernel's overcommit, the process is killed later.
+/// </summary>
+public static class NetworkBudget
+{
+    /// <summary>Parameters, gradients, the best model kept per task and an approach's copy (old model, Fisher): about four times the parameters.</summary>
+    public const int CopiesWhileTraining = 4;
+
+    public static void Require(ApproachInfo approach, NetworkRequest request, IEnumerable<string> givenOptions)
+    {
+        var parameters = CountWithoutAllocating(approach, request);
+        var bytes = (double)parameters * sizeof(float) * CopiesWhileTraining;
+        var available = (double)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes <= available) return;
+        var options = string.Join(" ", givenOptions);
+        throw new RetainException(string.Create(CultureInfo.InvariantCulture,
+            $"the {approach.Name} network {(options.Length > 0 ? $"of {options} " : "")}has {parameters:N0} parameters and needs about {bytes / 1e9:F0} GB to train, more than this machine's {available / 1e9:F0} GB: give smaller sizes"));
+    }
+
+    /// <summary>The parameter count of the network <paramref name="approach"/> builds for <paramref name="request"/>, built on the meta device.</summary>
+    public static long CountWithoutAllocating(ApproachInfo approach, NetworkRequest request)
+    {
+        var saved = torch.get_default_device();
+        torch.set_default_device(torch.device("meta"));
+        try
+        {
+            using var network = approach.CreateNetwork(request);
+            return network.ParameterCount;
+        }
+        finally
+        {
+            torch.set_default_device(saved);
+        }
+    }
+}
