@@ -53,7 +53,7 @@ public static class ReportFixtures
 
     /// <summary>The JSON record retain run writes, with what a report reads; name is experiment_approach_seed[_label].</summary>
     public static void Record(string folder, string name, double[][] accuracy, double[] beforeTraining, double[][] valid,
-        List<EpochRecord> history, int? testMode = null, string[]? tasks = null)
+        List<EpochRecord> history, int? testMode = null, string[]? tasks = null, int? limit = null)
     {
         var parts = name.Split('_');
         var completed = Array.FindLastIndex(accuracy, row => row.Any(v => v != 0)) + 1;
@@ -62,7 +62,7 @@ public static class ReportFixtures
             Experiment = parts[0], Approach = parts[1], Seed = int.Parse(parts[2], CultureInfo.InvariantCulture), Device = "cpu", DataSource = "dat/test",
             TaskNames = tasks ?? ["a", "b", "c"], ClassCounts = [.. (tasks ?? ["a", "b", "c"]).Select(_ => 2)], InputSize = [1, 2, 2], Training = new TrainingOptions(), Network = "mlp",
             Parameters = [], ParameterCount = 10, Accuracy = accuracy, Loss = accuracy, ValidAccuracy = valid, AccuracyBeforeTraining = beforeTraining,
-            History = history, TasksCompleted = completed, TestMode = testMode,
+            History = history, TasksCompleted = completed, TestMode = testMode, Limit = limit,
         });
     }
 
