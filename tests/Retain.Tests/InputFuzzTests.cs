@@ -171,21 +171,9 @@ public class InputFuzzTests : TempFolderTests
     [Fact]
     public void StudyFileParser()
     {
-        const string valid = """
-            name: fuzz
-            output: out
-            experiments: [mnist2, pmnist]
-            seeds: 2
-            options: {nepochs: 3, limit: 200, warmup: "1,10"}
-            approaches:
-              sgd: {}
-              hat:
-                smax: 400
-                grid: {lamb: [0.5, 1], thres-emb: [6, 4]}
-              ewc:
-                zip: {lamb: [100, 1000], fisher-merge: [mean, sum]}
+        const string valid = StudyFileTests.GridStudy + """
             runs:
-              - {approach: dwa, name: tanh, gate: tanh}
+              - {approach: dwa, name: tanh, gate: tanh, warmup: "1,10"}
             references: true
             """;
         StudyEdits(valid).Sample(text =>
