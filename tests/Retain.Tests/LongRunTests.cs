@@ -7,7 +7,7 @@ namespace Retain.Tests;
 /// Long runs that survive, through the real command: killed with SIGKILL at random moments and resumed, stopped
 /// with SIGINT or SIGTERM, and existing results that are never silently replaced.
 /// </summary>
-public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFixture<BaselinesSmallMnist>
+public class LongRunTests(BaselinesSmallMnist mnist, Xunit.Abstractions.ITestOutputHelper log) : TempFolderTests, IClassFixture<BaselinesSmallMnist>
 {
     /// <summary>pmnist's first three tasks on the small slice: about 30 short epochs, one checkpoint per epoch.</summary>
     private string[] ThreeTaskRun(string name, params string[] extra) =>
@@ -46,9 +46,12 @@ public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFi
 
         // What the kills did: each one stopped a run before its end, and the next run continued from the last
         // checkpoint, never from an earlier place, so the runs made their way through the tasks across the kills.
+        log.WriteLine($"kills: 10; each run started at (task, epochs done): {string.Join(", ", starts.Select(s => s?.ToString() ?? "the beginning"))}");
         var reached = starts.Select(s => s ?? (-1, -1)).ToArray();
         Assert.True(reached.Zip(reached.Skip(1)).All(p => p.First.CompareTo(p.Second) <= 0), $"resumed from: {string.Join(", ", starts)}");
         Assert.NotNull(starts[^1]);
+        // A run killed after two epoch lines has written the checkpoint of the first (it comes before the second line),
+        // so the next run starts further on: the seeded draws wait for two lines four times, hence five places at least.
         Assert.True(starts.Distinct().Count() >= 5, $"the kills landed in few places: {string.Join(", ", starts)}");
         ResultComparison.AssertSameResults(Path.Combine(Folder, "reference.txt"), Path.Combine(Folder, "soak.txt"));
     }
