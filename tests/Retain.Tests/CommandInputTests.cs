@@ -158,6 +158,7 @@ public class CommandInputTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
             (Compress(folder + "/"), $"--output {folder}/: names a folder; give a file in it"),
             (Compress(folder), $"--output {folder}: is a folder, not a file"),
             (Compress(""), "--output: empty path, give a file"),
+            (Compress(Path.Combine(Folder, "c.csv")), $"--output {Path.Combine(Folder, "c.csv")}: give the path without extension; compress writes .csv, .json and .png files there"),
             (Compress("/proc/c"), "--output /proc/c: cannot write in /proc"),
             (Compress("/sys/c"), "--output /sys/c: cannot write in /sys"),
             (Compress(Path.Combine(file, "c")), $"{file} is a file, not a folder"),

@@ -75,6 +75,8 @@ public static class CompressionExperiment
         Training(config);
         ExperimentRunner.ParseDevice(config.Device);
         OutputPaths.RequireStem(config.Output, "--output", Extensions, overwrite);
+        if (Extensions.Contains(Path.GetExtension(config.Output), StringComparer.OrdinalIgnoreCase))
+            throw new RetainException($"--output {config.Output}: give the path without extension; compress writes .csv, .json and .png files there (e.g. {Path.ChangeExtension(config.Output, null)})");
         var json = config.Output + ".json";
         if (File.Exists(json) && !IsCompressionRecord(json))
             throw new RetainException($"--output: {json} is there and is not a compression result (a retain run's record?); write elsewhere");
