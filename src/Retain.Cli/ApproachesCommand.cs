@@ -27,16 +27,22 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         return 0;
     }
 
-    public static void Describe(ApproachInfo approach, IAnsiConsole console)
+    public static void Describe(ApproachEntry approach, IAnsiConsole console)
     {
         console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
         console.WriteLine(approach.Description);
-        foreach (var backbone in BackboneRegistry.All)
+        var spec = approach.Spec;
+        var options = spec.Options();
+        // Per backbone, the options whose default there differs from the options record's.
+        var perBackbone = BackboneRegistry.All.ToDictionary(b => b, b => spec.WithDefaults(b));
+        IEnumerable<OptionInfo> OwnOn(BackboneArchitecture backbone) =>
+            perBackbone[backbone].OptionValues.Where(o => options.Single(d => d.Name == o.Name).Value != o.Value);
+        foreach (var (backbone, setup) in perBackbone)
         {
-            var values = approach.OptionDefaultsFor(backbone).Select(o => $"; {o.Key} {o.Value}");
-            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(approach.DefaultsFor(backbone))}{string.Concat(values)}");
+            var values = OwnOn(backbone).Select(o => $"; {o.Name} {o.Value}");
+            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(setup.TrainingDefaults(backbone))}{string.Concat(values)}");
         }
-        var options = approach.Options();
+        if (spec.Network.Gating is { } gating) console.WriteLine($"  network: its own gating ({gating.Name}) on a backbone of layers");
         if (options.Count == 0)
         {
             console.WriteLine("  no options of its own");
@@ -45,11 +51,9 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         var table = new Table().Border(TableBorder.Simple).AddColumns("option", "default", "meaning");
         foreach (var o in options)
         {
-            // A backbone's row in the defaults table replaces the options record's default there.
-            var perBackbone = BackboneRegistry.All
-                .Where(b => approach.OptionDefaultsFor(b).ContainsKey(o.Name))
-                .Select(b => $"{b.Name}: {approach.OptionDefaultsFor(b)[o.Name]}").ToArray();
-            var value = perBackbone.Length == 0 ? o.Value : $"{o.Value} ({string.Join(", ", perBackbone)})";
+            var differing = BackboneRegistry.All
+                .SelectMany(b => OwnOn(b).Where(v => v.Name == o.Name).Select(v => $"{b.Name}: {v.Value}")).ToArray();
+            var value = differing.Length == 0 ? o.Value : $"{o.Value} ({string.Join(", ", differing)})";
             table.AddRow(Markup.Escape("--" + o.Name), Markup.Escape(value), Markup.Escape(o.Help));
         }
         console.Write(table);

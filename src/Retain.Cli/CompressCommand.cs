@@ -86,7 +86,6 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
     public override int Execute(CommandContext context, CompressSettings s, CancellationToken cancellation)
     {
         var hat = new HatTestOptions { Lamb = s.Lamb, Smax = s.Smax };
-        hat.Validate();
         var config = new CompressionConfig
         {
             Experiment = s.Experiment, Seeds = ParseSeeds(s.Seeds), Hat = hat, Device = s.Device,

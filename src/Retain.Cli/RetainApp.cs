@@ -114,7 +114,7 @@ public static class RetainApp
         }
         catch (Exception e) when (e is RetainException or CommandAppException)
         {
-            return Fail(2, explain?.Invoke(e) ?? e.Message);
+            return Fail(2, explain?.Invoke(e) ?? SettingFlags.MessageOf(e));
         }
         catch (Training.NonFiniteLossException e)
         {

@@ -171,11 +171,11 @@ public sealed class RunCommand : Command<RunSettings>
                 AnsiConsole.Progress()
                     .AutoClear(false)
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
-                    .Start(ctx => record = ExperimentRunner.Run(plan, [new ProgressSink(ctx)], interruption));
+                    .Start(ctx => record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), new ProgressSink(ctx)], interruption));
             }
             else
             {
-                record = ExperimentRunner.Run(plan, [new LineSink()], interruption);
+                record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), new LineSink()], interruption);
             }
         }
         catch (RunInterruptedException e)
@@ -287,17 +287,17 @@ public sealed class RunCommand : Command<RunSettings>
 
     private static void PrintPlan(RunPlan plan)
     {
-        var c = plan.Config;
-        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(c.Experiment)}[/], approach [cyan]{c.Approach}[/], seed {c.Seed}, device {c.Device}, network {plan.Backbone.Name}");
+        var (names, setup) = (plan.Names, plan.Setup);
+        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(names.Experiment)}[/], approach [cyan]{Markup.Escape(names.Approach)}[/], seed {setup.Seed}, device {setup.Device}, network {setup.Backbone.Name}");
         if (plan.OptionValues.Count > 0)
-            AnsiConsole.MarkupLine(Markup.Escape($"  {c.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
-        AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(plan.Training)));
+            AnsiConsole.MarkupLine(Markup.Escape($"  {names.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
+        AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(setup.Training)));
         foreach (var note in plan.ScheduleNotes) AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape(note));
         var start = plan.Start switch
         {
             RunStart.Resume => $"resuming from {plan.Paths.Checkpoint}",
             RunStart.Fresh when plan.Existing.State != RunState.Missing || plan.Existing.Checkpoint is not null =>
-                plan.Config.Overwrite ? $"replacing {plan.Existing}" : $"starting again ({plan.Existing} has no checkpoint)",
+                plan.Overwrite ? $"replacing {plan.Existing}" : $"starting again ({plan.Existing} has no checkpoint)",
             _ => null,
         };
         AnsiConsole.MarkupLine(Markup.Escape($"  output {plan.Paths.Output}" + (start is null ? "" : $" ({start})")));

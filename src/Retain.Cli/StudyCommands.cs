@@ -60,8 +60,9 @@ internal static class Studies
             catch (Exception e) when (e is RetainException or CommandAppException)
             {
                 // Name the line of the option the message is about, else the run's line.
-                var option = run.Options.LastOrDefault(o => e.Message.StartsWith("--" + o.Name, StringComparison.Ordinal) || e.Message.Contains($" --{o.Name} ", StringComparison.Ordinal));
-                throw new DataFileException(study.File, $"line {option?.Line ?? run.Line} ({run.Name}): {e.Message}");
+                var message = SettingFlags.MessageOf(e);
+                var option = run.Options.LastOrDefault(o => message.StartsWith("--" + o.Name, StringComparison.Ordinal) || message.Contains($" --{o.Name} ", StringComparison.Ordinal));
+                throw new DataFileException(study.File, $"line {option?.Line ?? run.Line} ({run.Name}): {message}");
             }
         }
         return study;

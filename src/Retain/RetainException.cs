@@ -12,3 +12,17 @@ public sealed class DataFileException(string path, string problem, Exception? in
 {
     public string Path { get; } = path;
 }
+
+/// <summary>
+/// A setting of a library object out of its range, named by the object's type and property
+/// (<c>TrainingOptions.BatchSize must be at least 1 (got 0)</c>). The library knows nothing of command-line flags; the
+/// command line reports the error under its own option name (<c>--sbatch must be at least 1 (got 0)</c>).
+/// </summary>
+public sealed class SettingException(Type owner, string property, string problem)
+    : RetainException($"{owner.Name}.{property} {problem}")
+{
+    public Type Owner { get; } = owner;
+    public string Property { get; } = property;
+    /// <summary>What is wrong, after the setting's name: "must be at least 1 (got 0)".</summary>
+    public string Problem { get; } = problem;
+}

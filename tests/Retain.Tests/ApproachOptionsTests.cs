@@ -35,7 +35,7 @@ public class ApproachOptionsTests
     public void OutOfRangeValuesFailWhenBound(string approach, string expected, params string[] nameValues)
     {
         var values = Enumerable.Range(0, nameValues.Length / 2).ToDictionary(i => nameValues[2 * i], i => nameValues[2 * i + 1]);
-        var error = Assert.Throws<RetainException>(() => ApproachRegistry.Get(approach).BindOptions(values));
+        var error = Assert.Throws<RetainException>(() => ApproachRegistry.Get(approach).Bind(values));
         Assert.StartsWith(expected, error.Message);
     }
 
@@ -43,7 +43,7 @@ public class ApproachOptionsTests
     public void EveryApproachsDefaultsAreInRange()
     {
         foreach (var info in ApproachRegistry.All)
-            info.BindOptions(new Dictionary<string, string>());
+            info.Bind(new Dictionary<string, string>());
     }
 
     [Fact]

@@ -92,9 +92,8 @@ public class BaselinesBehaviourTests
     public void ProgressiveNeverChangesEarlierColumnsAndEvaluatesEachTaskOnItsOwnColumn()
     {
         manual_seed(0);
-        var network = ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes);
-        var columns = (ProgressiveColumns)network.Backbone.Gating;
-        using var progressive = new Progressive(BaselinesToy.Context(network));
+        var (network, columns) = ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes);
+        using var progressive = new Progressive(BaselinesToy.Context(network), columns);
         using var task0 = BaselinesToy.Task(0);
         using var task1 = BaselinesToy.Task(1);
         var initial = network.CopyParameters();
@@ -126,9 +125,8 @@ public class BaselinesBehaviourTests
     public void PathNetFreezesEarlierBestPathsAndEvaluatesEachTaskThroughItsOwnPath()
     {
         manual_seed(0);
-        var network = PathNetModules.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes, moduleCount: 4, activeCount: 2);
-        var modules = (PathNetModules)network.Backbone.Gating;
-        using var pathnet = new PathNet(BaselinesToy.Context(network), new PathNetOptions { Generations = 2, Paths = 2, Modules = 4, Active = 2 });
+        var (network, modules) = PathNetModules.CreateNetwork(BackboneRegistry.Mlp, BaselinesToy.InputSize, BaselinesToy.Classes, moduleCount: 4, activeCount: 2);
+        using var pathnet = new PathNet(BaselinesToy.Context(network), new PathNetOptions { Generations = 2, Paths = 2, Modules = 4, Active = 2 }, modules);
         using var task0 = BaselinesToy.Task(0);
         using var task1 = BaselinesToy.Task(1);
 

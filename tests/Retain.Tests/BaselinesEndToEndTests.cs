@@ -146,15 +146,16 @@ public class BaselinesEndToEndTests(BaselinesSmallMnist mnist) : TempFolderTests
     [Fact]
     public void PathNetOnAlexNetStartsWithAMuchLargerOutputAndSoALowerDefaultRate()
     {
-        var info = Approaches.ApproachRegistry.Get("pathnet");
-        Assert.Equal((0.05, 0.01), (info.DefaultsFor(Networks.BackboneRegistry.Mlp).LearningRate, info.DefaultsFor(Networks.BackboneRegistry.AlexNet).LearningRate));
-        Assert.Equal(1000, info.DefaultsFor(Networks.BackboneRegistry.AlexNet).ClipGradient);
+        var spec = new Approaches.PathNetSpec();
+        var options = new Approaches.PathNetOptions();
+        Assert.Equal((0.05, 0.01), (spec.TrainingDefaults(Networks.BackboneRegistry.Mlp, options).LearningRate, spec.TrainingDefaults(Networks.BackboneRegistry.AlexNet, options).LearningRate));
+        Assert.Equal(1000, spec.TrainingDefaults(Networks.BackboneRegistry.AlexNet, options).ClipGradient);
 
         // Why: summing 3 modules per block compounds over AlexNet's five blocks.
         torch.manual_seed(0);
         using var x = torch.randn(64, 3, 32, 32);
         using var plain = Networks.NetworkFactory.Create(Networks.BackboneRegistry.AlexNet, [3, 32, 32], [10]);
-        using var modular = Networks.PathNetModules.CreateNetwork(Networks.BackboneRegistry.AlexNet, [3, 32, 32], [10], 16, 3);
+        using var modular = Networks.PathNetModules.CreateNetwork(Networks.BackboneRegistry.AlexNet, [3, 32, 32], [10], 16, 3).Network;
         plain.eval();
         modular.eval();
         using var plainLogits = plain.Forward(x, 0);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>The baselines' networks: parameter counts of the seed (networks.md §5, §7, §8) and shapes on both backbones.</summary>
+/// <summary>The baselines' networks: parameter counts of the seed (docs/baselines.md) and shapes on both backbones.</summary>
 public class BaselinesNetworkTests
 {
     private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10]; // 293 classes
@@ -13,28 +13,28 @@ public class BaselinesNetworkTests
     [Fact]
     public void ProgressiveAlexNetHasTheSeedsParameterCounts()
     {
-        Assert.Equal(7160706L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).ParameterCount);
-        Assert.Equal(6841835L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).ParameterCount);
+        Assert.Equal(7160706L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).Network.ParameterCount);
+        Assert.Equal(6841835L, ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).Network.ParameterCount);
     }
 
     [Fact]
     public void PathNetAlexNetHasTheSeedsParameterCounts()
     {
-        Assert.Equal(7092261L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, 16, 3).ParameterCount);
-        Assert.Equal(6995454L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3).ParameterCount);
+        Assert.Equal(7092261L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, 16, 3).Network.ParameterCount);
+        Assert.Equal(6995454L, PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3).Network.ParameterCount);
     }
 
     [Fact]
     public void ColumnsAndModulesAreNarrowedCopiesOfTheBackbone()
     {
         // Progressive, T = 10: int(1.117 · {64, 128, 256, 2048, 2048} / 10); PathNet: int(0.258 · ...).
-        var progressive = ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar);
+        var progressive = ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).Network;
         Assert.Equal([7, 14, 28, 228, 228], progressive.Backbone.Specs.Select(s => s.Outputs));
-        var pathnet = PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3);
+        var pathnet = PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, 16, 3).Network;
         Assert.Equal([16, 33, 66, 528, 528], pathnet.Backbone.Specs.Select(s => s.Outputs));
         // The MLP: mnist2's two columns of int(1.117 · 800 / 2) = 446 units, PathNet modules of int(0.258 · 800) = 206.
-        Assert.All(ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]).Backbone.Specs, s => Assert.Equal(446, s.Outputs));
-        Assert.All(PathNetModules.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], 16, 3).Backbone.Specs, s => Assert.Equal(206, s.Outputs));
+        Assert.All(ProgressiveColumns.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]).Network.Backbone.Specs, s => Assert.Equal(446, s.Outputs));
+        Assert.All(PathNetModules.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], 16, 3).Network.Backbone.Specs, s => Assert.Equal(206, s.Outputs));
     }
 
     [Fact]
@@ -58,8 +58,8 @@ public class BaselinesNetworkTests
         using var x = randn(2, input[0], input[1], input[2]);
         foreach (var network in new[]
                  {
-                     ProgressiveColumns.CreateNetwork(kind, input, classes),
-                     PathNetModules.CreateNetwork(kind, input, classes, 4, 2),
+                     ProgressiveColumns.CreateNetwork(kind, input, classes).Network,
+                     PathNetModules.CreateNetwork(kind, input, classes, 4, 2).Network,
                  })
         {
             network.eval();

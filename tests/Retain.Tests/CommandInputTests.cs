@@ -222,10 +222,10 @@ public class NetworkBudgetTests : TempFolderTests
     [MemberData(nameof(Approaches))]
     public void TheMetaDeviceCountsTheParametersOfEveryApproachsNetwork(string name)
     {
-        var info = ApproachRegistry.Get(name);
-        var request = new NetworkRequest(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], info.BindOptions(new Dictionary<string, string>(), BackboneRegistry.Mlp));
-        using var network = info.CreateNetwork(request);
-        Assert.Equal(network.ParameterCount, NetworkBudget.CountWithoutAllocating(info, request));
+        var setup = ApproachRegistry.Get(name).Bind(new Dictionary<string, string>(), BackboneRegistry.Mlp);
+        var shape = new NetworkShape([1, 28, 28], [5, 5]);
+        using var network = setup.CreateNetwork(BackboneRegistry.Mlp, shape);
+        Assert.Equal(network.ParameterCount, NetworkBudget.CountWithoutAllocating(setup, BackboneRegistry.Mlp, shape));
         Assert.Equal(TorchSharp.DeviceType.CPU, TorchSharp.torch.get_default_device().type);
     }
 

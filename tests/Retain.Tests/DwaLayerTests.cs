@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's masked layers against the per-sample loop, and the DWA network's geometry (networks.md §9).</summary>
+/// <summary>DWA's masked layers against the per-sample loop, and the DWA network's geometry (docs/dwa.md).</summary>
 public class DwaLayerTests
 {
     private static void AssertClose(Tensor expected, Tensor actual, double tolerance = 1e-4, string what = "")
@@ -158,7 +158,7 @@ public class DwaLayerTests
     [Fact]
     public void AlexNetDwaParameterCountsMatchTheSeed()
     {
-        var mixture = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, new DwaNetworkOptions());
+        var mixture = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Mixture, new DwaNetworkOptions()).Network;
         Assert.Equal(28_756_969L, mixture.ParameterCount);
         long Count(string prefix) => mixture.named_parameters().Where(p => p.name.StartsWith(prefix)).Sum(p => p.parameter.numel());
         Assert.Equal(7_446_528L, Count("backbone.gating.mask_c2."));
@@ -166,7 +166,7 @@ public class DwaLayerTests
         Assert.Equal(310_272L, Count("backbone.gating.mask_fc1."));
         Assert.Equal(413_696L, Count("backbone.gating.mask_fc2."));
         Assert.Equal(243_972L, Count("backbone.gating.processor."));
-        Assert.Equal(28_382_002L, DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, new DwaNetworkOptions()).ParameterCount);
+        Assert.Equal(28_382_002L, DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], Cifar, new DwaNetworkOptions()).Network.ParameterCount);
     }
 
     [Theory]
@@ -176,7 +176,7 @@ public class DwaLayerTests
     [InlineData(3, 128L)]
     public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs)
     {
-        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem });
+        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem }).Network;
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
         Assert.Equal([100L, pfc1Inputs], pfc1.shape);
         var gating = (DwaWeightMasks)net.Backbone.Gating;
@@ -187,7 +187,7 @@ public class DwaLayerTests
     public void OnGreyscale28PixelInputsTheProcessorSkipsItsPooling()
     {
         // AlexNet on 1x28x28: c1 gives 64x13x13 (below 14: no pooling), pc2 gives 128x7x7 -> pfc1 reads 6272.
-        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [1, 28, 28], [10], new DwaNetworkOptions());
+        var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [1, 28, 28], [10], new DwaNetworkOptions()).Network;
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
         Assert.Equal([100L, 6272], pfc1.shape);
         net.eval();
@@ -208,7 +208,7 @@ public class DwaLayerTests
         var kind = BackboneRegistry.Get(backbone);
         int[] input = kind == BackboneRegistry.Mlp ? [1, 28, 28] : [3, 32, 32];
         var options = new DwaNetworkOptions { StemLayers = stem, ConcatenateStem = concat, UseProcessor = processor, EmbeddingSize = 8, BottleneckFeatures = 4, ProcessorFeatures = 8 };
-        var net = DwaNetworkFactory.Create(kind, input, [3, 4], options);
+        var net = DwaNetworkFactory.Create(kind, input, [3, 4], options).Network;
         net.eval();
         using var _ = no_grad();
         var context = new ForwardContext(1);
@@ -223,7 +223,7 @@ public class DwaLayerTests
     public void TheMasksOfTheForwardPassAreTheGeneratorsGatedOutput()
     {
         manual_seed(6);
-        var net = DwaNetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [3], new DwaNetworkOptions { EmbeddingSize = 6, Gate = MaskGate.Tanh });
+        var net = DwaNetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [3], new DwaNetworkOptions { EmbeddingSize = 6, Gate = MaskGate.Tanh }).Network;
         net.eval();
         using var _ = no_grad();
         var context = new ForwardContext(0).With(new DwaForwardState { KeepMasks = true });

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (approaches.md §15.4), in both formulations.</summary>
+/// <summary>DWA's auxiliary losses against hand computations on tiny tensors (the DWA paper's eq. 3-6; docs/dwa.md), in both formulations.</summary>
 public class DwaLossTests
 {
     private static double Value(Tensor t) => t.item<float>();
@@ -184,7 +184,7 @@ public class DwaLossTests
         // A narrow AlexNet (conv masks from full generators, dense masks from factorised ones) and a narrow MLP.
         foreach (var (specs, input) in new[] { (Architectures.AlexNet([3, 32, 32], width: 0.1), new long[] { 3, 32, 32 }), (Architectures.Mlp([1, 28, 28], hidden: 24), [1, 28, 28]) })
         {
-            var net = DwaNetworkFactory.Create(specs, [3, 3], new DwaNetworkOptions { EmbeddingSize = 6, BottleneckFeatures = 4, ProcessorFeatures = 8, Gate = MaskGate.Tanh });
+            var net = DwaNetworkFactory.Create(specs, [3, 3], new DwaNetworkOptions { EmbeddingSize = 6, BottleneckFeatures = 4, ProcessorFeatures = 8, Gate = MaskGate.Tanh }).Network;
             var gating = (DwaWeightMasks)net.Backbone.Gating;
             net.train();
             var importance = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape));

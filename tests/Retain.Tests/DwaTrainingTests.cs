@@ -35,12 +35,12 @@ public class DwaTrainingTests : TempFolderTests
     {
         manual_seed(0);
         options = (options ?? new DwaOptions()) with { SparsityWeight = 5 };
-        var network = DwaNetworkFactory.Create(Architectures.Mlp(bench.InputSize, hidden: 64), bench.ClassCounts,
+        var (network, masks) = DwaNetworkFactory.Create(Architectures.Mlp(bench.InputSize, hidden: 64), bench.ClassCounts,
             options.Network with { EmbeddingSize = 16, BottleneckFeatures = 16, ProcessorFeatures = 32 });
         Dwa.Initialisation.Apply(network);
         // No warm-up and a curriculum that reaches every sample by the second epoch: a few epochs must suffice.
         var training = Dwa.Defaults with { Epochs = epochs, Warmup = null, Curriculum = CurriculumSchedule.Parse("linear:2:0.5") };
-        return (new Dwa(new ApproachContext(network, training, CPU, new NumpyRandomState(0)), options), network);
+        return (new Dwa(new ApproachContext(network, training, CPU, new NumpyRandomState(0)), options, masks), network);
     }
 
     private static double[] TrainAll(Dwa dwa, Benchmark bench)
@@ -139,9 +139,9 @@ public class DwaTrainingTests : TempFolderTests
     [Fact]
     public void OptionsBindFromTheCommandLineWithThePresetFirst()
     {
-        var info = ApproachRegistry.Get("dwa");
+        var spec = new DwaSpec();
         DwaOptions Bind(params (string Name, string Value)[] values) =>
-            (DwaOptions)info.BindOptions(values.ToDictionary(v => v.Name, v => v.Value))!;
+            spec.Bind(values.ToDictionary(v => v.Name, v => v.Value), null, "dwa").Options;
 
         var corrected = Bind();
         Assert.Equal((DwaPreset.Corrected, DwaFormulation.Corrected), (corrected.Preset, corrected.Formulation));
@@ -168,26 +168,30 @@ public class DwaTrainingTests : TempFolderTests
             custom.Network.BottleneckFeatures, custom.Network.ProcessorFeatures, custom.EmbeddingSize, custom.StiffnessEpochs!.Value));
 
         // The options as the run record lists them bind back to the same options (a saved model is rebuilt from them).
-        var listed = info.Options(published).ToDictionary(o => o.Name, o => o.Value);
-        Assert.Equal(listed, info.Options(info.BindOptions(listed)).ToDictionary(o => o.Name, o => o.Value));
+        var listed = ApproachOptions.Describe(published).ToDictionary(o => o.Name, o => o.Value);
+        Assert.Equal(listed, spec.Bind(listed, null, "dwa").OptionValues.ToDictionary(o => o.Name, o => o.Value));
 
         Assert.Throws<RetainException>(() => Bind(("use_apex", "true")));
         Assert.Throws<RetainException>(() => Bind(("lamb_loss", "1,2,3")));
         Assert.Throws<RetainException>(() => Bind(("processor_feats", "8")));
         Assert.Throws<RetainException>(() => Bind(("gate", "relu")));
-        Assert.Throws<RetainException>(() => DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [2], new DwaNetworkOptions { StemLayers = 5 }));
+        // A use_stem past the backbone's layers: the library names the setting, the command line its option.
+        var stem = Assert.Throws<SettingException>(() => DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [2], new DwaNetworkOptions { StemLayers = 5 }));
+        Assert.StartsWith("DwaNetworkOptions.StemLayers must be between 0 and 4", stem.Message);
+        Assert.StartsWith("--use_stem must be between 0 and 4", Cli.SettingFlags.MessageOf(stem));
     }
 
     [Fact]
     public void ThePublishedPresetSetsTheBaseLoopOfFinalWarmUnderTheExplicitOptions()
     {
-        var info = ApproachRegistry.Get("dwa");
-        var published = info.BindOptions(new Dictionary<string, string> { ["preset"] = "published" });
-        var defaults = info.DefaultsFor(BackboneRegistry.AlexNet, published);
+        var spec = new DwaSpec();
+        var published = spec.Bind(new Dictionary<string, string> { ["preset"] = "published" }, null, "dwa");
+        var defaults = published.TrainingDefaults(BackboneRegistry.AlexNet);
         // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
         Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
             defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
-        Assert.Same(info.Defaults, info.DefaultsFor(BackboneRegistry.Mlp, info.BindOptions(new Dictionary<string, string>())));
+        var corrected = spec.WithDefaults(BackboneRegistry.Mlp).TrainingDefaults(BackboneRegistry.Mlp);
+        Assert.Equal((Dwa.Defaults with { Curriculum = null }, Dwa.DefaultCurriculum), (corrected with { Curriculum = null }, corrected.Curriculum!.ToString()));
 
         // Through a run: the preset's defaults, and an explicit option on top of them.
         var config = new Experiments.RunConfig

@@ -6,8 +6,8 @@ using Retain.Training;
 namespace Retain.Tests;
 
 /// <summary>
-/// Every registered approach that learns (<see cref="ApproachInfo.LearnsTasks"/>), on every registered backbone, with
-/// its defaults there (<see cref="ApproachDefaults"/>), learns each task of a short run well above chance. The pairs
+/// Every registered approach that learns (<see cref="ApproachSpec.LearnsTasks"/>), on every registered backbone, with
+/// its defaults there (<see cref="ApproachSpec{TOptions}.DefaultOptions"/>, <see cref="ApproachSpec{TOptions}.TrainingDefaults"/>), learns each task of a short run well above chance. The pairs
 /// come from the two registries, so a newly registered approach or backbone is covered as it is.
 /// </summary>
 public class EveryApproachLearnsTests : TempFolderTests
@@ -17,15 +17,15 @@ public class EveryApproachLearnsTests : TempFolderTests
     /// batches of 8 (AlexNet needs a few dozen steps) and three epochs (or the fewest the approach's options allow). A warm-up or a curriculum, where the
     /// defaults have one, would take the whole run: it starts at the full rate, on every sample.
     /// </summary>
-    public static RunConfig ShortRun(ApproachInfo approach, BackboneArchitecture backbone, string output)
+    public static RunConfig ShortRun(ApproachEntry approach, BackboneArchitecture backbone, string output)
     {
-        var options = approach.BindOptions(new Dictionary<string, string>(), backbone);
-        var defaults = approach.DefaultsFor(backbone, options);
+        var setup = approach.Spec.WithDefaults(backbone);
+        var defaults = setup.TrainingDefaults(backbone);
         return new RunConfig
         {
             Experiment = "split-fashion", Approach = approach.Name, Network = backbone, Seed = 0, DataDir = TestSupport.DataDir,
             Output = output, TestMode = 2, Limit = 100, BatchSize = 8, Evaluation = EvaluationSetting.Aware,
-            Epochs = Math.Max(3, (options as IRequiresEpochs)?.FewestEpochs ?? 0),
+            Epochs = Math.Max(3, setup.FewestEpochs),
             Warmup = defaults.Warmup is null ? null : new Warmup(0, 1),
             Curriculum = defaults.Curriculum is null ? null : Curriculum.CurriculumSchedule.Parse("linear:1:1"),
         };
@@ -40,7 +40,7 @@ public class EveryApproachLearnsTests : TempFolderTests
     public static TheoryData<string, string> Pairs()
     {
         var pairs = new TheoryData<string, string>();
-        foreach (var approach in ApproachRegistry.All.Where(a => a.LearnsTasks))
+        foreach (var approach in ApproachRegistry.All.Where(a => a.Spec.LearnsTasks))
             foreach (var backbone in BackboneRegistry.All)
                 pairs.Add(approach.Name, backbone.Name);
         return pairs;

@@ -18,9 +18,9 @@ public class HatCompressionAndInspectionTests : TempFolderTests
     public void CompressionCurveStartsWithEveryUnitInUseAndTheRegulariserFreesUnits()
     {
         using var oneThread = new HatTests.OneTorchThread();
-        var network = HatTests.TinyMlp(taskCount: 1, hidden: 16, HatEmbeddingInit.UniformZeroToTwo);
+        var (network, gates) = HatTests.TinyMlp(taskCount: 1, hidden: 16, HatEmbeddingInit.UniformZeroToTwo);
         using var task = HatTests.ToyTask(seed: 4, count: 256);
-        using var hat = new HatTest(HatTests.Context(network, new TrainingOptions { Epochs = 3, BatchSize = 32 }), new HatTestOptions { Lamb = 4 });
+        using var hat = new HatTest(HatTests.Context(network, new TrainingOptions { Epochs = 3, BatchSize = 32 }), new HatTestOptions { Lamb = 4 }, gates);
         var history = hat.Train(0, task, IgnoredEvents.Instance);
 
         Assert.Equal(history.Count + 1, hat.Curve.Count);
@@ -57,10 +57,9 @@ public class HatCompressionAndInspectionTests : TempFolderTests
     [Fact]
     public void SavedHatModelIsRebuiltAndInspected()
     {
-        var info = ApproachRegistry.Get("hat");
         var options = new HatOptions { Smax = 200 };
-        using var network = info.CreateNetwork(new NetworkRequest(BackboneRegistry.Mlp, [1, 28, 28], [5, 5], options));
-        var gating = (HatUnitGates)network.Backbone.Gating;
+        var (network, gating) = new HatSpec().CreateNetwork(BackboneRegistry.Mlp, new NetworkShape([1, 28, 28], [5, 5]), options);
+        using var _ = network;
         using (no_grad())
         {
             // Task 0 uses the first 1000 units of each layer, task 1 units 500..1999: 500 shared of 2000.
@@ -75,7 +74,7 @@ public class HatCompressionAndInspectionTests : TempFolderTests
         {
             Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
             ClassCounts = [5, 5], InputSize = [1, 28, 28], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
-            Parameters = info.Options(options).ToDictionary(o => o.Name, o => o.Value),
+            Parameters = ApproachOptions.Describe(options).ToDictionary(o => o.Name, o => o.Value),
             Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 2,
         };
         SavedModel.Save(network, dir, "mnist2_hat_0", record);
@@ -117,8 +116,7 @@ public class HatCompressionAndInspectionTests : TempFolderTests
         Assert.Equal(2, code);
         Assert.Contains("file not found", error);
 
-        var info = ApproachRegistry.Get("sgd");
-        using var network = info.CreateNetwork(new NetworkRequest(BackboneRegistry.Mlp, [1, 2, 2], [2], null));
+        using var network = new SgdSpec().CreateNetwork(BackboneRegistry.Mlp, new NetworkShape([1, 2, 2], [2]), new NoOptions());
         SavedModel.Save(network, dir, "toy_sgd_0", new RunRecord
         {
             Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>HAT (approaches.md §13) and its networks (networks.md §2, §6) on tiny networks built directly.</summary>
+/// <summary>HAT (Serrà et al. 2018; docs/hat.md) and its networks on tiny networks built directly.</summary>
 public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
 {
     private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10];
@@ -18,16 +18,16 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     [InlineData(new[] { 10, 10, 10, 10, 10, 10, 10, 10, 10, 10 }, 5812100L)]  // pmnist
     public void MlpHatParameterCountsMatchTheSeed(int[] classes, long expected)
     {
-        using var network = HatUnitGates.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], classes);
+        using var network = HatUnitGates.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], classes).Network;
         Assert.Equal(expected, network.ParameterCount);
     }
 
     [Fact]
     public void AlexNetHatParameterCountsMatchTheSeed()
     {
-        using (var mixture = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture))
+        using (var mixture = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).Network)
             Assert.Equal(7140581L, mixture.ParameterCount);
-        using var cifar = HatTest.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar);
+        using var cifar = HatTest.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Cifar).Network;
         Assert.Equal(6774702L, cifar.ParameterCount);
         // hat-test's embeddings start uniform in [0,2): every unit in use.
         var gates = (HatUnitGates)cifar.Backbone.Gating;
@@ -38,8 +38,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     [Fact]
     public void GatesMultiplyEachUnitAndAreRecordedByLayer()
     {
-        var network = TinyMlp(taskCount: 2, hidden: 3);
-        var gating = (HatUnitGates)network.Backbone.Gating;
+        var (network, gating) = TinyMlp(taskCount: 2, hidden: 3);
         SetEmbedding(gating, layer: 1, task: 1, [6, -6, 6]);
         network.eval();
         using var x = randn(4, 1, 2, 2);
@@ -73,8 +72,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         Assert.Null(gating.WeightMaskView("gating.ec1.weight", masks));
         Assert.Null(gating.WeightMaskView("last.0.weight", masks));
 
-        var mlp = TinyMlp(taskCount: 1, hidden: 3);
-        var mlpGating = (HatUnitGates)mlp.Backbone.Gating;
+        var mlpGating = TinyMlp(taskCount: 1, hidden: 3).Gating;
         var mlpMasks = new Dictionary<string, Tensor> { ["fc1"] = tensor(new[] { 0.2f, 0.9f, 0.5f }), ["fc2"] = tensor(new[] { 1f, 0f, 0.7f }) };
         // First layer: only its own units count; fc2[o,i] = min(g2[o], g1[i]).
         Assert.Equal(new[] { 0.2f, 0.2f, 0.2f, 0.2f, 0.9f, 0.9f, 0.9f, 0.9f, 0.5f, 0.5f, 0.5f, 0.5f }, mlpGating.WeightMaskView("fc1.weight", mlpMasks)!.data<float>().ToArray());
@@ -111,8 +109,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     public void TrainingStepScalesEmbeddingGradientsByTheCompensationFactor()
     {
         using var oneThread = new OneTorchThread();
-        var network = TinyMlp(taskCount: 1, hidden: 3);
-        var gating = (HatUnitGates)network.Backbone.Gating;
+        var (network, gating) = TinyMlp(taskCount: 1, hidden: 3);
         using var task = ToyTask(seed: 5, count: 8);
         // By hand: the first batch (all 8 samples) has s = 1/smax; loss = CE + lamb * mean gate; raw gradient times factor.
         const double s = 1 / 400.0;
@@ -124,7 +121,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         var expected = gating.Embeddings.Select(e => (e.grad! * Hat.EmbeddingGradientFactor(e, s, 400, 50)).detach().clone()).ToArray();
         network.zero_grad();
 
-        using var hat = new GradientProbeHat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 8 }), new HatOptions());
+        using var hat = new GradientProbeHat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 8 }), new HatOptions(), gating);
         hat.Train(0, task, IgnoredEvents.Instance);
         Assert.Equal(s, hat.FirstScale, 12);
         for (var l = 0; l < expected.Length; l++)
@@ -133,7 +130,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     /// <summary>Keeps the embedding gradients of the first step, after HAT's adjustments.</summary>
-    private sealed class GradientProbeHat(ApproachContext context, HatOptions options) : Hat(context, options)
+    private sealed class GradientProbeHat(ApproachContext context, HatOptions options, HatUnitGates gates) : Hat(context, options, gates)
     {
         public Tensor[] FirstEmbeddingGradients { get; private set; } = [];
         public double FirstScale { get; private set; }
@@ -155,9 +152,9 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         Assert.Equal((400 - 1 / 400.0) * 0.96 + 1 / 400.0, Hat.AnnealedScale(400, 960, 1000), 12);
 
         using var oneThread = new OneTorchThread();
-        var network = TinyMlp(taskCount: 1, hidden: 3);
+        var (network, gates) = TinyMlp(taskCount: 1, hidden: 3);
         using var task = ToyTask(seed: 1, count: 1000);
-        using var hat = new ScaleRecordingHat(Context(network, new TrainingOptions { Epochs = 2, BatchSize = 64 }), new HatOptions());
+        using var hat = new ScaleRecordingHat(Context(network, new TrainingOptions { Epochs = 2, BatchSize = 64 }), new HatOptions(), gates);
         hat.Train(0, task, IgnoredEvents.Instance);
         Assert.Equal(32, hat.Scales.Count);
         Assert.Equal(0.0025, hat.Scales[0], 12);
@@ -170,8 +167,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     public void WeightsBothOfWhoseUnitsAnEarlierTaskUsesDoNotChange()
     {
         using var oneThread = new OneTorchThread();
-        var network = TinyMlp(taskCount: 2, hidden: 3);
-        var gating = (HatUnitGates)network.Backbone.Gating;
+        var (network, gating) = TinyMlp(taskCount: 2, hidden: 3);
         // Task 0 uses unit 0 of each layer (gate 1 at s = smax), not units 1 and 2 (gate 0); task 1 starts with all.
         SetEmbedding(gating, 0, 0, [6, -6, -6]);
         SetEmbedding(gating, 1, 0, [6, -6, -6]);
@@ -179,7 +175,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         SetEmbedding(gating, 1, 1, [1, 1, 1]);
         using var first = ToyTask(seed: 2, count: 256);
         using var second = ToyTask(seed: 3, count: 256);
-        using var hat = new Hat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 32, LearningRate = 0.1 }), new HatOptions());
+        using var hat = new Hat(Context(network, new TrainingOptions { Epochs = 1, BatchSize = 32, LearningRate = 0.1 }), new HatOptions(), gating);
 
         hat.Train(0, first, IgnoredEvents.Instance);
         Assert.Equal([1f, 0f, 0f], hat.State.CumulativeMasks["fc1"].data<float>().ToArray());
@@ -228,11 +224,11 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         try
         {
             var options = new TrainingOptions { Epochs = 30, BatchSize = 64, LearningRate = 0.1 };
-            double TaskZeroDrop(Func<MultiHeadNetwork, Approach> create, Gating gating)
+            double TaskZeroDrop<TGating>(Func<MultiHeadNetwork, TGating, Approach> create, TGating gating) where TGating : Gating
             {
                 manual_seed(0);
                 var network = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 28, 28], hidden: 64, depth: 2, dropout: 0), gating, 3), [10, 10, 10]);
-                using var approach = create(network);
+                using var approach = create(network, gating);
                 approach.Train(0, tasks[0], IgnoredEvents.Instance);
                 var learned = approach.Evaluate(0, tasks[0].Test).Accuracy;
                 Assert.True(learned > 0.6, $"task 0 learned to {learned:P1} only");
@@ -243,8 +239,8 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
                 return learned - kept;
             }
 
-            var hatDrop = TaskZeroDrop(n => new Hat(Context(n, options), new HatOptions()), new HatUnitGates());
-            var sgdDrop = TaskZeroDrop(n => new Sgd(Context(n, options)), new Gating());
+            var hatDrop = TaskZeroDrop((n, gates) => new Hat(Context(n, options), new HatOptions(), gates), new HatUnitGates());
+            var sgdDrop = TaskZeroDrop((n, _) => new Sgd(Context(n, options)), new Gating());
             Assert.True(hatDrop <= 0.01, $"hat: task 0 accuracy dropped by {100 * hatDrop:F1} points");
             Assert.True(sgdDrop > 0.01, $"sgd: task 0 accuracy dropped by only {100 * sgdDrop:F1} points");
         }
@@ -265,8 +261,8 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     [Fact]
     public void WeightInitialisationLeavesTheTaskEmbeddingsAlone()
     {
-        using var network = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [1, 28, 28], [2, 2]);
-        var gating = (HatUnitGates)network.Backbone.Gating;
+        var (network, gating) = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, [1, 28, 28], [2, 2]);
+        using var _ = network;
         var before = gating.Embeddings.Select(e => e.detach().clone()).ToArray();
         WeightInit.Parse("kaiming:xavier")!.Apply(network);
         Assert.All(before.Zip(gating.Embeddings), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
@@ -285,7 +281,7 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
         public void Dispose() => set_num_threads(_threads);
     }
 
-    private sealed class ScaleRecordingHat(ApproachContext context, HatOptions options) : Hat(context, options)
+    private sealed class ScaleRecordingHat(ApproachContext context, HatOptions options, HatUnitGates gates) : Hat(context, options, gates)
     {
         public List<double> Scales { get; } = [];
 
@@ -297,11 +293,12 @@ public class HatTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     /// <summary>An MLP on 2x2 single-channel inputs: fc1 4 -> hidden, fc2 hidden -> hidden, no dropout, HAT gates.</summary>
-    internal static MultiHeadNetwork TinyMlp(int taskCount, int hidden, HatEmbeddingInit init = HatEmbeddingInit.StandardNormal)
+    internal static GatedNetwork<HatUnitGates> TinyMlp(int taskCount, int hidden, HatEmbeddingInit init = HatEmbeddingInit.StandardNormal)
     {
         manual_seed(0);
         var specs = Architectures.Mlp([1, 2, 2], hidden: hidden, depth: 2, dropout: 0);
-        return new MultiHeadNetwork(new Backbone(specs, new HatUnitGates(init), taskCount), Enumerable.Repeat(2, taskCount).ToArray());
+        var gates = new HatUnitGates(init);
+        return new(new MultiHeadNetwork(new Backbone(specs, gates, taskCount), Enumerable.Repeat(2, taskCount).ToArray()), gates);
     }
 
     internal static ApproachContext Context(MultiHeadNetwork network, TrainingOptions options) =>

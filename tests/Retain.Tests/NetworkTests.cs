@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>Shapes and parameter counts of the seed's networks (networks.md).</summary>
+/// <summary>Shapes and parameter counts of the seed's networks (docs/hat.md, docs/baselines.md).</summary>
 public class NetworkTests
 {
     private static readonly int[] Mixture = [10, 100, 10, 10, 10, 43, 100, 10]; // 293 classes

@@ -87,7 +87,8 @@ public class ResumeTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFix
         var interruptions = 0;
         foreach (var stop in new[] { new InterruptAt(taskTested: 0), new InterruptAt(epochEnd: (1, 0)), new InterruptAt(step: 3) })
         {
-            try { ExperimentRunner.Run(RunPlan.Resolve(resumed), [stop], stop.Interruption); }
+            var plan = RunPlan.Resolve(resumed);
+            try { ExperimentRunner.Run(plan, [.. plan.FileSinks(), stop], stop.Interruption); }
             catch (RunInterruptedException)
             {
                 interruptions++;

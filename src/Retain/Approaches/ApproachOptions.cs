@@ -20,8 +20,9 @@ public sealed class OptionAttribute(string name, string help) : Attribute
 }
 
 /// <summary>
-/// An options record whose values have ranges (λ &gt;= 0, counts &gt;= 1, ...). <see cref="ApproachOptions.Bind"/>
-/// checks them, so a bad value fails with one line naming the option before any data is loaded.
+/// An options record whose values have ranges (λ &gt;= 0, counts &gt;= 1, ...). An approach's spec checks them when it
+/// takes the options (<see cref="ApproachSpec{TOptions}.With"/>), so a bad value fails with one line naming the option
+/// before any data is loaded.
 /// </summary>
 public interface IValidatedOptions
 {
@@ -29,44 +30,43 @@ public interface IValidatedOptions
     void Validate();
 }
 
-/// <summary>
-/// An approach's options record that changes the approach's base-loop defaults (a preset that sets the learning
-/// rate, for example). Applied after the backbone's defaults and before the options given on the command line, which
-/// still win.
-/// </summary>
-public interface IAdjustsTrainingDefaults
-{
-    Training.TrainingOptions AdjustDefaults(Training.TrainingOptions defaults);
-}
-
-/// <summary>An approach's options record that needs runs of at least <see cref="FewestEpochs"/> epochs per task (PathNet: one per generation).</summary>
-public interface IRequiresEpochs
-{
-    int FewestEpochs { get; }
-}
-
 /// <summary>One declared option of an approach, with its value (the default, or a bound record's) as text.</summary>
 public sealed record OptionInfo(string Name, string Help, Type Type, string Value);
 
 /// <summary>
-/// Binds <c>--name value</c> pairs to an approach's typed options record. Unknown names, ill-typed values and values
-/// out of range (<see cref="IValidatedOptions"/>) are errors naming the option (the seed silently ignored typos).
+/// Binds <c>--name value</c> pairs to an approach's typed options record. Unknown names and ill-typed values are errors
+/// naming the option (the seed silently ignored typos); values out of range are the spec's to refuse
+/// (<see cref="IValidatedOptions"/>).
 /// </summary>
 public static class ApproachOptions
 {
-    /// <summary>The declared options with their values in <paramref name="options"/> (default: a fresh record's defaults).</summary>
-    public static IReadOnlyList<OptionInfo> Describe(Type optionsType, object? options = null)
-    {
-        options ??= Activator.CreateInstance(optionsType)!;
-        return Declared(optionsType)
+    /// <summary>The declared options of <paramref name="optionsType"/> with a fresh record's defaults.</summary>
+    public static IReadOnlyList<OptionInfo> Describe(Type optionsType) => Describe(optionsType, Activator.CreateInstance(optionsType)!);
+
+    /// <summary>The declared options with their values in <paramref name="options"/>.</summary>
+    public static IReadOnlyList<OptionInfo> Describe<TOptions>(TOptions options) where TOptions : class => Describe(typeof(TOptions), options);
+
+    private static OptionInfo[] Describe(Type optionsType, object options) =>
+        Declared(optionsType)
             .Select(p => new OptionInfo(p.Attribute.Name, p.Attribute.Help, p.Property.PropertyType, Format(p.Property.GetValue(options))))
             .ToArray();
-    }
 
-    public static object Bind(Type optionsType, IReadOnlyDictionary<string, string> values, string approach)
+    /// <summary>
+    /// A <typeparamref name="TOptions"/> record from <paramref name="values"/> (option name → text): the options
+    /// <paramref name="start"/> sets differently from a fresh record's defaults first (an approach's defaults on a
+    /// backbone), then presets (<see cref="OptionAttribute.BindsFirst"/>), then the other values.
+    /// <paramref name="approach"/> names the approach in errors.
+    /// </summary>
+    public static TOptions Bind<TOptions>(IReadOnlyDictionary<string, string> values, string approach, TOptions? start = null) where TOptions : class, new()
     {
-        var options = Activator.CreateInstance(optionsType)!;
-        var declared = Declared(optionsType).ToDictionary(p => p.Attribute.Name);
+        var options = new TOptions();
+        var declared = Declared(typeof(TOptions)).ToDictionary(p => p.Attribute.Name);
+        if (start is not null)
+        {
+            var fresh = new TOptions();
+            foreach (var (property, _) in declared.Values)
+                if (Format(property.GetValue(start)) != Format(property.GetValue(fresh))) property.SetValue(options, property.GetValue(start));
+        }
         foreach (var (name, text) in values.OrderBy(v => declared.TryGetValue(v.Key, out var d) && d.Attribute.BindsFirst ? 0 : 1))
         {
             if (!declared.TryGetValue(name, out var target))
@@ -75,7 +75,6 @@ public static class ApproachOptions
                     : $"--{name}: not an option of {approach} (its options: {string.Join(", ", declared.Keys.Select(k => "--" + k))})");
             target.Property.SetValue(options, Parse(target.Property.PropertyType, text, name));
         }
-        (options as IValidatedOptions)?.Validate();
         return options;
     }
 

@@ -29,7 +29,8 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 }
 
 /// <summary>
-/// Dynamic Weight Allocation (Geilert, "Pay attention to the Task"; approaches.md §15, networks.md §9).
+/// Dynamic Weight Allocation (Geilert, "Pay attention to the Task: Avoid forgetting in sequential learning
+/// through dynamic weight allocation"; docs/dwa.md).
 /// <para>
 /// <b>Method.</b> A context processor embeds each input into e ∈ R^E; from e, a generator per layer produces a mask
 /// M = gate(G(e)) over that layer's weights, so every sample is processed by its own sub-network W ⊙ M. Training
@@ -50,7 +51,7 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 /// which makes the entropy curriculum mandatory; the Fisher diagonal of the masked weights is computed and merged
 /// after each task. The auxiliary losses can ramp in over the first <c>stiff</c> epochs.
 /// </para>
-/// <see cref="DwaOptions.Formulation"/> chooses the formulas. Corrected (approaches.md §15 lists the seed's quirks): the
+/// <see cref="DwaOptions.Formulation"/> chooses the formulas. Corrected (docs/dwa.md, "Corrections of the seed"): the
 /// negative search averages the loss over the whole anchor set and projects with the normalised P; triplet distances
 /// are squared and per sample (paper eq. 3-4); sparsity uses mean |M| (soft) or a straight-through count (binary); every
 /// term is a batch mean; the task code slices correctly; stiffness is clamped to [0, 1]; the Fisher pass zeroes
@@ -68,7 +69,7 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
     public const string DefaultCurriculum = "linear:100:0.2";
 
-    /// <summary>DWA's defaults of the base loop's options (approaches.md §15.1, code defaults).</summary>
+    /// <summary>DWA's defaults of the base loop's options (the seed code's; the paper's §4.3 has the same schedule at lr 0.075).</summary>
     public static TrainingOptions Defaults => new()
     {
         Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750),
@@ -89,20 +90,16 @@ public sealed class Dwa : Approach, IRunArtifacts
     private Dictionary<string, Tensor>? _importanceByLayer;
     private const string TripletScalar = "dwa/triplet", AttentionScalar = "dwa/att", SparsityScalar = "dwa/sparsity", MaskUseScalar = "dwa/mask_use";
 
-    public Dwa(ApproachContext context, DwaOptions options) : base(WithCurriculum(context))
+    /// <param name="context">its training options have a curriculum (<see cref="DwaSpec"/> sees to it).</param>
+    /// <param name="masks">the weight masks that gate the context's network (<see cref="DwaNetworkFactory"/>).</param>
+    public Dwa(ApproachContext context, DwaOptions options, DwaWeightMasks masks) : base(context)
     {
+        if (context.Options.Curriculum is null)
+            throw new ArgumentException("dwa places its anchors on simple samples, so it trains with a curriculum (its spec gives the default one)", nameof(context));
         _options = options;
-        _masks = context.Network.Backbone.Gating as DwaWeightMasks
-            ?? throw new RetainException("dwa needs its own network (DwaNetworkFactory): masked layers and a context processor");
+        _masks = masks;
         _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);
     }
-
-    /// <summary>
-    /// The curriculum is mandatory: anchors are placed on simple samples, and without one every sample has complexity 1
-    /// (the seed crashed). Without a --curriculum DWA uses <see cref="DefaultCurriculum"/>.
-    /// </summary>
-    private static ApproachContext WithCurriculum(ApproachContext context) => context.Options.Curriculum is not null ? context
-        : context with { Options = context.Options with { Curriculum = CurriculumSchedule.Parse(DefaultCurriculum) } };
 
     public DwaState State { get; } = new();
     public DwaOptions Settings => _options;
@@ -351,4 +348,28 @@ public sealed class Dwa : Approach, IRunArtifacts
         State.Dispose();
         base.Dispose();
     }
+}
+
+/// <summary>
+/// dwa: DWA's weight masks on a backbone of layers (alexnet_dwa on AlexNet, an extension of the seed on the others),
+/// initialised as every published run was (<see cref="Dwa.Initialisation"/>; the seed left the masked layers
+/// uninitialised; --weight-init, applied afterwards, overrides it); DWA's base-loop defaults (<see cref="Dwa.Defaults"/>)
+/// as the preset adjusts them. The curriculum is mandatory: anchors are placed on simple samples, and without one every
+/// sample has complexity 1 (the seed crashed), so a run without one gets <see cref="Dwa.DefaultCurriculum"/>.
+/// </summary>
+public sealed class DwaSpec : GatedApproachSpec<DwaOptions, DwaWeightMasks>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, DwaOptions options) => options.AdjustDefaults(Dwa.Defaults);
+
+    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) =>
+        training.Curriculum is not null ? training : training with { Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum) };
+
+    public override GatedNetwork<DwaWeightMasks> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, DwaOptions options)
+    {
+        var built = DwaNetworkFactory.Create(backbone, shape.InputSize, shape.ClassCounts, options.Network);
+        Dwa.Initialisation.Apply(built.Network);
+        return built;
+    }
+
+    public override Dwa Create(ApproachContext context, DwaOptions options, DwaWeightMasks gating) => new(context, options, gating);
 }

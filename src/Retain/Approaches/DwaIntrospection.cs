@@ -49,7 +49,7 @@ public sealed record DwaEmbeddingSummary
 }
 
 /// <summary>
-/// DWA's introspection after the last task (approaches.md §15.6, metrics-and-results.md §4): for each task, 10 random
+/// DWA's introspection after the last task (docs/dwa.md, "Options", introspection): for each task, 10 random
 /// test inputs with their embeddings, logits and masks (JSON + .npy files) and a figure like the paper's figure 7
 /// (conv masks averaged over the kernel axes to out x in, dense masks as out x in, colour map plasma); then a summary
 /// of the embedding space (centroid distances, spreads, PCA figure). Files go to <c>&lt;folder&gt;/&lt;run name&gt;.dwa/</c>

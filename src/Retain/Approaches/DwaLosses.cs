@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Retain.Approaches;
 
 /// <summary>
-/// DWA's auxiliary losses (approaches.md §15.4) as functions of tensors, in either formulation. Corrected: every
+/// DWA's auxiliary losses (the paper's eq. 3-6; docs/dwa.md) as functions of tensors, in either formulation. Corrected: every
 /// per-sample term is averaged over the batch, like the cross-entropy, so a λ means the same at any batch size.
 /// Seed: the seed code's formulas, which sum over the batch and differ term by term (each function says how).
 /// </summary>

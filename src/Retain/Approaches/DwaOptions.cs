@@ -16,7 +16,7 @@ public enum DwaPreset
     Published,
 }
 
-/// <summary>Which formulas DWA's auxiliary terms, its Fisher pass and its anchor search follow (approaches.md §15).</summary>
+/// <summary>Which formulas DWA's auxiliary terms, its Fisher pass and its anchor search follow (docs/dwa.md, "Corrections of the seed").</summary>
 public enum DwaFormulation
 {
     /// <summary>What the paper describes: per-sample squared triplet distances, batch means, mean |M| sparsity, an exact Fisher diagonal.</summary>
@@ -32,14 +32,14 @@ public enum DwaFormulation
 }
 
 /// <summary>
-/// DWA's options (approaches.md §15.1 and networks.md §9), named as in the seed. <c>--preset</c> picks a set of defaults
+/// DWA's options (docs/dwa.md, "Options"; the paper's §4.3), named as in the seed. <c>--preset</c> picks a set of defaults
 /// (<see cref="DwaPreset"/>) and options given explicitly override it. The λ defaults follow the formulation: the seed's
 /// values for its own formulas, values calibrated on validation data for the corrected ones (docs/dwa.md).
 /// Both presets initialise the network as every published run did (<see cref="Dwa.Initialisation"/>). The base loop's
 /// options are DWA's defaults of the run options (<see cref="Dwa.Defaults"/>), which the published preset adjusts
-/// (<see cref="AdjustDefaults"/>).
+/// (<see cref="AdjustDefaults"/>, applied by <see cref="DwaSpec"/>).
 /// </summary>
-public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
+public sealed record DwaOptions : IValidatedOptions
 {
     private readonly DwaPreset _preset;
 
@@ -61,7 +61,7 @@ public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
     [Option("formulation", "corrected (the paper's formulas: per-sample squared triplet distances, batch means, sparsity of mean |M|, exact Fisher) or seed (the seed code's formulas with its quirks, as the published numbers were made)")]
     public DwaFormulation Formulation { get; init; }
 
-    /// <summary>The seed code's λ_triplet, λ_att (approaches.md §15.1).</summary>
+    /// <summary>The seed code's λ_triplet, λ_att (the paper's §4.3 gives λ1 = 20, λ2 = 0.1).</summary>
     public static readonly double[] SeedLossWeights = [10, 0.05];
     /// <summary>λ_triplet, λ_att of the published run (final-warm).</summary>
     public static readonly double[] PublishedLossWeights = [20, 0.05];
@@ -158,7 +158,7 @@ public sealed record DwaOptions : IValidatedOptions, IAdjustsTrainingDefaults
     /// <summary>
     /// The published preset's base-loop options (final-warm): lr 0.05 (the seed's run script always passed its own
     /// default), warm-up 20 epochs at lr/1000, 200 epochs, and a learning rate that never decays, because the seed's
-    /// reversed patience test never fired (spec README §2), so every task ran all its epochs at 0.05.
+    /// reversed patience test never fired (docs/running.md, "Corrections of the seed in the base loop"), so every task ran all its epochs at 0.05.
     /// </summary>
     public TrainingOptions AdjustDefaults(TrainingOptions defaults) => Preset != DwaPreset.Published ? defaults : defaults with
     {

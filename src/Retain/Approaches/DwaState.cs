@@ -9,7 +9,7 @@ namespace Retain.Approaches;
 public sealed record AnchorSearch(int Task, int Epoch, int AnchorSamples, double NegativeLoss, double? TaskNegativeLoss, double PositiveNorm);
 
 /// <summary>
-/// Everything DWA carries from batch to batch and task to task (approaches.md §15.2): the current anchors P
+/// Everything DWA carries from batch to batch and task to task (docs/dwa.md): the current anchors P
 /// (positive), N (negative) and N_T (task negative, kept from the previous task until replaced), the latest positive
 /// anchor of every finished task, and the merged Fisher diagonal of the masked layers' weights (by parameter name).
 /// Anchors are plain arrays; <see cref="ToFile"/> / <see cref="FromFile"/> convert the whole state to and from a

@@ -1,4 +1,5 @@
 using Retain.Data;
+using Retain.Networks;
 using Retain.Training;
 using static TorchSharp.torch;
 
@@ -83,4 +84,12 @@ public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(
         ParameterSet.DisposeAll(State.Fisher);
         base.Dispose();
     }
+}
+
+/// <summary>ewc: any backbone, gradients clipped at 100 (<see cref="Ewc.Defaults"/>).</summary>
+public sealed class EwcSpec : PlainApproachSpec<EwcOptions>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, EwcOptions options) => Ewc.Defaults;
+
+    public override Approach Create(ApproachContext context, EwcOptions options) => new Ewc(context, options);
 }

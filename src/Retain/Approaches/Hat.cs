@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-/// <summary>HAT's own options (approaches.md §13; the HAT paper searched lamb in 0.1..4 and smax in 25..800).</summary>
+/// <summary>HAT's own options (docs/hat.md; the HAT paper searched lamb in 0.1..4 and smax in 25..800).</summary>
 public sealed record HatOptions : IValidatedOptions
 {
     [Option("lamb", "Weight c of the attention regulariser: how strongly a task is pushed to use few units not used by earlier tasks.")]
@@ -67,11 +67,10 @@ public sealed class HatState : IDisposable
 /// </summary>
 public class Hat : Approach
 {
-    public Hat(ApproachContext context, HatOptions options) : base(context)
+    public Hat(ApproachContext context, HatOptions options, HatUnitGates unitGates) : base(context)
     {
         Settings = options;
-        UnitGates = Model.Backbone.Gating as HatUnitGates
-            ?? throw new ArgumentException("HAT trains a network whose backbone is gated by HatUnitGates", nameof(context));
+        UnitGates = unitGates;
     }
 
     public HatOptions Settings { get; }
@@ -189,4 +188,13 @@ public class Hat : Approach
         base.Dispose();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>hat: HAT's unit gates on every block of a backbone of layers (<see cref="HatUnitGates.CreateNetwork"/>).</summary>
+public sealed class HatSpec : GatedApproachSpec<HatOptions, HatUnitGates>
+{
+    public override GatedNetwork<HatUnitGates> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, HatOptions options) =>
+        HatUnitGates.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+
+    public override Approach Create(ApproachContext context, HatOptions options, HatUnitGates gating) => new Hat(context, options, gating);
 }

@@ -30,7 +30,7 @@ public sealed record CompressionPoint(int Epoch, double TestAccuracy, double Use
 /// (gates as good as binary: a unit is either in or out). After every epoch it records the test accuracy and the used
 /// capacity (<see cref="Curve"/>); <c>retain compress</c> runs it on one task and plots the curve.
 /// </summary>
-public sealed class HatTest(ApproachContext context, HatTestOptions options) : Hat(context, options.ToHat())
+public sealed class HatTest(ApproachContext context, HatTestOptions options, HatUnitGates unitGates) : Hat(context, options.ToHat(), unitGates)
 {
     private readonly List<CompressionPoint> _curve = [];
 
@@ -40,7 +40,7 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
     protected override double EvaluationScale => 10000 * Settings.Smax;
 
     /// <summary>The network hat-test trains: the experiment's HAT network with embeddings uniform in [0,2).</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts) =>
+    public static GatedNetwork<HatUnitGates> CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts) =>
         HatUnitGates.CreateNetwork(backbone, inputSize, classCounts, HatEmbeddingInit.UniformZeroToTwo);
 
     protected override void PrepareTask(int task, TaskData data)
@@ -75,4 +75,13 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options) : H
         _curve.Clear();
         _curve.AddRange(state.Value<List<CompressionPoint>>("curve"));
     }
+}
+
+/// <summary>hat-test: HAT's network with every unit in use at the start (<see cref="HatTest.CreateNetwork"/>).</summary>
+public sealed class HatTestSpec : GatedApproachSpec<HatTestOptions, HatUnitGates>
+{
+    public override GatedNetwork<HatUnitGates> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, HatTestOptions options) =>
+        HatTest.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+
+    public override HatTest Create(ApproachContext context, HatTestOptions options, HatUnitGates gating) => new(context, options, gating);
 }

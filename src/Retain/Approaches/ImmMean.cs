@@ -62,3 +62,9 @@ public sealed class ImmMean : Approach
         base.Dispose();
     }
 }
+
+/// <summary>imm-mean: any backbone, the base loop's defaults.</summary>
+public sealed class ImmMeanSpec : PlainApproachSpec<ImmMeanOptions>
+{
+    public override Approach Create(ApproachContext context, ImmMeanOptions options) => new ImmMean(context, options);
+}

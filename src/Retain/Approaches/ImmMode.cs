@@ -1,4 +1,5 @@
 using Retain.Data;
+using Retain.Networks;
 using Retain.Training;
 using static TorchSharp.torch;
 
@@ -97,4 +98,12 @@ public sealed class ImmMode : Approach
         ParameterSet.DisposeAll(_fisher);
         base.Dispose();
     }
+}
+
+/// <summary>imm-mode: any backbone, gradients clipped at 1000.</summary>
+public sealed class ImmModeSpec : PlainApproachSpec<ImmModeOptions>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, ImmModeOptions options) => new() { ClipGradient = 1000 };
+
+    public override Approach Create(ApproachContext context, ImmModeOptions options) => new ImmMode(context, options);
 }

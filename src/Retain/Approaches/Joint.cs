@@ -9,14 +9,13 @@ namespace Retain.Approaches;
 /// from its initial weights and is trained on the union of the training sets of all tasks so far, each sample
 /// through its own task's head (mixed-task batches, loss = mean over the batch of each sample's cross-entropy), and
 /// model selection uses the union of their validation sets. Otherwise it is the base loop, as FACIL's joint swaps in
-/// the union and calls the base loop. Warm-up and curriculum do not apply.
+/// the union and calls the base loop. Warm-up and curriculum do not apply (<see cref="JointSpec"/> leaves them out).
 /// </summary>
 public sealed class Joint : Approach
 {
     private readonly Dictionary<string, Tensor> _initial;
 
-    public Joint(ApproachContext context) : base(context with { Options = context.Options with { Warmup = null, Curriculum = null } }) =>
-        _initial = Model.CopyParameters();
+    public Joint(ApproachContext context) : base(context) => _initial = Model.CopyParameters();
 
     /// <summary>How many training samples the last call of <see cref="Train"/> used (all tasks so far).</summary>
     public int TrainingSamples { get; private set; }
@@ -44,4 +43,12 @@ public sealed class Joint : Approach
         ParameterSet.DisposeAll(_initial);
         base.Dispose();
     }
+}
+
+/// <summary>joint: any backbone; it trains on the union of the tasks so far from scratch, so without a warm-up or a curriculum.</summary>
+public sealed class JointSpec : PlainApproachSpec<NoOptions>
+{
+    protected override TrainingOptions Adapt(TrainingOptions training, NoOptions options) => training with { Warmup = null, Curriculum = null };
+
+    public override Approach Create(ApproachContext context, NoOptions options) => new Joint(context);
 }

@@ -68,3 +68,23 @@ public sealed class Lfl : Approach
         base.Dispose();
     }
 }
+
+/// <summary>
+/// lfl: any backbone (without dropout on the distilled layer), gradients clipped at 200. The seed's λ = 0.05 holds the
+/// features so hard that the second task stays at chance on the MLP or barely learns on AlexNet; there λ is the value
+/// of best mean validation accuracy over both tasks (docs/defaults.md).
+/// </summary>
+public sealed class LflSpec : PlainApproachSpec<LflOptions>
+{
+    public override LflOptions DefaultOptions(BackboneArchitecture backbone) =>
+        backbone == BackboneRegistry.Mlp ? new LflOptions { Lamb = 1e-4 }
+        : backbone == BackboneRegistry.AlexNet ? new LflOptions { Lamb = 1e-3 }
+        : new LflOptions();
+
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, LflOptions options) => new() { ClipGradient = 200 };
+
+    public override MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, LflOptions options) =>
+        Lfl.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+
+    public override Approach Create(ApproachContext context, LflOptions options) => new Lfl(context, options);
+}

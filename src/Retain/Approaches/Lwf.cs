@@ -87,3 +87,11 @@ public sealed class Lwf : Approach
         base.Dispose();
     }
 }
+
+/// <summary>lwf: any backbone, gradients clipped at 100.</summary>
+public sealed class LwfSpec : PlainApproachSpec<LwfOptions>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, LwfOptions options) => new() { ClipGradient = 100 };
+
+    public override Approach Create(ApproachContext context, LwfOptions options) => new Lwf(context, options);
+}

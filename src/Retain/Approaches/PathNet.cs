@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Approaches;
 
-public sealed record PathNetOptions : IValidatedOptions, IRequiresEpochs
+public sealed record PathNetOptions : IValidatedOptions
 {
     [Option("generations", "Generations of the path search per task; every path trains nepochs / generations epochs per generation (the seed's grid: 5 to 200).")]
     public int Generations { get; init; } = 20;
@@ -19,9 +19,6 @@ public sealed record PathNetOptions : IValidatedOptions, IRequiresEpochs
 
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
-
-    /// <summary>Every path trains at least one epoch per generation.</summary>
-    public int FewestEpochs => Generations;
 
     /// <summary>Each module is a network layer of its own: more than this per layer is a mistake, refused before any is built.</summary>
     public const int MaxModules = 256, MaxPaths = 256;
@@ -59,13 +56,9 @@ public sealed class PathNet : Approach
     /// <summary>Every module's weights as built, by "layer.module.name" (what unused modules are reset to).</summary>
     private readonly Dictionary<string, Tensor> _initial = [];
 
-    public PathNet(ApproachContext context, PathNetOptions options) : base(context)
+    public PathNet(ApproachContext context, PathNetOptions options, PathNetModules modules) : base(context)
     {
-        _modules = Model.Backbone.Gating as PathNetModules
-            ?? throw new ArgumentException("pathnet needs a network built by PathNetModules.CreateNetwork", nameof(context));
-        // Depends on the base loop's options too, so the options record cannot check it.
-        if (Options.Epochs < options.FewestEpochs)
-            throw new RetainException($"pathnet trains nepochs / generations epochs per path and generation: --nepochs ({Options.Epochs}) must be at least --generations ({options.Generations})");
+        _modules = modules;
         _options = options;
         using var _ = no_grad();
         foreach (var (layer, module, name, p) in ModuleParameters())
@@ -212,4 +205,26 @@ public sealed class PathNet : Approach
         ParameterSet.DisposeAll(_initial);
         base.Dispose();
     }
+}
+
+/// <summary>
+/// pathnet: modules per block of a backbone of layers (<see cref="PathNetModules.CreateNetwork"/>), clipping at 1000, and
+/// at least one epoch per generation. Summing N modules per block compounds over AlexNet's five blocks: at lr 0.05 the
+/// first step kills the ReLUs, so AlexNet trains at 0.01.
+/// </summary>
+public sealed class PathNetSpec : GatedApproachSpec<PathNetOptions, PathNetModules>
+{
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, PathNetOptions options) =>
+        backbone == BackboneRegistry.AlexNet ? PathNet.Defaults with { LearningRate = 0.01 } : PathNet.Defaults;
+
+    /// <summary>Every path trains at least one epoch per generation.</summary>
+    public override int FewestEpochs(PathNetOptions options) => options.Generations;
+
+    protected override string FewestEpochsReason(PathNetOptions options) =>
+        $"pathnet trains every path nepochs / generations epochs per generation, with --generations {options.Generations}";
+
+    public override GatedNetwork<PathNetModules> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, PathNetOptions options) =>
+        PathNetModules.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts, options.Modules, options.Active);
+
+    public override Approach Create(ApproachContext context, PathNetOptions options, PathNetModules gating) => new PathNet(context, options, gating);
 }

@@ -15,9 +15,7 @@ public sealed class Progressive : Approach
 {
     private readonly ProgressiveColumns _columns;
 
-    public Progressive(ApproachContext context) : base(context) =>
-        _columns = Model.Backbone.Gating as ProgressiveColumns
-            ?? throw new ArgumentException("progressive needs a network built by ProgressiveColumns.CreateNetwork", nameof(context));
+    public Progressive(ApproachContext context, ProgressiveColumns columns) : base(context) => _columns = columns;
 
     /// <summary>Column t, its adapters and head t learn; everything else is frozen (its gradients are never computed).</summary>
     protected override void PrepareTask(int task, TaskData data)
@@ -30,4 +28,13 @@ public sealed class Progressive : Approach
     // Which parameters are frozen is saved with the model by the base class; the columns are the model.
     protected override void SaveState(StateDict state) { }
     protected override void LoadState(StateDict state) { }
+}
+
+/// <summary>progressive: one column per task of a backbone of layers (<see cref="ProgressiveColumns.CreateNetwork"/>).</summary>
+public sealed class ProgressiveSpec : GatedApproachSpec<NoOptions, ProgressiveColumns>
+{
+    public override GatedNetwork<ProgressiveColumns> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, NoOptions options) =>
+        ProgressiveColumns.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+
+    public override Approach Create(ApproachContext context, NoOptions options, ProgressiveColumns gating) => new Progressive(context, gating);
 }

@@ -65,3 +65,10 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
         foreach (var (task, labels) in state.Value<Dictionary<int, long[]>>("training_labels")) _trainingLabels[task] = labels;
     }
 }
+
+/// <summary>random: any backbone; it learns nothing, by design.</summary>
+public sealed class RandomGuessSpec : PlainApproachSpec<NoOptions>
+{
+    public override bool LearnsTasks => false;
+    public override Approach Create(ApproachContext context, NoOptions options) => new RandomGuess(context);
+}

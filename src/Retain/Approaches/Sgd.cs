@@ -12,3 +12,9 @@ public sealed class Sgd(ApproachContext context) : Approach(context)
     protected override void SaveState(StateDict state) { }
     protected override void LoadState(StateDict state) { }
 }
+
+/// <summary>sgd: any backbone, the base loop's defaults.</summary>
+public sealed class SgdSpec : PlainApproachSpec<NoOptions>
+{
+    public override Approach Create(ApproachContext context, NoOptions options) => new Sgd(context);
+}

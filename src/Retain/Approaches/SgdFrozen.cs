@@ -20,3 +20,9 @@ public sealed class SgdFrozen(ApproachContext context) : Approach(context)
     protected override void SaveState(StateDict state) { }
     protected override void LoadState(StateDict state) { }
 }
+
+/// <summary>sgd-frozen: any backbone, the base loop's defaults.</summary>
+public sealed class SgdFrozenSpec : PlainApproachSpec<NoOptions>
+{
+    public override Approach Create(ApproachContext context, NoOptions options) => new SgdFrozen(context);
+}

@@ -28,3 +28,9 @@ public sealed class SgdRestart : Approach
         base.Dispose();
     }
 }
+
+/// <summary>sgd-restart: any backbone, the base loop's defaults.</summary>
+public sealed class SgdRestartSpec : PlainApproachSpec<NoOptions>
+{
+    public override Approach Create(ApproachContext context, NoOptions options) => new SgdRestart(context);
+}

@@ -128,9 +128,8 @@ public static class DwaBenchmarks
         manual_seed(seed);
         int[] mixture = [10, 100, 10, 10, 10, 43, 100, 10];
         var options = new DwaOptions();
-        var network = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], mixture, options.Network);
+        var (network, gating) = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], mixture, options.Network);
         Dwa.Initialisation.Apply(network);
-        var gating = (DwaWeightMasks)network.Backbone.Gating;
         var fisher = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape) * 1e-3);
         var (positive, negative, taskNegative) = (rand(gating.EmbeddingSize), rand(gating.EmbeddingSize), rand(gating.EmbeddingSize));
         var scales = DwaLosses.LayerScales(gating.MaskedLayers.Count, scaled: false);
@@ -166,14 +165,14 @@ public static class DwaBenchmarks
     /// </summary>
     public static DwaEpochTiming MlpEpoch(string dataDir, int seed = 0)
     {
-        var info = ApproachRegistry.Get("dwa");
+        var spec = new DwaSpec();
         var options = new DwaOptions();
         manual_seed(seed);
         using var mnist2 = ExperimentCatalog.Load("mnist2", dataDir, seed);
         var task = mnist2.Tasks[0];
         var training = Dwa.Defaults with { Epochs = 1, Curriculum = CurriculumSchedule.Parse("linear:1:1") };
-        var network = info.CreateNetwork(new NetworkRequest(mnist2.Backbone, mnist2.InputSize, mnist2.ClassCounts, options));
-        using var approach = info.Create(new ApproachContext(network, training, CPU, new NumpyRandomState((uint)seed)), options);
+        var (network, masks) = spec.CreateNetwork(mnist2.Backbone, new NetworkShape(mnist2.InputSize, mnist2.ClassCounts), options);
+        using var approach = spec.Create(new ApproachContext(network, training, CPU, new NumpyRandomState((uint)seed)), options, masks);
         var epoch = approach.Train(0, task, IgnoredEvents.Instance).Single();
         var clock = Stopwatch.StartNew();
         approach.Evaluate(0, task.Train);

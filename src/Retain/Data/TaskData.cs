@@ -141,12 +141,14 @@ public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[]
     public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
     /// <summary>The backbone this benchmark uses unless told otherwise (<see cref="Networks.BackboneRegistry.DefaultFor"/>).</summary>
     public Networks.BackboneArchitecture Backbone { get; init; } = Networks.BackboneRegistry.DefaultFor(Name);
+    /// <summary>The most samples each split keeps (<see cref="Take"/>), null for the full data.</summary>
+    public int? Limit { get; init; }
 
     /// <summary>A copy whose tasks keep at most <paramref name="count"/> samples per split, every class kept (quick trial runs).</summary>
     public Benchmark Take(int count)
     {
         foreach (var task in Tasks) task.RequireLimitKeepsEveryClass(count); // before any copy is made
-        return this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray() };
+        return this with { Tasks = Tasks.Select(t => t.Take(count)).ToArray(), Limit = Math.Min(count, Limit ?? count) };
     }
 
     /// <summary><paramref name="benchmark"/> cut to <c>--limit</c> (the full one disposed), or as it is without a limit.</summary>

@@ -33,6 +33,9 @@ public static class CheckpointFile
 
     private const string ValuesEntry = "values.json", ChecksumsEntry = "checksums.json", TensorPrefix = "tensors/";
 
+    /// <summary>The value holding the run's identity (<see cref="RunPlan.Identity"/>), which a resumed run must match.</summary>
+    public const string IdentityKey = "run/identity";
+
     public static string PathFor(string output) => Path.ChangeExtension(output, Extension);
 
     public static void Write(string path, StateDict state)
@@ -61,19 +64,22 @@ public static class CheckpointFile
         });
     }
 
-    /// <summary>Reads a whole checkpoint (tensors on the CPU), every entry checked against its checksum; the caller disposes it.</summary>
-    public static StateDict Read(string path)
+    /// <summary>
+    /// The whole checkpoint: <paramref name="values"/>, read before by <see cref="ReadValues(string)"/>, with its
+    /// tensors (on the CPU) read now, every entry checked again against its checksum; the caller disposes it.
+    /// </summary>
+    public static StateDict ReadTensors(string path, StateDict values)
     {
         var tensors = new Dictionary<string, Tensor>();
         try
         {
-            var (values, tensorEntries) = ReadVerified(path);
+            var (_, tensorEntries) = ReadVerified(path);
             foreach (var (name, bytes) in tensorEntries)
             {
                 using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
                 tensors[name[TensorPrefix.Length..]] = Tensor.Load(reader);
             }
-            return StateDict.From(tensors, values);
+            return StateDict.From(tensors, values.AllValues);
         }
         catch
         {
@@ -84,7 +90,7 @@ public static class CheckpointFile
 
     /// <summary>
     /// Only the plain values (configuration, position, records), without creating any tensor; the whole checkpoint
-    /// is checked as <see cref="Read"/> checks it, so that a damaged one is refused before the run loads its data.
+    /// is checked as <see cref="ReadTensors"/> checks it, so that a damaged one is refused before the run loads its data.
     /// </summary>
     public static StateDict ReadValues(string path) => StateDict.From([], ReadVerified(path).Values);
 
@@ -208,7 +214,8 @@ public static class CheckpointFile
 /// <c>--checkpoint-every</c> epochs, or by default whenever the time since the last checkpoint is at least
 /// <see cref="AutomaticCostFactor"/> times what the last one took to write (so checkpoints cost under 5% of the run).
 /// </summary>
-public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs) : IRunSink
+/// <param name="identity">what the run's results depend on (<see cref="RunPlan.Identity"/>), saved so that a resumed run can be checked against it.</param>
+public sealed class CheckpointSink(string path, int? everyEpochs, IReadOnlyList<KeyValuePair<string, string>> identity) : IRunAttachedSink
 {
     /// <summary>With the automatic interval, at least this many times the last write's duration passes between checkpoints.</summary>
     public const double AutomaticCostFactor = 20;
@@ -216,6 +223,11 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
     private readonly Stopwatch _sinceLast = Stopwatch.StartNew();
     private TimeSpan _lastWrite = TimeSpan.Zero;
     private int _epochsSinceLast;
+    private IStateful? _run;
+
+    public string Path => path;
+
+    public void Attach(ExperimentRun run) => _run = run;
 
     public void EpochFinished(EpochRecord epoch) => _epochsSinceLast++;
 
@@ -240,7 +252,8 @@ public sealed class CheckpointSink(string path, IStateful run, int? everyEpochs)
     {
         var clock = Stopwatch.StartNew();
         var state = new StateDict();
-        run.Save(state);
+        state.SetValue(CheckpointFile.IdentityKey, identity.ToDictionary(kv => kv.Key, kv => kv.Value));
+        (_run ?? throw new InvalidOperationException("a checkpoint is due before the run was attached")).Save(state);
         CheckpointFile.Write(path, state);
         _lastWrite = clock.Elapsed;
         _sinceLast.Restart();

@@ -72,8 +72,7 @@ public static class CompressionExperiment
     /// </summary>
     public static void Check(CompressionConfig config, bool overwrite)
     {
-        Training(config);
-        ExperimentRunner.ParseDevice(config.Device);
+        Setup(config, config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment), config.Seeds.FirstOrDefault());
         OutputPaths.RequireStem(config.Output, "--output", Extensions, overwrite);
         if (Extensions.Contains(Path.GetExtension(config.Output), StringComparer.OrdinalIgnoreCase))
             throw new RetainException($"--output {config.Output}: give the path without extension; compress writes .csv, .json and .png files there (e.g. {Path.ChangeExtension(config.Output, null)})");
@@ -84,25 +83,26 @@ public static class CompressionExperiment
 
     public static CompressionRecord Run(CompressionConfig config, ICompressionObserver observer)
     {
-        var training = Training(config);
-        var device = ExperimentRunner.ParseDevice(config.Device);
-        CompressionRecord? record = null;
+        if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
+        var spec = new HatTestSpec();
+        var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
+        var backbone = config.Network ?? data.DefaultBackbone;
+        var training = Setup(config, backbone, config.Seeds[0]).Training;
+        var record = new CompressionRecord
+        {
+            Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax, Network = backbone.Name, Training = training, Runs = [],
+        };
         foreach (var seed in config.Seeds)
         {
+            var setup = Setup(config, backbone, seed);
+            using var benchmark = data.Load(seed);
             torch.manual_seed(seed);
-            using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, seed, config.Datasets), config.Limit);
-            var backbone = config.Network ?? benchmark.Backbone;
-            record ??= new CompressionRecord
-            {
-                Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax,
-                Network = backbone.Name, Training = training, Runs = [],
-            };
             var task = benchmark.Tasks[0];
             observer.SeedStarted(seed, task.Name, training.Epochs);
             // A network for this one task: the gates and head of the others would never be used.
-            var network = HatTest.CreateNetwork(backbone, benchmark.InputSize, [task.ClassCount]);
-            network.to(device);
-            using var approach = new HatTest(new ApproachContext(network, training, device, new NumpyRandomState((uint)seed)), config.Hat);
+            var (network, gates) = spec.CreateNetwork(backbone, new NetworkShape(benchmark.InputSize, [task.ClassCount]), config.Hat);
+            network.to(setup.Device);
+            using var approach = spec.Create(new ApproachContext(network, setup.Training, setup.Device, new NumpyRandomState((uint)seed)), config.Hat, gates);
             var history = approach.Train(0, task, new CurveObserver(approach, observer));
             var bestEpoch = history.LastOrDefault(e => e.Improved)?.Epoch + 1 ?? 0;
             var run = new CompressionRun(seed, task.Name, approach.Curve.ToArray(), approach.Measure(0, task.Test, bestEpoch));
@@ -111,21 +111,17 @@ public static class CompressionExperiment
             Write(config.Output, record);
             observer.SeedFinished(run);
         }
-        return record!;
+        return record;
     }
 
-    private static TrainingOptions Training(CompressionConfig config)
+    /// <summary>The set-up of a run of hat-test, as retain run resolves it (options checked), for one seed.</summary>
+    private static RunSetup Setup(CompressionConfig config, BackboneArchitecture backbone, int seed)
     {
-        var info = ApproachRegistry.Get("hat-test");
-        var training = info.Defaults with
-        {
-            Epochs = config.Epochs ?? info.Defaults.Epochs,
-            BatchSize = config.BatchSize ?? info.Defaults.BatchSize,
-            LearningRate = config.LearningRate ?? info.Defaults.LearningRate,
-        };
-        training.Validate();
         if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
-        return training;
+        return RunSetup.Resolve(new HatTestSpec().With(config.Hat), backbone, t => t with
+        {
+            Epochs = config.Epochs ?? t.Epochs, BatchSize = config.BatchSize ?? t.BatchSize, LearningRate = config.LearningRate ?? t.LearningRate,
+        }, seed, config.Device);
     }
 
     /// <summary>A JSON file as <see cref="Write"/> writes it (an object with the experiment's lamb, smax and runs).</summary>

@@ -1,6 +1,7 @@
 using Retain.Approaches;
 using Retain.Curriculum;
 using Retain.Data;
+using Retain.Networks;
 using Retain.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -55,19 +56,22 @@ public static class DwaCalibration
     {
         if (trainEpochs < 0) throw new RetainException($"--train-epochs must not be negative (got {trainEpochs})");
         if (batches < 1) throw new RetainException($"--batches must be at least 1 (got {batches})");
-        var info = ApproachRegistry.Get("dwa");
-        var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var options = (DwaOptions)info.BindOptions(config.Parameters, backbone)! with { Formulation = DwaFormulation.Seed };
-        options.Validate();
-        var device = ExperimentRunner.ParseDevice(config.Device);
-        torch.manual_seed(config.Seed);
-        if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
-        using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
+        // The set-up of the run config describes, as retain run resolves it, with the seed's formulation for training.
+        var spec = new DwaSpec();
+        var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
+        var backbone = config.Network ?? data.DefaultBackbone;
+        var options = spec.Bind(config.Parameters, backbone, config.Approach).Options with { Formulation = DwaFormulation.Seed };
+        var setup = RunSetup.Resolve(spec.With(options), backbone, t => config.ApplyTraining(t) with { Epochs = Math.Max(1, trainEpochs) },
+            config.Seed, config.Device);
+        using var benchmark = data.Load(config.Seed);
         if (benchmark.Tasks.Count < 2) throw new RetainException($"dwa-terms needs an experiment of at least two tasks ({config.Experiment} has {benchmark.Tasks.Count})");
 
-        var training = config.ResolveTraining(info.DefaultsFor(backbone, options)) with { Epochs = Math.Max(1, trainEpochs) };
-        var network = info.CreateNetwork(new NetworkRequest(backbone, benchmark.InputSize, benchmark.ClassCounts, options)).to(device);
-        using var dwa = new Dwa(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options);
+        torch.manual_seed(config.Seed);
+        var training = setup.Training;
+        var device = setup.Device;
+        var (network, masks) = spec.CreateNetwork(backbone, new NetworkShape(benchmark.InputSize, benchmark.ClassCounts), options);
+        network.to(device);
+        using var dwa = spec.Create(new ApproachContext(network, training, device, new NumpyRandomState((uint)config.Seed)), options, masks);
 
         var (first, second) = (benchmark.Tasks[0], benchmark.Tasks[1]);
         Dictionary<string, Tensor> seedFisher, correctedFisher;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Retain.Approaches;
 using Retain.Data;
 using Retain.Evaluation;
 using Retain.Networks;
@@ -58,14 +59,16 @@ public sealed record RunRecord
 public sealed record AgnosticMatrices(double[][] Accuracy, double[][] TaskAccuracy);
 
 /// <summary>
-/// A run in progress: its record so far, which task comes next, the run's generators and the approach. Everything in
-/// it goes into a checkpoint (<see cref="Save"/>), so a run continues bit for bit from where it stopped.
+/// A run in progress: its record so far, which task comes next, the run's generators, the approach and the tasks.
+/// Everything in it goes into a checkpoint (<see cref="Save"/>), so a run continues bit for bit from where it stopped.
 /// </summary>
-public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach approach, NumpyRandomState batchOrder) : IStateful
+public sealed class ExperimentRun(RunRecord record, Approach approach, NumpyRandomState batchOrder, Benchmark benchmark, RunEvents events) : IStateful
 {
-    public const string IdentityKey = "run/identity";
-
     public RunRecord Record { get; private set; } = record;
+    public Approach Approach => approach;
+    public Benchmark Benchmark => benchmark;
+    /// <summary>The run's event bus (a sink that computes something at the end publishes its notes here).</summary>
+    public RunEvents Events => events;
     /// <summary>The next task to train (the tasks before it are trained and tested).</summary>
     public int NextTask { get; set; }
     /// <summary>Task <see cref="NextTask"/> has begun: its accuracy before training is measured.</summary>
@@ -77,8 +80,7 @@ public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach appro
 
     public void Save(StateDict state)
     {
-        state.SetValue(IdentityKey, plan.Identity.ToDictionary(kv => kv.Key, kv => kv.Value))
-            .SetValue("run/position", Position)
+        state.SetValue("run/position", Position)
             .SetValue("run/record", Record).SetValue("run/next_task", NextTask).SetValue("run/task_started", TaskStarted);
         var (mt, index) = batchOrder.Snapshot();
         state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", torch.random.get_rng_state());
@@ -88,7 +90,7 @@ public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach appro
     public void Load(StateDict state)
     {
         Record = state.Value<RunRecord>("run/record");
-        RunRecordFile.Check(Record, plan.Paths.Checkpoint);
+        RunRecordFile.Check(Record, "the checkpoint's run/record");
         NextTask = state.Value<int>("run/next_task");
         TaskStarted = state.Value<bool>("run/task_started");
         batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
@@ -98,70 +100,85 @@ public sealed class ExperimentRun(RunPlan plan, RunRecord record, Approach appro
 }
 
 /// <summary>
-/// The seed's experiment protocol: seed the generators, load the experiment, build the network and the approach,
-/// then for each task train it and test on every task so far. Every step is published to the run's sinks (result
-/// files, logs, checkpoints, TensorBoard, and whatever the caller adds, such as the console).
+/// The seed's experiment protocol: seed the generators, build the network and the approach, then for each task train
+/// it and test on every task so far. Every step is published to the sinks the caller passes (result files,
+/// checkpoints, logs, TensorBoard, the console: the command line passes them all, see <see cref="RunPlan.FileSinks"/>);
+/// the runner itself writes nothing.
 /// </summary>
 public static class ExperimentRunner
 {
-    /// <summary>Resolves <paramref name="config"/> and runs it (tests and library users; the CLI resolves first to print the plan).</summary>
-    public static RunRecord Run(RunConfig config, params IRunSink[] sinks) => Run(RunPlan.Resolve(config), sinks);
+    /// <summary>
+    /// A run as <c>retain run</c> does it (tests and scripts): resolves <paramref name="config"/> and runs it with its
+    /// result files, checkpoints, logs and TensorBoard (<see cref="RunPlan.FileSinks"/>) and <paramref name="sinks"/>.
+    /// </summary>
+    public static RunRecord Run(RunConfig config, params IRunSink[] sinks)
+    {
+        var plan = RunPlan.Resolve(config);
+        return Run(plan, [.. plan.FileSinks(), .. sinks]);
+    }
 
+    /// <summary>
+    /// Runs a planned run with exactly <paramref name="sinks"/>: loads its tasks, continues from its checkpoint when
+    /// it resumes, or returns its record when it is already complete.
+    /// </summary>
     public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
         if (plan.Start == RunStart.AlreadyComplete) return RunOutputs.Complete(plan.Paths).Record;
-        var config = plan.Config;
-        var info = plan.Approach;
-        var device = ParseDevice(config.Device);
+        using var benchmark = plan.Data.Load(plan.Setup.Seed);
+        using var checkpoint = plan.Checkpoint is { } values ? CheckpointFile.ReadTensors(plan.Paths.Checkpoint, values) : null;
+        return Run(benchmark, plan.Setup, plan.Names, sinks, checkpoint, interruption);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="setup"/> on <paramref name="benchmark"/>'s tasks, publishing every event to
+    /// <paramref name="sinks"/>; <paramref name="resume"/> is a checkpoint of the same run to continue from.
+    /// </summary>
+    public static RunRecord Run(Benchmark benchmark, RunSetup setup, RunNames names, IReadOnlyList<IRunSink> sinks,
+        StateDict? resume = null, Interruption? interruption = null)
+    {
         var clock = Stopwatch.StartNew();
-
-        torch.manual_seed(config.Seed);
-        using var benchmark = Benchmark.Limited(ExperimentCatalog.Load(config.Experiment, config.DataDir, config.Seed, config.Datasets), config.Limit);
+        var events = new RunEvents(sinks, interruption ?? new Interruption());
+        events.RunPlanned(setup);
+        torch.manual_seed(setup.Seed);
         var taskCount = benchmark.Tasks.Count;
-        if (config.TestMode is { } n && n > taskCount)
-            throw new RetainException($"--test-mode must be between 1 and {taskCount} for {config.Experiment} (got {n})");
-        var tasksToRun = config.TestMode ?? taskCount;
+        var tasksToRun = setup.TasksToRun(taskCount);
 
-        var request = new Approaches.NetworkRequest(plan.Backbone, benchmark.InputSize, benchmark.ClassCounts, plan.Options);
-        NetworkBudget.Require(info, request, config.Parameters.Select(p => $"--{p.Key} {p.Value}"));
-        var network = info.CreateNetwork(request);
-        config.WeightInit?.Apply(network);
-        network.to(device);
+        var shape = new NetworkShape(benchmark.InputSize, benchmark.ClassCounts);
+        NetworkBudget.Require(setup.Approach, setup.Backbone, shape, names.Approach);
+        var prepared = setup.Approach.Prepare(setup.Backbone, shape);
+        var network = prepared.Network;
+        setup.WeightInit?.Apply(network);
+        network.to(setup.Device);
         // Frozen copies (lwf, lfl) take the model's parameters at once, so they need no weight initialisation.
-        MultiHeadNetwork CreateNetwork() => info.CreateNetwork(request).to(device);
-        var batchOrder = new NumpyRandomState((uint)config.Seed);
-        using var approach = info.Create(new ApproachContext(network, plan.Training, device, batchOrder)
+        MultiHeadNetwork CreateNetwork() => setup.Approach.CreateNetwork(setup.Backbone, shape).to(setup.Device);
+        var batchOrder = new NumpyRandomState((uint)setup.Seed);
+        using var approach = prepared.Create(new ApproachContext(network, setup.Training, setup.Device, batchOrder)
         {
             CreateNetwork = CreateNetwork, Tasks = benchmark.Tasks,
-        }, plan.Options);
+        });
 
-        var run = new ExperimentRun(plan, new RunRecord
+        var run = new ExperimentRun(new RunRecord
         {
-            Experiment = config.Experiment, Approach = config.Approach, Seed = config.Seed, Device = config.Device,
+            Experiment = names.Experiment, Approach = names.Approach, Seed = setup.Seed, Device = setup.Device.ToString(),
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
-            ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = plan.Training, Network = plan.Backbone.Name,
-            WeightInit = config.WeightInit?.ToString(), Limit = config.Limit, TestMode = config.TestMode,
-            Parameters = plan.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
+            ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = setup.Training, Network = setup.Backbone.Name,
+            WeightInit = setup.WeightInit?.ToString(), Limit = benchmark.Limit, TestMode = setup.TestMode,
+            Parameters = setup.Approach.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), ValidAccuracy = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
-            Agnostic = config.Evaluation == EvaluationSetting.Both ? [] : null,
-            AgnosticPredictor = config.Evaluation == EvaluationSetting.Both ? approach.DefaultTaskPredictor : null,
-        }, approach, batchOrder);
+            Agnostic = setup.Evaluation == EvaluationSetting.Both ? [] : null,
+            AgnosticPredictor = setup.Evaluation == EvaluationSetting.Both ? approach.DefaultTaskPredictor : null,
+        }, approach, batchOrder, benchmark, events);
 
         CheckpointPosition? resumedFrom = null;
-        if (plan.Start == RunStart.Resume)
+        if (resume is not null)
         {
-            using var state = CheckpointFile.Read(plan.Paths.Checkpoint);
-            run.Load(state);
+            run.Load(resume);
             if (run.Record.DataSource != benchmark.Source)
                 throw new RetainException($"--resume: the data now comes from {benchmark.Source}, the checkpoint's run read {run.Record.DataSource}");
-            resumedFrom = state.Value<CheckpointPosition>("run/position");
+            resumedFrom = resume.Value<CheckpointPosition>("run/position");
         }
 
-        var standard = new List<IRunSink> { new CheckpointSink(plan.Paths.Checkpoint, run, config.CheckpointEvery), new ResultFilesSink(plan) };
-        if (plan.Paths.LogPath is { } logPath) standard.Add(new RunLogsSink(logPath, plan.Paths.Name, approach.Model));
-        if (plan.Paths.TensorBoard is { } board) standard.Add(new TensorBoardSink(board));
-        var events = new RunEvents([.. standard, .. sinks], interruption ?? new Interruption(), plan.Paths.Checkpoint);
-        events.RunPlanned(plan);
+        foreach (var sink in sinks.OfType<IRunAttachedSink>()) sink.Attach(run);
         events.RunStarted(run.Record, network, resumedFrom);
 
         var secondsBefore = run.Record.Seconds;
@@ -197,12 +214,6 @@ public static class ExperimentRunner
             events.TaskTested(t, row, run.Record);
         }
         run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;
-        if (approach is IRunArtifacts artifacts)
-        {
-            var folder = plan.Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(plan.Paths.Output))!;
-            foreach (var line in artifacts.WriteArtifacts(benchmark, run.Record.TasksCompleted, folder, plan.Paths.Name))
-                events.Note(line);
-        }
         events.RunFinished(run.Record);
         return run.Record;
     }
@@ -218,15 +229,6 @@ public static class ExperimentRunner
 
         public void StepFinished() => events.StepFinished();
         public void Note(string line) => events.Note(line);
-    }
-
-    public static torch.Device ParseDevice(string name)
-    {
-        if (name != "cpu" && !name.StartsWith("cuda", StringComparison.Ordinal))
-            throw new RetainException($"--device: expected cpu or cuda[:N] (got '{name}')");
-        if (name.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
-            throw new RetainException($"--device {name}: CUDA is not available (this build uses TorchSharp-cpu; reference TorchSharp-cuda-linux for a GPU)");
-        return torch.device(name);
     }
 
     private static double[][] Square(int n) => Enumerable.Range(0, n).Select(_ => new double[n]).ToArray();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Retain.Approaches;
+using Retain.Networks;
 using TorchSharp;
 
 namespace Retain.Experiments;
@@ -15,25 +16,27 @@ public static class NetworkBudget
     /// <summary>Parameters, gradients, the best model kept per task and an approach's copy (old model, Fisher): about four times the parameters.</summary>
     public const int CopiesWhileTraining = 4;
 
-    public static void Require(ApproachInfo approach, NetworkRequest request, IEnumerable<string> givenOptions)
+    /// <param name="name">the approach's name, for the message.</param>
+    public static void Require(ApproachSetup approach, BackboneArchitecture backbone, NetworkShape shape, string name)
     {
-        var parameters = CountWithoutAllocating(approach, request);
+        var parameters = CountWithoutAllocating(approach, backbone, shape);
         var bytes = (double)parameters * sizeof(float) * CopiesWhileTraining;
         var available = (double)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (bytes <= available) return;
-        var options = string.Join(" ", givenOptions);
+        var defaults = approach.Spec.WithDefaults(backbone).OptionValues.ToDictionary(o => o.Name, o => o.Value);
+        var given = string.Join(" ", approach.OptionValues.Where(o => defaults.GetValueOrDefault(o.Name) != o.Value).Select(o => $"--{o.Name} {o.Value}"));
         throw new RetainException(string.Create(CultureInfo.InvariantCulture,
-            $"the {approach.Name} network {(options.Length > 0 ? $"of {options} " : "")}has {parameters:N0} parameters and needs about {bytes / 1e9:F0} GB to train, more than this machine's {available / 1e9:F0} GB: give smaller sizes"));
+            $"the {name} network {(given.Length > 0 ? $"of {given} " : "")}has {parameters:N0} parameters and needs about {bytes / 1e9:F0} GB to train, more than this machine's {available / 1e9:F0} GB: give smaller sizes"));
     }
 
-    /// <summary>The parameter count of the network <paramref name="approach"/> builds for <paramref name="request"/>, built on the meta device.</summary>
-    public static long CountWithoutAllocating(ApproachInfo approach, NetworkRequest request)
+    /// <summary>The parameter count of the network <paramref name="approach"/> builds, built on the meta device.</summary>
+    public static long CountWithoutAllocating(ApproachSetup approach, BackboneArchitecture backbone, NetworkShape shape)
     {
         var saved = torch.get_default_device();
         torch.set_default_device(torch.device("meta"));
         try
         {
-            using var network = approach.CreateNetwork(request);
+            using var network = approach.CreateNetwork(backbone, shape);
             return network.ParameterCount;
         }
         finally

@@ -52,23 +52,19 @@ public sealed record RunConfig
     public Warmup? Warmup { get; init; }
     public Curriculum.CurriculumSchedule? Curriculum { get; init; }
 
-    public TrainingOptions ResolveTraining(TrainingOptions defaults)
+    /// <summary>The base-loop options given here, applied to <paramref name="defaults"/> (the approach's on the backbone).</summary>
+    public TrainingOptions ApplyTraining(TrainingOptions defaults) => defaults with
     {
-        var options = defaults with
-        {
-            Epochs = Epochs ?? defaults.Epochs,
-            BatchSize = BatchSize ?? defaults.BatchSize,
-            LearningRate = LearningRate ?? defaults.LearningRate,
-            MinLearningRate = MinLearningRate ?? defaults.MinLearningRate,
-            LearningRateFactor = LearningRateFactor ?? defaults.LearningRateFactor,
-            Patience = Patience ?? defaults.Patience,
-            ClipGradient = ClipGradient ?? defaults.ClipGradient,
-            Warmup = Warmup ?? defaults.Warmup,
-            Curriculum = Curriculum ?? defaults.Curriculum,
-        };
-        options.Validate();
-        return options;
-    }
+        Epochs = Epochs ?? defaults.Epochs,
+        BatchSize = BatchSize ?? defaults.BatchSize,
+        LearningRate = LearningRate ?? defaults.LearningRate,
+        MinLearningRate = MinLearningRate ?? defaults.MinLearningRate,
+        LearningRateFactor = LearningRateFactor ?? defaults.LearningRateFactor,
+        Patience = Patience ?? defaults.Patience,
+        ClipGradient = ClipGradient ?? defaults.ClipGradient,
+        Warmup = Warmup ?? defaults.Warmup,
+        Curriculum = Curriculum ?? defaults.Curriculum,
+    };
 }
 
 /// <summary>

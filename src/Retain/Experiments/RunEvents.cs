@@ -10,8 +10,8 @@ namespace Retain.Experiments;
 /// </summary>
 public interface IRunSink
 {
-    /// <summary>The run is resolved (approach, options, base-loop options for the backbone) and about to load its data.</summary>
-    void RunPlanned(RunPlan plan) { }
+    /// <summary>The run is resolved (approach, options, base-loop options for the backbone) and about to build its network.</summary>
+    void RunPlanned(RunSetup setup) { }
     /// <summary>The data is loaded and the network built; <paramref name="resumedFrom"/> is set when a checkpoint was loaded.</summary>
     void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) { }
     void TaskStarted(int task, string name, int maxEpochs) { }
@@ -27,6 +27,15 @@ public interface IRunSink
     void RunFinished(RunRecord record) { }
     /// <summary>A line worth showing (where an approach wrote extra files, a summary it computed).</summary>
     void Note(string line) { }
+}
+
+/// <summary>
+/// A sink that needs the run itself, not only its events: checkpoints save its state, an approach's extra files are
+/// written from its approach and tasks. The runner attaches the run once it is built (and loaded from a checkpoint).
+/// </summary>
+public interface IRunAttachedSink : IRunSink
+{
+    void Attach(ExperimentRun run);
 }
 
 public enum CheckpointReason { TaskEnd, EpochEnd, Interrupted }
@@ -45,21 +54,21 @@ public sealed class Interruption
     public void Request(string signal) => _signal ??= signal;
 }
 
-/// <summary>The run stopped on request after writing a checkpoint; the CLI exits with 128 + the signal's number.</summary>
-public sealed class RunInterruptedException(string signal, string checkpoint)
-    : Exception($"interrupted by {signal}; checkpoint written to {checkpoint}")
+/// <summary>The run stopped on request after writing its checkpoint (if it has a checkpoint sink); the CLI exits with 128 + the signal's number.</summary>
+public sealed class RunInterruptedException(string signal, string? checkpoint)
+    : Exception(checkpoint is null ? $"interrupted by {signal} (the run had no checkpoint sink)" : $"interrupted by {signal}; checkpoint written to {checkpoint}")
 {
     public string Signal { get; } = signal;
-    public string Checkpoint { get; } = checkpoint;
+    public string? Checkpoint { get; } = checkpoint;
 }
 
 /// <summary>
 /// The run's event bus: publishes each event to every sink, and is the point where an interruption takes effect
 /// (after a step, an epoch or a task, once the sinks have seen the event and a checkpoint is written).
 /// </summary>
-public sealed class RunEvents(IReadOnlyList<IRunSink> sinks, Interruption interruption, string checkpointPath) : ITrainingEvents
+public sealed class RunEvents(IReadOnlyList<IRunSink> sinks, Interruption interruption) : ITrainingEvents
 {
-    public void RunPlanned(RunPlan plan) => Each(s => s.RunPlanned(plan));
+    public void RunPlanned(RunSetup setup) => Each(s => s.RunPlanned(setup));
     public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => Each(s => s.RunStarted(record, network, resumedFrom));
     public void TaskStarted(int task, string name, int maxEpochs) => Each(s => s.TaskStarted(task, name, maxEpochs));
     public void RunFinished(RunRecord record) => Each(s => s.RunFinished(record));
@@ -91,7 +100,7 @@ public sealed class RunEvents(IReadOnlyList<IRunSink> sinks, Interruption interr
     {
         if (interruption.Signal is not { } signal) return;
         Each(s => s.CheckpointDue(CheckpointReason.Interrupted));
-        throw new RunInterruptedException(signal, checkpointPath);
+        throw new RunInterruptedException(signal, sinks.OfType<CheckpointSink>().FirstOrDefault()?.Path);
     }
 
     private void Each(Action<IRunSink> publish)

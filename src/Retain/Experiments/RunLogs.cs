@@ -1,5 +1,6 @@
 using Retain.Evaluation;
 using Retain.Networks;
+using Retain.Training;
 
 namespace Retain.Experiments;
 
@@ -40,14 +41,35 @@ public sealed record RunLogs
 /// <summary>
 /// With <c>--log-path</c>: rewrites the run's logs after every task, and saves the trained model when the run ends.
 /// </summary>
-public sealed class RunLogsSink(string folder, string runName, MultiHeadNetwork model) : IRunSink
+public sealed class RunLogsSink(string folder, string runName) : IRunSink
 {
+    private MultiHeadNetwork? _model;
+
     public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + "_logs.json");
+
+    public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => _model = network;
 
     public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
         ResultFiles.WriteRecord(PathFor(folder, runName), RunLogs.From(record));
 
-    public void RunFinished(RunRecord record) => SavedModel.Save(model, folder, runName, record);
+    public void RunFinished(RunRecord record) => SavedModel.Save(_model!, folder, runName, record);
+}
+
+/// <summary>
+/// The extra files an approach writes once the run ends (<see cref="IRunArtifacts"/>: DWA's introspection), into
+/// <paramref name="folder"/> under the run's name; what the approach says about them goes to every sink as a note.
+/// </summary>
+public sealed class ArtifactsSink(string folder, string runName) : IRunAttachedSink
+{
+    private ExperimentRun? _run;
+
+    public void Attach(ExperimentRun run) => _run = run;
+
+    public void RunFinished(RunRecord record)
+    {
+        if (_run?.Approach is not IRunArtifacts artifacts) return;
+        foreach (var line in artifacts.WriteArtifacts(_run.Benchmark, record.TasksCompleted, folder, runName)) _run.Events.Note(line);
+    }
 }
 
 /// <summary>
@@ -79,11 +101,11 @@ public sealed record SavedModel
         if (!File.Exists(path)) throw new DataFileException(path, "file not found");
         var description = ResultFiles.ReadRecord<SavedModel>(path);
         Check(description, path);
-        var info = Approaches.ApproachRegistry.Get(description.Approach);
+        var approach = Approaches.ApproachRegistry.Get(description.Approach);
         var backbone = BackboneRegistry.All.FirstOrDefault(b => b.Name == description.Network)
             ?? throw new DataFileException(path, $"unknown network '{description.Network}' (registered: {BackboneRegistry.KnownNames})");
-        var options = info.BindOptions(description.Parameters, backbone);
-        var network = info.CreateNetwork(new Approaches.NetworkRequest(backbone, description.InputSize, description.ClassCounts, options));
+        var network = approach.Bind(description.Parameters, backbone)
+            .CreateNetwork(backbone, new NetworkShape(description.InputSize, description.ClassCounts));
         var weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, description.Weights);
         if (!File.Exists(weights)) throw new DataFileException(weights, "file not found (the weights of " + Path.GetFileName(path) + ")");
         try { network.load(weights); }

@@ -56,35 +56,66 @@ public sealed record ExistingRun(RunState State, int TasksCompleted, int TasksTo
 public enum RunStart { Fresh, Resume, AlreadyComplete }
 
 /// <summary>
-/// A run resolved once, before any data is loaded: the registry entry, the typed and validated approach options, the
-/// backbone and the base-loop options for it, the device, the output paths (checked to be writable), and how it starts
-/// given what already exists at those paths. The CLI prints it; <see cref="ExperimentRunner"/> runs it.
+/// A <c>retain run</c> resolved once, before any data is loaded, and immutable: the run's set-up (<see cref="RunSetup"/>:
+/// the approach with its typed options, the backbone, the base loop as it runs, the device, ...), the names its record
+/// gives it, where its tasks come from, its files (checked to be writable), and how it starts given what already exists
+/// there (a resumed run's checkpoint read and checked against it). The CLI prints it and chooses its sinks
+/// (<see cref="FileSinks"/> and the console); <see cref="ExperimentRunner"/> runs it.
 /// </summary>
-public sealed record RunPlan
+public sealed class RunPlan
 {
-    public required RunConfig Config { get; init; }
-    public required ApproachInfo Approach { get; init; }
-    public required object? Options { get; init; }
-    public required BackboneArchitecture Backbone { get; init; }
-    public required TrainingOptions Training { get; init; }
-    public required RunPaths Paths { get; init; }
-    public required ExistingRun Existing { get; init; }
-    public required RunStart Start { get; init; }
+    private RunPlan(RunSetup setup, RunNames names, BenchmarkSource data, RunPaths paths, int? checkpointEvery, bool overwrite,
+        ExistingRun existing, RunStart start, StateDict? checkpoint)
+    {
+        (Setup, Names, Data, Paths, CheckpointEvery) = (setup, names, data, paths, checkpointEvery);
+        (Overwrite, Existing, Start, Checkpoint) = (overwrite, existing, start, checkpoint);
+    }
+
+    public RunSetup Setup { get; }
+    public RunNames Names { get; }
+    public BenchmarkSource Data { get; }
+    public RunPaths Paths { get; }
+    /// <summary>Checkpoint every N epochs (0: only at task ends; null: automatically, costing under 5% of the run).</summary>
+    public int? CheckpointEvery { get; }
+    /// <summary>The user asked to replace what exists (<c>--overwrite</c>).</summary>
+    public bool Overwrite { get; }
+    public ExistingRun Existing { get; }
+    public RunStart Start { get; }
+    /// <summary>The checkpoint's values (its tensors are read when the run starts) when the run resumes, else null.</summary>
+    public StateDict? Checkpoint { get; }
 
     /// <summary>The approach's options with their values (defaults included).</summary>
-    public IReadOnlyList<OptionInfo> OptionValues => Approach.Options(Options);
+    public IReadOnlyList<OptionInfo> OptionValues => Setup.Approach.OptionValues;
 
     /// <summary>
-    /// Schedules that do not fit in the run's epochs (a default warm-up of 10 epochs in a 2-epoch run never reaches
-    /// the learning rate; a curriculum that has not reached every sample by the last epoch never trains on them): the
-    /// run is valid, but its result would not show what the options say, so the plan says so.
+    /// What the run's record, checkpoint, logs and TensorBoard need, in the order they receive each event: the sinks
+    /// the command line gives every run (with the console's after them).
+    /// </summary>
+    public IReadOnlyList<IRunSink> FileSinks()
+    {
+        var sinks = new List<IRunSink> { new CheckpointSink(Paths.Checkpoint, CheckpointEvery, Identity), new ResultFilesSink(this) };
+        if (Paths.LogPath is { } logPath) sinks.Add(new RunLogsSink(logPath, Paths.Name));
+        if (Paths.TensorBoard is { } board) sinks.Add(new TensorBoardSink(board));
+        sinks.Add(new ArtifactsSink(Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(Paths.Output))!, Paths.Name));
+        return sinks;
+    }
+
+    /// <summary>
+    /// What the user should know before the run starts: base-loop options the approach does not use (joint trains
+    /// without a warm-up or curriculum), and schedules that do not fit in the run's epochs (a default warm-up of 10
+    /// epochs in a 2-epoch run never reaches the learning rate; a curriculum that has not reached every sample by the
+    /// last epoch never trains on them). The run is valid, but its result would not show what the options say.
     /// </summary>
     public IReadOnlyList<string> ScheduleNotes
     {
         get
         {
-            var t = Training;
+            var (asked, t) = (Setup.RequestedTraining, Setup.Training);
             var notes = new List<string>();
+            if (asked.Warmup is { } unusedWarmup && t.Warmup is null)
+                notes.Add(FormattableString.Invariant($"{Names.Approach} trains without a warm-up: --warmup {unusedWarmup.Epochs},{unusedWarmup.Divisor} is not used"));
+            if (asked.Curriculum is { } unusedCurriculum && t.Curriculum is null)
+                notes.Add($"{Names.Approach} trains on every sample: --curriculum {unusedCurriculum} is not used");
             if (t.Warmup is { Epochs: > 0 } w && w.Epochs >= t.Epochs)
                 notes.Add(FormattableString.Invariant($"the warm-up ({w.Epochs} epochs at lr/{w.Divisor}) covers the whole run of {t.Epochs} epochs: the rate never reaches --lr {t.LearningRate} (give a shorter --warmup, e.g. 0,1)"));
             if (t.Curriculum is { } c && c.Threshold(t.Epochs - 1) < 1)
@@ -102,19 +133,19 @@ public sealed record RunPlan
         get
         {
             static string Text(object? value) => ApproachOptions.Format(value);
-            var t = Training;
+            var t = Setup.Training;
             var identity = new List<KeyValuePair<string, string>>
             {
-                new("--experiment", Config.Experiment), new("--approach", Config.Approach), new("--seed", Text(Config.Seed)),
-                new("--datasets", Config.Datasets is null ? "none" : string.Join(",", Config.Datasets)),
-                new("--network", Backbone.Name), new("--weight-init", Config.WeightInit?.ToString() ?? "none"),
-                new("--test-mode", Text(Config.TestMode)), new("--limit", Text(Config.Limit)),
+                new("--experiment", Names.Experiment), new("--approach", Names.Approach), new("--seed", Text(Setup.Seed)),
+                new("--datasets", Data.Datasets is null ? "none" : string.Join(",", Data.Datasets)),
+                new("--network", Setup.Backbone.Name), new("--weight-init", Setup.WeightInit?.ToString() ?? "none"),
+                new("--test-mode", Text(Setup.TestMode)), new("--limit", Text(Data.Limit)),
                 new("--nepochs", Text(t.Epochs)), new("--sbatch", Text(t.BatchSize)), new("--lr", Text(t.LearningRate)),
                 new("--lr-min", Text(t.MinLearningRate)), new("--lr-factor", Text(t.LearningRateFactor)),
                 new("--lr-patience", Text(t.Patience)), new("--clipgrad", Text(t.ClipGradient)),
                 new("--warmup", t.Warmup is { } w ? $"{Text(w.Epochs)},{Text(w.Divisor)}" : "none"),
                 new("--curriculum", t.Curriculum?.ToString() ?? "none"),
-                new("--eval", Text(Config.Evaluation)),
+                new("--eval", Text(Setup.Evaluation)),
             };
             identity.AddRange(OptionValues.Select(o => new KeyValuePair<string, string>("--" + o.Name, o.Value)));
             return identity;
@@ -124,48 +155,45 @@ public sealed record RunPlan
     /// <summary>Resolves and checks everything a run needs before it loads data; every problem is one line naming the option or file.</summary>
     public static RunPlan Resolve(RunConfig config)
     {
-        var info = ApproachRegistry.Get(config.Approach);
+        var approach = ApproachRegistry.Get(config.Approach);
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
-        var options = info.BindOptions(config.Parameters, backbone);
-        var training = config.ResolveTraining(info.DefaultsFor(backbone, options));
-        ExperimentRunner.ParseDevice(config.Device);
-        if (config.Limit is < 1) throw new RetainException($"--limit must be at least 1 sample (got {config.Limit})");
-        if (config.TestMode is < 1) throw new RetainException($"--test-mode must be at least 1 (got {config.TestMode})");
+        var setup = RunSetup.Resolve(approach.Bind(config.Parameters, backbone), backbone, config.ApplyTraining,
+            config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation);
+        var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         if (config.CheckpointEvery is < 0) throw new RetainException($"--checkpoint-every must be 0 (task ends only) or a number of epochs (got {config.CheckpointEvery})");
 
         var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
         RunOutputs.Check(paths);
 
-        var plan = new RunPlan
-        {
-            Config = config, Approach = info, Options = options, Backbone = backbone, Training = training, Paths = paths,
-            Existing = ExistingRun.Inspect(paths), Start = RunStart.Fresh,
-        };
-        plan = plan with { Start = plan.Decide() };
-        if (plan.Start == RunStart.Resume) plan.RequireSameIdentityAs(CheckpointFile.ReadValues(paths.Checkpoint));
+        var existing = ExistingRun.Inspect(paths);
+        var start = Decide(config.Resume, config.Overwrite, existing, paths);
+        var checkpoint = start == RunStart.Resume ? CheckpointFile.ReadValues(paths.Checkpoint) : null;
+        var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.Overwrite,
+            existing, start, checkpoint);
+        if (checkpoint is not null) plan.RequireSameIdentityAs(checkpoint);
         return plan;
     }
 
     /// <summary>Nothing complete is replaced silently: existing results need --resume or --overwrite.</summary>
-    private RunStart Decide()
+    private static RunStart Decide(bool resume, bool overwrite, ExistingRun existing, RunPaths paths)
     {
-        if (Config.Resume && Config.Overwrite) throw new RetainException("--resume and --overwrite exclude each other: continue the run, or replace it");
-        if (Config.Overwrite) return RunStart.Fresh;
+        if (resume && overwrite) throw new RetainException("--resume and --overwrite exclude each other: continue the run, or replace it");
+        if (overwrite) return RunStart.Fresh;
         // --resume continues the run wherever it stands: from its checkpoint, not at all when complete, or from the
         // beginning when nothing of it is there (so one command serves a first start and every restart).
-        if (Config.Resume)
-            return Existing.Checkpoint is not null ? RunStart.Resume
-                : Existing.State == RunState.Complete ? RunStart.AlreadyComplete : RunStart.Fresh;
-        if (Existing.State == RunState.Missing && Existing.Checkpoint is null) return RunStart.Fresh;
+        if (resume)
+            return existing.Checkpoint is not null ? RunStart.Resume
+                : existing.State == RunState.Complete ? RunStart.AlreadyComplete : RunStart.Fresh;
+        if (existing.State == RunState.Missing && existing.Checkpoint is null) return RunStart.Fresh;
         throw new RetainException(
-            $"{(File.Exists(Paths.Json) ? Paths.Json : File.Exists(Paths.Output) ? Paths.Output : Paths.Checkpoint)}: {Existing} is already there; " +
+            $"{(File.Exists(paths.Json) ? paths.Json : File.Exists(paths.Output) ? paths.Output : paths.Checkpoint)}: {existing} is already there; " +
             "add --resume to continue it, --overwrite to replace it, or --name to write another run");
     }
 
     /// <summary>A resumed run must have the checkpoint's configuration: the first option that differs is named.</summary>
     private void RequireSameIdentityAs(StateDict checkpoint)
     {
-        var saved = checkpoint.Value<Dictionary<string, string>>(ExperimentRun.IdentityKey);
+        var saved = checkpoint.Value<Dictionary<string, string>>(CheckpointFile.IdentityKey);
         foreach (var (option, value) in Identity)
         {
             var before = saved.GetValueOrDefault(option, "(not set)");
@@ -175,5 +203,5 @@ public sealed record RunPlan
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Config.Experiment} / {Config.Approach} / seed {Config.Seed} ({Start})");
+        $"{Names.Experiment} / {Names.Approach} / seed {Setup.Seed} ({Start})");
 }

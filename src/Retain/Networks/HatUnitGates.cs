@@ -145,10 +145,11 @@ public sealed class HatUnitGates(HatEmbeddingInit init = HatEmbeddingInit.Standa
     /// HAT's network on <paramref name="backbone"/>, every block gated, laid out as the backbone sizes it for HAT
     /// (the seed's mlp_hat on the MLP: two dense blocks of 2000 units, input dropout 0.2; alexnet_hat on AlexNet).
     /// </summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts,
+    public static GatedNetwork<HatUnitGates> CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts,
         HatEmbeddingInit init = HatEmbeddingInit.StandardNormal)
     {
         var layout = backbone.HatLayout(inputSize);
-        return new MultiHeadNetwork(new Backbone(layout.Layers, new HatUnitGates(init), classCounts.Count, layout.InputDropout), classCounts);
+        var gates = new HatUnitGates(init);
+        return new(new MultiHeadNetwork(new Backbone(layout.Layers, gates, classCounts.Count, layout.InputDropout), classCounts), gates);
     }
 }

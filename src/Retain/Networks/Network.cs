@@ -106,3 +106,22 @@ public static class NetworkFactory
     public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
         new(new Backbone(backbone.Layers(inputSize), gating ?? new Gating(), classCounts.Count), classCounts);
 }
+
+/// <summary>What a network is built for: the inputs' <c>[C, H, W]</c> and each task's number of classes (one head each).</summary>
+public sealed record NetworkShape(int[] InputSize, IReadOnlyList<int> ClassCounts);
+
+/// <summary>A network and the gating strategy that gates its backbone (the same object, typed).</summary>
+public sealed record GatedNetwork<TGating> where TGating : Gating
+{
+    public GatedNetwork(MultiHeadNetwork network, TGating gating)
+    {
+        if (!ReferenceEquals(network.Backbone.Gating, gating))
+            throw new ArgumentException("the gating strategy is not the one that gates the network's backbone", nameof(gating));
+        (Network, Gating) = (network, gating);
+    }
+
+    public MultiHeadNetwork Network { get; }
+    public TGating Gating { get; }
+
+    public void Deconstruct(out MultiHeadNetwork network, out TGating gating) => (network, gating) = (Network, Gating);
+}

@@ -37,10 +37,11 @@ public sealed class PathNetModules : Gating
     public int LayerCount => _modules.Count;
 
     /// <summary>PathNet's network on <paramref name="backbone"/>: every block as <paramref name="moduleCount"/> modules of the backbone's PathNet width.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, int moduleCount, int activeCount)
+    public static GatedNetwork<PathNetModules> CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, int moduleCount, int activeCount)
     {
         var specs = backbone.Layers(inputSize, backbone.PathNetModuleWidth);
-        return new MultiHeadNetwork(new Backbone(specs, new PathNetModules(moduleCount, activeCount), classCounts.Count), classCounts);
+        var modules = new PathNetModules(moduleCount, activeCount);
+        return new(new MultiHeadNetwork(new Backbone(specs, modules, classCounts.Count), classCounts), modules);
     }
 
     public override Module CreateLayer(LayerSpec spec)

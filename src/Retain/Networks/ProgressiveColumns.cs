@@ -38,10 +38,11 @@ public sealed class ProgressiveColumns : Gating
     public int ColumnCount => _classCounts.Count;
 
     /// <summary>A progressive network with one column per task, each column a copy of <paramref name="backbone"/> at its progressive width.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
+    public static GatedNetwork<ProgressiveColumns> CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
     {
         var specs = backbone.Layers(inputSize, backbone.ProgressiveColumnWidth(classCounts.Count));
-        return new MultiHeadNetwork(new Backbone(specs, new ProgressiveColumns(classCounts), classCounts.Count), classCounts);
+        var columns = new ProgressiveColumns(classCounts);
+        return new(new MultiHeadNetwork(new Backbone(specs, columns, classCounts.Count), classCounts), columns);
     }
 
     /// <summary>Each task reads its own column.</summary>

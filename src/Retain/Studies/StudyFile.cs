@@ -240,7 +240,7 @@ public static class StudyFile
             if (runOptions.Contains(name)) return name;
             if (approach is null)
                 throw Error(key, $"'{name}' is not an option of retain run (approach options go under the approach)");
-            var own = ApproachRegistry.Get(approach).Options().Select(o => o.Name).ToArray();
+            var own = ApproachRegistry.Get(approach).Spec.Options().Select(o => o.Name).ToArray();
             if (!own.Contains(name))
                 throw Error(key, own.Length == 0
                     ? $"'{name}' is not an option of retain run, and {approach} has no options of its own"

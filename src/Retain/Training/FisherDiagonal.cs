@@ -10,7 +10,7 @@ public enum FisherAccumulation
     /// <summary>Gradients are zeroed before every batch, and each batch is weighted by its own size: F = Σ_k n_k g_k² / N.</summary>
     PerBatch,
     /// <summary>
-    /// DWA's seed pass (approaches.md §15.5, §16): gradients are never zeroed, so batch k adds the square of the running
+    /// DWA's seed pass (docs/dwa.md, "Corrections of the seed"): gradients are never zeroed, so batch k adds the square of the running
     /// sum S_k = s_0 + g_1 + … + g_k, s_0 being whatever gradient the last training step left; every batch is weighted by
     /// the full batch size, the last shorter one too: F = batch Σ_k S_k² / N. Larger than the per-batch F by about K/2
     /// (batch gradients that are pure noise) to K²/3 (all alike) for K batches, and it ranks weights by their mean

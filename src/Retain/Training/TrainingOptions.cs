@@ -26,18 +26,22 @@ public sealed record TrainingOptions
     [System.Text.Json.Serialization.JsonConverter(typeof(CurriculumJsonConverter))]
     public Curriculum.CurriculumSchedule? Curriculum { get; init; }
 
+    /// <summary>Throws a <see cref="SettingException"/> naming the first option out of its range.</summary>
     public void Validate()
     {
-        if (Epochs < 1) throw new RetainException($"--nepochs must be at least 1 (got {Epochs})");
-        if (BatchSize < 1) throw new RetainException($"--sbatch must be at least 1 (got {BatchSize})");
-        if (!(LearningRate > 0)) throw new RetainException($"--lr must be positive (got {LearningRate})");
-        if (!(MinLearningRate >= 0)) throw new RetainException($"--lr-min must not be negative (got {MinLearningRate})");
-        if (!(LearningRateFactor > 1)) throw new RetainException($"--lr-factor must be greater than 1 (got {LearningRateFactor})");
-        if (Patience < 1) throw new RetainException($"--lr-patience must be at least 1 (got {Patience})");
-        if (!(ClipGradient > 0)) throw new RetainException($"--clipgrad must be positive (got {ClipGradient})");
+        if (Epochs < 1) throw Invalid(nameof(Epochs), $"must be at least 1 (got {Epochs})");
+        if (BatchSize < 1) throw Invalid(nameof(BatchSize), $"must be at least 1 (got {BatchSize})");
+        if (!(LearningRate > 0)) throw Invalid(nameof(LearningRate), $"must be positive (got {LearningRate})");
+        if (!(MinLearningRate >= 0)) throw Invalid(nameof(MinLearningRate), $"must not be negative (got {MinLearningRate})");
+        if (!(LearningRateFactor > 1)) throw Invalid(nameof(LearningRateFactor), $"must be greater than 1 (got {LearningRateFactor})");
+        if (Patience < 1) throw Invalid(nameof(Patience), $"must be at least 1 (got {Patience})");
+        if (!(ClipGradient > 0)) throw Invalid(nameof(ClipGradient), $"must be positive (got {ClipGradient})");
         if (Warmup is { } w && (w.Epochs < 0 || !(w.Divisor > 0)))
-            throw new RetainException($"--warmup must be EPOCHS,DIVISOR with EPOCHS >= 0 and DIVISOR > 0 (got {w.Epochs},{w.Divisor})");
+            throw Invalid(nameof(Warmup), $"must be EPOCHS,DIVISOR with EPOCHS >= 0 and DIVISOR > 0 (got {w.Epochs},{w.Divisor})");
     }
+
+    private static SettingException Invalid(string property, FormattableString problem) =>
+        new(typeof(TrainingOptions), property, FormattableString.Invariant(problem));
 }
 
 public sealed record Warmup(int Epochs, double Divisor)

@@ -1,6 +1,7 @@
 using Retain.Approaches;
 using Retain.Data;
 using Retain.Experiments;
+using Retain.Networks;
 using Retain.Training;
 using static TorchSharp.torch;
 
@@ -90,11 +91,7 @@ public sealed class Replay(ApproachContext context, ReplayOptions options) : App
     }
 
     /// <summary>The registry entry: <c>retain run -a replay</c>, studies and checkpoints know the approach from here on.</summary>
-    public static readonly ApproachInfo Entry = new("replay", "Experience replay: a few kept samples of each earlier task are replayed with every batch.")
-    {
-        OptionsType = typeof(ReplayOptions),
-        Create = (context, options) => new Replay(context, (ReplayOptions)options!),
-    };
+    public static readonly ApproachEntry Entry = new("replay", "Experience replay: a few kept samples of each earlier task are replayed with every batch.", new ReplaySpec());
 
     private static readonly Lazy<bool> Registration = new(() =>
     {
@@ -104,6 +101,18 @@ public sealed class Replay(ApproachContext context, ReplayOptions options) : App
 
     /// <summary>Registers the approach once per process (every test that uses it calls this).</summary>
     public static void Register() => _ = Registration.Value;
+}
+
+/// <summary>
+/// Replay, described once: its options record, its own base-loop defaults, any backbone (it reads only the heads'
+/// outputs), and how it is built.
+/// </summary>
+public sealed class ReplaySpec : PlainApproachSpec<ReplayOptions>
+{
+    /// <summary>Its own base-loop default on every backbone: gradients clipped at 100, as ewc and lwf have them.</summary>
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, ReplayOptions options) => new() { ClipGradient = 100 };
+
+    public override Approach Create(ApproachContext context, ReplayOptions options) => new Replay(context, options);
 }
 
 /// <summary>The example approach, registered and run end to end through the normal runner and the CLI.</summary>
@@ -126,6 +135,8 @@ public class ExampleApproachTests : TempFolderTests
         Assert.True(record.Accuracy[0][0] > 0.6, $"task 0 after task 0: {record.Accuracy[0][0]}");
         Assert.True(record.Accuracy[1][0] > 0.4 && record.Accuracy[1][1] > 0.6, $"after task 1: {record.Accuracy[1][0]}, {record.Accuracy[1][1]}");
         Assert.Equal("30", record.Parameters["buffer"]);
+        // Its own defaults, declared by its spec from outside the library.
+        Assert.Equal(100, record.Training.ClipGradient);
     }
 
     [Fact]
@@ -136,7 +147,10 @@ public class ExampleApproachTests : TempFolderTests
         var resumed = Config("resumed", epochs: 2, resume: true);
         // Stopped after task 0 (the buffer holds its samples) and in the middle of task 1's first epoch (replaying).
         foreach (var stop in new[] { new InterruptAt(taskTested: 0), new InterruptAt(step: 3) })
-            Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(RunPlan.Resolve(resumed), [stop], stop.Interruption));
+        {
+            var plan = RunPlan.Resolve(resumed);
+            Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(plan, [.. plan.FileSinks(), stop], stop.Interruption));
+        }
         ExperimentRunner.Run(resumed);
         ResultComparison.AssertSameResults(reference.Output, resumed.Output);
     }

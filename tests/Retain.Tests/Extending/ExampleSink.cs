@@ -37,7 +37,7 @@ internal sealed class EventLog : IRunSink
 {
     public List<string> Events { get; } = [];
 
-    public void RunPlanned(RunPlan plan) => Events.Add($"planned {plan.Approach.Name}");
+    public void RunPlanned(RunSetup setup) => Events.Add($"planned {setup.Training.Epochs} epochs");
     public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => Events.Add("started");
     public void TaskStarted(int task, string name, int maxEpochs) => Events.Add($"task {task} {name} {maxEpochs}");
     public void ScalarReported(int task, int epoch, string name, double value) => Events.Add($"scalar {task} {epoch} {name}");
@@ -84,7 +84,7 @@ public class ExampleSinkTests : TempFolderTests
         string[] Epoch(int task, int epoch) => [$"scalar {task} {epoch} ewc/penalty", $"epoch {task} {epoch}"];
         Assert.Equal(
         [
-            "planned ewc", "started",
+            "planned 2 epochs", "started",
             "task 0 mnist-0-4 2", .. Epoch(0, 0), .. Epoch(0, 1), "tested 0 1",
             "task 1 mnist-5-9 2", .. Epoch(1, 0), .. Epoch(1, 1), "tested 1 2",
             "finished",

@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 
 namespace Retain.Networks.Dwa;
 
-/// <summary>The DWA network's own options (networks.md §9), defaults as in the seed.</summary>
+/// <summary>The DWA network's own options (docs/dwa.md, "Options"), defaults as in the seed.</summary>
 public sealed record DwaNetworkOptions
 {
     /// <summary>Compute the embedding from the input with the context processor; otherwise the task's one-hot row eye(T)[t].</summary>
@@ -28,7 +28,7 @@ public sealed record DwaNetworkOptions
 }
 
 /// <summary>
-/// DWA's gating (networks.md §9): the first <c>use_stem</c> blocks are ordinary layers; the context processor turns
+/// DWA's gating (docs/dwa.md): the first <c>use_stem</c> blocks are ordinary layers; the context processor turns
 /// their output into an embedding e_b per sample; every later block is a masked layer whose weight is multiplied by
 /// the mask M_b = gate(G_ℓ(e_b)) that its own generator G_ℓ produces from the embedding. Convolution masks come from one
 /// linear map E -> numel(W); dense masks from the factorised generator (<see cref="FactorisedMaskGenerator"/>) or, without
@@ -51,11 +51,13 @@ public sealed class DwaWeightMasks : Gating
     public DwaWeightMasks(IReadOnlyList<LayerSpec> specs, DwaNetworkOptions options) : base("dwa")
     {
         if (options.StemLayers < 0 || options.StemLayers >= specs.Count)
-            throw new RetainException($"--use_stem must be between 0 and {specs.Count - 1} for this backbone of {specs.Count} layers (at least one layer must be masked; got {options.StemLayers})");
-        if (options.BottleneckFeatures < 1 || options.ProcessorFeatures < 1)
-            throw new RetainException($"--processor_feats must be two positive sizes F_B,F_E (got {options.BottleneckFeatures},{options.ProcessorFeatures})");
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.StemLayers), $"must be between 0 and {specs.Count - 1} for this backbone of {specs.Count} layers (at least one layer must be masked; got {options.StemLayers})");
+        if (options.BottleneckFeatures < 1)
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.BottleneckFeatures), $"must be positive (got {options.BottleneckFeatures})");
+        if (options.ProcessorFeatures < 1)
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.ProcessorFeatures), $"must be positive (got {options.ProcessorFeatures})");
         if (options.EmbeddingSize is < 1)
-            throw new RetainException($"--emb_size must be positive (got {options.EmbeddingSize})");
+            throw new SettingException(typeof(DwaNetworkOptions), nameof(options.EmbeddingSize), $"must be positive (got {options.EmbeddingSize})");
         _specs = specs;
         Options = options;
     }
@@ -243,13 +245,14 @@ public sealed class DwaWeightMasks : Gating
 /// <summary>Builds DWA's networks: the seed's alexnet_dwa, and an MLP variant (an extension: the seed's mlp_dwa has no masks).</summary>
 public static class DwaNetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
+    public static GatedNetwork<DwaWeightMasks> Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
         Create(backbone.DwaLayers(inputSize), classCounts, options);
 
     /// <summary>DWA on any list of blocks (tests use narrow ones); without use_dropout the blocks' dropout is removed.</summary>
-    public static MultiHeadNetwork Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
+    public static GatedNetwork<DwaWeightMasks> Create(IReadOnlyList<LayerSpec> specs, IReadOnlyList<int> classCounts, DwaNetworkOptions options)
     {
         if (!options.UseDropout) specs = specs.Select(s => s with { Dropout = 0 }).ToArray();
-        return new MultiHeadNetwork(new Backbone(specs, new DwaWeightMasks(specs, options), classCounts.Count), classCounts);
+        var masks = new DwaWeightMasks(specs, options);
+        return new(new MultiHeadNetwork(new Backbone(specs, masks, classCounts.Count), classCounts), masks);
     }
 }
