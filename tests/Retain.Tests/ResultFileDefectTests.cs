@@ -106,8 +106,11 @@ public class ResultFileDefectTests(BaselinesSmallMnist mnist) : TempFolderTests,
     {
         var config = Config("run");
         var stop = new InterruptAt(taskTested: 0);
-        Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(RunPlan.Resolve(config), [stop], stop.Interruption));
-        return CheckpointFile.PathFor(config.Output);
+        var plan = RunPlan.Resolve(config);
+        Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(plan, [.. plan.FileSinks(), stop], stop.Interruption));
+        var checkpoint = CheckpointFile.PathFor(config.Output);
+        Assert.True(File.Exists(checkpoint));
+        return checkpoint;
     }
 
     /// <summary>Rewrites one entry of the zip as <paramref name="change"/> makes it (null: removes it), checksums untouched.</summary>

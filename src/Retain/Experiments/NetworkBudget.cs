@@ -29,10 +29,15 @@ public static class NetworkBudget
             $"the {name} network {(given.Length > 0 ? $"of {given} " : "")}has {parameters:N0} parameters and needs about {bytes / 1e9:F0} GB to train, more than this machine's {available / 1e9:F0} GB: give smaller sizes"));
     }
 
-    /// <summary>The parameter count of the network <paramref name="approach"/> builds, built on the meta device.</summary>
+    /// <summary>
+    /// The parameter count of the network <paramref name="approach"/> builds, built on the meta device. Building it
+    /// draws from torch's generator (HAT's embeddings), so the generator is put back as it was: the real network is
+    /// initialised as it would be without this count.
+    /// </summary>
     public static long CountWithoutAllocating(ApproachSetup approach, BackboneArchitecture backbone, NetworkShape shape)
     {
-        var saved = torch.get_default_device();
+        var device = torch.get_default_device();
+        using var generator = torch.random.get_rng_state();
         torch.set_default_device(torch.device("meta"));
         try
         {
@@ -41,7 +46,8 @@ public static class NetworkBudget
         }
         finally
         {
-            torch.set_default_device(saved);
+            torch.set_default_device(device);
+            torch.random.set_rng_state(generator);
         }
     }
 }
