@@ -15,7 +15,7 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "pmnist-sgd", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch"];
 
     /// <param name="retainCommand">The command that starts <c>retain</c> in a child process (study-throughput runs studies).</param>
     public static IEnumerable<BenchResult> Run(string name, string dataDir, IReadOnlyList<string> retainCommand) => name switch
@@ -24,6 +24,7 @@ public static class Benchmarks
         "mlp-step" => MlpStep(),
         "dwa-step" => [DwaStep()],
         "wait-policy" => WaitPolicies(retainCommand),
+        "pmnist-sgd" => RunBenchmarks.Results(dataDir),
         "entropy" => [Entropy()],
         "fashion-load" => FashionLoad(dataDir),
         "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", ">= 5x", t.Speedup >= 5,
