@@ -48,7 +48,7 @@ public static class WaitPolicyBenchmarks
     /// <summary>The candidates: passive, active, libgomp's default, bounded spins, and this process's policy if it is none of them.</summary>
     public static IReadOnlyList<WaitPolicy> Candidates(WaitPolicy current)
     {
-        List<WaitPolicy> candidates = [new("PASSIVE", null), new("ACTIVE", null), new(null, null), new(null, "1000"), new(null, "10000")];
+        List<WaitPolicy> candidates = [new("PASSIVE", null), new("ACTIVE", null), new(null, null), new(null, "1000"), new(null, "3000"), new(null, "10000")];
         if (!candidates.Contains(current)) candidates.Insert(0, current);
         return candidates;
     }
