@@ -152,8 +152,10 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal([10, 0.05], seed.LossWeights);
         Assert.Equal(500.0, seed.SparsityWeight);
         Assert.Equal((7.0, 7.0), (Bind(("formulation", "seed"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "published")).SparsityWeight));
-        Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (Dwa.Defaults.Epochs, Dwa.Defaults.BatchSize, Dwa.Defaults.LearningRate,
-            Dwa.Defaults.Warmup!.Epochs, Dwa.Defaults.Warmup.Divisor, Dwa.Defaults.Curriculum!.ToString()));
+        // The seed's schedule, its warm-up and curriculum scaled to the run (at its 200 epochs: 10,750 and linear:100:0.2).
+        var atDefaults = spec.WithDefaults(BackboneRegistry.Mlp).ResolveTraining(Dwa.Defaults);
+        Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (atDefaults.Epochs, atDefaults.BatchSize, atDefaults.LearningRate,
+            atDefaults.Warmup!.Epochs, atDefaults.Warmup.Divisor, atDefaults.Curriculum!.ToString()));
 
         // published = the seed's final-warm script; an explicit option overrides the preset wherever it stands.
         var published = Bind(("alpha", "2"), ("preset", "published"));
@@ -190,8 +192,8 @@ public class DwaTrainingTests : TempFolderTests
         // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
         Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
             defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
-        var corrected = spec.WithDefaults(BackboneRegistry.Mlp).TrainingDefaults(BackboneRegistry.Mlp);
-        Assert.Equal((Dwa.Defaults with { Curriculum = null }, Dwa.DefaultCurriculum), (corrected with { Curriculum = null }, corrected.Curriculum!.ToString()));
+        // The corrected preset leaves the warm-up and the curriculum to the run's epochs.
+        Assert.Equal(Dwa.Defaults, spec.WithDefaults(BackboneRegistry.Mlp).TrainingDefaults(BackboneRegistry.Mlp));
 
         // Through a run: the preset's defaults, and an explicit option on top of them.
         var config = new Experiments.RunConfig

@@ -66,15 +66,35 @@ public sealed class Dwa : Approach, IRunArtifacts
     public const int AnchorSetBatches = 10;
     /// <summary>Random directions tried for the negative anchor.</summary>
     public const int NegativeTrials = 5;
-    /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
-    public const string DefaultCurriculum = "linear:100:0.2";
+    /// <summary>The seed's curriculum for its 200 epochs: the threshold grows linearly from 0.2 to 1 over 100 epochs (the published run's, literally).</summary>
+    public const string SeedCurriculum = "linear:100:0.2";
+    /// <summary>The seed's warm-up, 10 of its 200 epochs at lr/750: one epoch in <see cref="EpochsPerWarmupEpoch"/>.</summary>
+    public const int EpochsPerWarmupEpoch = 20;
+    public const double WarmupDivisor = 750;
 
-    /// <summary>DWA's defaults of the base loop's options (the seed code's; the paper's §4.3 has the same schedule at lr 0.075).</summary>
-    public static TrainingOptions Defaults => new()
-    {
-        Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750),
-        Curriculum = CurriculumSchedule.Parse(DefaultCurriculum),
-    };
+    /// <summary>
+    /// DWA's defaults of the base loop's options: the seed code's (the paper's §4.3 has the same schedule at lr 0.075),
+    /// but for the warm-up and the curriculum, which are left to <see cref="ScaledWarmup"/> and
+    /// <see cref="ScaledCurriculum"/>: the seed's are sized for 200 epochs (<see cref="DwaSpec"/> scales them to the run).
+    /// </summary>
+    public static TrainingOptions Defaults => new() { Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000 };
+
+    /// <summary>
+    /// The seed's warm-up as the same fraction of a run of <paramref name="epochs"/> epochs: one epoch at lr/750 in every
+    /// 20 (10,750 at 200 epochs; none below 20 epochs).
+    /// </summary>
+    public static Warmup? ScaledWarmup(int epochs) => epochs / EpochsPerWarmupEpoch is var w and > 0 ? new Warmup(w, WarmupDivisor) : null;
+
+    /// <summary>
+    /// The seed's curriculum as the same fraction of a run of <paramref name="epochs"/> epochs: the threshold grows from
+    /// 0.2 and reaches every sample halfway (linear:100:0.2 at 200 epochs).
+    /// </summary>
+    public static CurriculumSchedule ScaledCurriculum(int epochs) =>
+        CurriculumSchedule.Parse(FormattableString.Invariant($"linear:{Math.Max(1, epochs / 2)}:{CurriculumSchedule.DefaultStart}"))!;
+
+    /// <summary>The rule of <see cref="ScaledWarmup"/> and <see cref="ScaledCurriculum"/>, as <c>retain approaches</c> shows it.</summary>
+    public const string ScalingRule = "a warm-up or curriculum not given is the seed's scaled to --nepochs: warm-up nepochs/20 epochs at lr/750 " +
+        "(none below 20 epochs), curriculum linear:nepochs/2:0.2 (at 200 epochs: 10,750 and linear:100:0.2); given ones are taken as they are";
 
     /// <summary>
     /// DWA's initialisation with either preset: the paper's (section 4.3, and every published script's --weight_init)
@@ -354,15 +374,28 @@ public sealed class Dwa : Approach, IRunArtifacts
 /// dwa: DWA's weight masks on a backbone of layers (alexnet_dwa on AlexNet, an extension of the seed on the others),
 /// initialised as every published run was (<see cref="Dwa.Initialisation"/>; the seed left the masked layers
 /// uninitialised; --weight-init, applied afterwards, overrides it); DWA's base-loop defaults (<see cref="Dwa.Defaults"/>)
-/// as the preset adjusts them. The curriculum is mandatory: anchors are placed on simple samples, and without one every
-/// sample has complexity 1 (the seed crashed), so a run without one gets <see cref="Dwa.DefaultCurriculum"/>.
+/// as the preset adjusts them.
+/// <para>
+/// The seed's warm-up and curriculum are sized for 200 epochs. A run that does not give them (null) gets them scaled to
+/// its epochs (<see cref="Dwa.ScaledWarmup"/>, <see cref="Dwa.ScaledCurriculum"/>): at 30 epochs the seed's would spend
+/// a third of the run at lr/750 and never reach the harder samples. Given ones, and the published preset's (the
+/// original's run), are taken literally. The curriculum is mandatory: anchors are placed on simple samples, and without
+/// one every sample has complexity 1 (the seed crashed).
+/// </para>
 /// </summary>
 public sealed class DwaSpec : GatedApproachSpec<DwaOptions, DwaWeightMasks>
 {
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, DwaOptions options) => options.AdjustDefaults(Dwa.Defaults);
 
-    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) =>
-        training.Curriculum is not null ? training : training with { Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum) };
+    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) => training with
+    {
+        Warmup = training.Warmup ?? Dwa.ScaledWarmup(training.Epochs),
+        Curriculum = training.Curriculum ?? Dwa.ScaledCurriculum(training.Epochs),
+    };
+
+    protected override string? TrainingRule(DwaOptions options) => options.Preset == DwaPreset.Published
+        ? "the published preset's warm-up (20,1000) and curriculum (linear:100:0.2) are the original's for 200 epochs, taken literally"
+        : Dwa.ScalingRule;
 
     public override GatedNetwork<DwaWeightMasks> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, DwaOptions options)
     {

@@ -163,7 +163,7 @@ public sealed record DwaOptions : IValidatedOptions
     public TrainingOptions AdjustDefaults(TrainingOptions defaults) => Preset != DwaPreset.Published ? defaults : defaults with
     {
         Epochs = 200, BatchSize = 32, LearningRate = 0.05, ClipGradient = 10000, Warmup = new Warmup(20, 1000),
-        Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum), Patience = int.MaxValue,
+        Curriculum = CurriculumSchedule.Parse(Dwa.SeedCurriculum), Patience = int.MaxValue,
     };
 
     public DwaNetworkOptions Network => new()
