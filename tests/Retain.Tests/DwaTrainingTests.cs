@@ -56,10 +56,14 @@ public class DwaTrainingTests : TempFolderTests
         using var bench = Subset(full, tasks: 2);
         var (dwa, _) = Build(bench);
         using var _ = dwa;
-        var accuracy = TrainAll(dwa, bench);
+        var history = bench.Tasks.SelectMany((task, t) => dwa.Train(t, task, IgnoredEvents.Instance)).ToArray();
+        var accuracy = bench.Tasks.Select((task, u) => dwa.Evaluate(u, task.Test).Accuracy).ToArray();
 
         // Five classes per task: chance is 20%.
         Assert.All(accuracy, (a, u) => Assert.True(a > 0.5, $"task {u} test accuracy {a:P1} after both tasks"));
+        // An epoch's training loss and accuracy are its steps' means (no pass over the training set); only the terms are scalars.
+        Assert.All(history, e => Assert.True(double.IsFinite(e.TrainLoss) && e.TrainLoss > 0 && e.TrainAccuracy is > 0 and <= 1, e.ToString()));
+        Assert.All(history, e => Assert.Equal(["dwa/att", "dwa/mask_use", "dwa/sparsity", "dwa/triplet"], e.Scalars.Keys.Order()));
 
         // One anchor search per epoch and task, before the epoch; task 1 also found a task-negative anchor among task 0's.
         Assert.Equal([(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)], dwa.State.Searches.Select(s => (s.Task, s.Epoch)));
