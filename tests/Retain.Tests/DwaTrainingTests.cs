@@ -212,6 +212,24 @@ public class DwaTrainingTests : TempFolderTests
     }
 
     [Fact]
+    public void ARunOfNEpochsTrainsAndRecordsTheSeedsScheduleScaledToN()
+    {
+        // --nepochs 20 without --warmup or --curriculum: the seed's 10 of 200 epochs at lr/750 become 1 epoch, and its
+        // curriculum linear:100:0.2 becomes linear:10:0.2; the record says so, and the first epoch ran at lr/750.
+        var record = Experiments.ExperimentRunner.Run(new Experiments.RunConfig
+        {
+            Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, "run.txt"),
+            Limit = 20, TestMode = 1, Epochs = 20, Network = BackboneRegistry.Mlp,
+        });
+        Assert.Equal((20, 1, 750.0, "linear:10:0.2"), (record.Training.Epochs, record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor,
+            record.Training.Curriculum!.ToString()));
+        var rates = record.History.Select(e => e.LearningRate).ToArray();
+        Assert.Equal(20, rates.Length);
+        Assert.Equal(0.075 / 750, rates[0], 12);
+        Assert.Equal(0.075, rates[1], 12);
+    }
+
+    [Fact]
     public void ThePublishedPresetKeepsItsMasksDenseAsTheOriginalsWere()
     {
         // The published run's masks sat at mean |M| >= 0.8 (tanh gates, the seed's sparsity term pushing towards dense
