@@ -91,6 +91,22 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal(dwa.Terms, copy.Terms);
         Assert.True(copy.Fisher!["backbone.fc2.weight"].allclose(dwa.State.Fisher["backbone.fc2.weight"], rtol: 0, atol: 0));
 
+        // Task inference: each finished task stored the embeddings of its first 10 · sbatch training samples; a checkpoint
+        // carries them bit for bit, so a resumed run predicts the same tasks by every predictor.
+        Assert.Equal([0, 1], dwa.State.TaskEmbeddings.Keys);
+        Assert.All(dwa.State.TaskEmbeddings.Values, e => Assert.Equal([Dwa.AnchorSetBatches * 32L, 16], e.shape));
+        using var checkpoint = new StateDict();
+        dwa.Save(checkpoint);
+        var (resumed, _) = Build(bench);
+        using (resumed)
+        {
+            resumed.Load(checkpoint);
+            Assert.All(dwa.State.TaskEmbeddings, kv => Assert.True(resumed.State.TaskEmbeddings[kv.Key].allclose(kv.Value, rtol: 0, atol: 0)));
+            var agnostic = dwa.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2);
+            Assert.Equal(["anchor", "centroid", "entropy", "gaussian", "knn", "max-prob"], agnostic.Keys.Order());
+            Assert.Equal(agnostic, resumed.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2));
+        }
+
         // Introspection: per task JSON, images, masks (fc2, fc3 factorised), figure; embedding summary and PCA figure.
         var lines = dwa.WriteArtifacts(bench, 2, Folder, "run");
         Assert.Contains(lines, l => l.Contains("spread"));

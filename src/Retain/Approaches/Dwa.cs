@@ -313,18 +313,49 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
 
-    public const string AnchorPredictor = "anchor";
+    public const string AnchorPredictor = "anchor", CentroidPredictor = "centroid", KnnPredictor = "knn", GaussianPredictor = "gaussian";
 
-    /// <summary>The paper's mechanism: the stored task anchor nearest to the sample's context embedding.</summary>
-    public override string DefaultTaskPredictor => _masks.HasProcessor ? AnchorPredictor : base.DefaultTaskPredictor;
+    /// <summary>The name under which a predictor's results are recorded.</summary>
+    public static string PredictorName(DwaTaskPredictor predictor) => predictor switch
+    {
+        DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
+        DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor,
+        _ => throw new ArgumentOutOfRangeException(nameof(predictor), predictor, null),
+    };
 
-    /// <summary>The generic predictors, and (with a context processor) the nearest stored anchor of each sample's embedding.</summary>
+    /// <summary>With a context processor, the embedding predictor of --task_predictor; without one, the generic default.</summary>
+    public override string DefaultTaskPredictor => _masks.HasProcessor ? PredictorName(_options.TaskPredictor) : base.DefaultTaskPredictor;
+
+    /// <summary>
+    /// The generic predictors, and with a context processor every predictor from the sample's embedding: the nearest
+    /// stored anchor, and from the stored embeddings of the learnt tasks (<see cref="DwaState.TaskEmbeddings"/>) the
+    /// nearest centroid, the k nearest and the most likely Gaussian.
+    /// </summary>
     protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
     {
         var predictions = TaskPredictors.Generic(logits);
         if (!_masks.HasProcessor) return predictions;
-        predictions[AnchorPredictor] = NearestAnchor(_masks.Embedding(Model.Backbone, x, new ForwardContext(0)), logits.Count);
+        var embeddings = _masks.Embedding(Model.Backbone, x, new ForwardContext(0));
+        predictions[AnchorPredictor] = NearestAnchor(embeddings, logits.Count);
+        var stored = Enumerable.Range(0, logits.Count).Select(t => State.TaskEmbeddings[t].to(embeddings.device)).ToArray();
+        predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, stored);
+        predictions[KnnPredictor] = DwaTaskInference.KNearest(embeddings, stored, _options.Neighbours);
+        predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, stored);
         return predictions;
+    }
+
+    /// <summary>Embeddings stored per finished task for task inference: as many as an anchor set holds (10 · sbatch).</summary>
+    private int StoredEmbeddingsPerTask => AnchorSetBatches * Options.BatchSize;
+
+    /// <summary>The context embeddings of the first <see cref="StoredEmbeddingsPerTask"/> samples of a split (eval mode), on the CPU.</summary>
+    private Tensor EmbeddingsOf(Split samples)
+    {
+        Model.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        using var first = samples.Select(Enumerable.Range(0, Math.Min(samples.Count, StoredEmbeddingsPerTask)).Select(i => (long)i).ToArray());
+        var rows = first.Batches(Options.BatchSize, Device).Select(b => _masks.Embedding(Model.Backbone, b.X, new ForwardContext(0)).cpu().MoveToOuterDisposeScope()).ToArray();
+        return cat(rows, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>For each embedding (B x E), the task among the first <paramref name="tasks"/> whose stored anchor is nearest (squared distance).</summary>
@@ -344,6 +375,12 @@ public sealed class Dwa : Approach, IRunArtifacts
             using var anchorSet = AnchorSet(data.Train, ComplexityOf(data.Train));
             using var anchor = PositiveAnchor(task, anchorSet);
             State.AnchorStore[task] = DwaState.ToArray(anchor);
+        }
+        if (_masks.HasProcessor)
+        {
+            State.TaskEmbeddings.Remove(task, out var replaced);
+            replaced?.Dispose();
+            State.TaskEmbeddings[task] = EmbeddingsOf(data.Train);
         }
         var fresh = MaskedWeightFisher(task, data.Train, _options.Formulation);
         State.Fisher = FisherDiagonal.MergeMean(State.Fisher, fresh, task);
@@ -371,11 +408,12 @@ public sealed class Dwa : Approach, IRunArtifacts
         DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     protected override void SaveState(StateDict state) =>
-        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher);
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName);
 
     protected override void LoadState(StateDict state)
     {
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
+        State.RestoreTaskEmbeddings(state.Tensors("task_embeddings", CPU));
         _importanceByLayer = null;
     }
 
