@@ -20,12 +20,17 @@ public sealed record PathNetOptions : IValidatedOptions
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
 
+    /// <summary>Each module is a network layer of its own: more than this per layer is a mistake, refused before any is built.</summary>
+    public const int MaxModules = 256, MaxPaths = 256;
+
     public void Validate()
     {
         OptionValues.RequireAtLeast("--generations", Generations, 1);
         OptionValues.RequireAtLeast("--paths", Paths, 1);
         OptionValues.RequireAtLeast("--modules", Modules, 1);
         OptionValues.RequireAtLeast("--active", Active, 1);
+        OptionValues.RequireAtMost("--modules", Modules, MaxModules);
+        OptionValues.RequireAtMost("--paths", Paths, MaxPaths);
         if (Active > Modules)
             throw new RetainException($"--active ({Active}) cannot exceed --modules ({Modules}): a random path takes distinct modules");
     }
@@ -217,6 +222,18 @@ public sealed class PathNetSpec : GatedApproachSpec<PathNetOptions, PathNetModul
 
     protected override string FewestEpochsReason(PathNetOptions options) =>
         $"pathnet trains every path nepochs / generations epochs per generation, with --generations {options.Generations}";
+
+    protected override string? TrainingRule(PathNetOptions options) =>
+        "every path trains nepochs / generations epochs per generation (whole epochs: --nepochs below --generations is refused)";
+
+    /// <summary>The epochs that do not divide into whole generations are not trained (the seed's nepochs // generations).</summary>
+    protected override IEnumerable<string> Notes(TrainingOptions training, PathNetOptions options)
+    {
+        var perGeneration = training.Epochs / options.Generations;
+        if (training.Epochs % options.Generations != 0)
+            yield return $"pathnet trains every path {perGeneration * options.Generations} of the {training.Epochs} epochs: {perGeneration} per generation " +
+                $"for --generations {options.Generations} (give --nepochs a multiple of --generations, e.g. {perGeneration * options.Generations} or {(perGeneration + 1) * options.Generations})";
+    }
 
     public override GatedNetwork<PathNetModules> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, PathNetOptions options) =>
         PathNetModules.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts, options.Modules, options.Active);

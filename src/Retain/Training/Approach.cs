@@ -94,7 +94,7 @@ public abstract class Approach : IDisposable, IStateful
             TrainEpoch(task, data.Train, trainComplexity, run.Threshold, events);
             FinishEpoch(task, run.Epoch, data);
             if (run.Threshold < 1) run.Threshold = Options.Curriculum!.Threshold(run.Epoch + 1);
-            var train = Evaluate(task, data.Train);
+            var train = EvaluateTrainingSet(task, data.Train);
             var valid = Evaluate(task, data.Valid);
             var lr = run.Schedule.LearningRate;
             var (improved, stop) = run.Schedule.EndOfEpoch(run.Epoch, valid.Loss, run.Threshold);
@@ -202,10 +202,10 @@ public abstract class Approach : IDisposable, IStateful
         var value = loss.item<float>();
         if (!float.IsFinite(value))
             throw new NonFiniteLossException(batch.Task, Current?.Epoch ?? 0, value, Optimizer.ParamGroups.First().LearningRate);
-        Optimizer.zero_grad();
-        loss.backward();
+        // zero_grad, backward and clip_grad_norm_ as before, without the passes that leave the gradients as they are.
+        Gradients.Backward(loss, Optimizer.parameters().ToArray());
         AdjustGradients(batch.Task);
-        nn.utils.clip_grad_norm_(Model.parameters(), Options.ClipGradient);
+        Gradients.ClipNorm(Model.parameters(), Options.ClipGradient);
         Optimizer.step();
         AfterStep(batch.Task);
     }
@@ -261,6 +261,12 @@ public abstract class Approach : IDisposable, IStateful
     protected float[] ComplexityOf(Split split) => Options.Curriculum is null
         ? Enumerable.Repeat(1f, split.Count).ToArray()
         : _complexities.GetValue(split, s => EntropyComplexity.Compute(s.X));
+
+    /// <summary>
+    /// The training set's loss and accuracy for an epoch's record (the schedule reads only the validation set's): by
+    /// default a pass over it after the epoch, as the seed did. DWA takes the epoch's training steps instead.
+    /// </summary>
+    protected virtual EvalResult EvaluateTrainingSet(int task, Split train) => Evaluate(task, train);
 
     /// <summary>Mean loss (the training objective) and accuracy of head <paramref name="task"/> on a split, in order, in batches.</summary>
     public virtual EvalResult Evaluate(int task, Split split)
