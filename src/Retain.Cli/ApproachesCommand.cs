@@ -31,6 +31,7 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
     {
         console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
         console.WriteLine(approach.Description);
+        if (approach.Paper is { } paper) console.WriteLine($"  paper: {paper}");
         var spec = approach.Spec;
         var options = spec.Options();
         // Per backbone, the options whose default there differs from the options record's.
@@ -43,6 +44,7 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
             console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(setup.TrainingDefaults(backbone))}{string.Concat(values)}");
         }
         if (spec.Network.Gating is { } gating) console.WriteLine($"  network: its own gating ({gating.Name}) on a backbone of layers");
+        if (spec.NeedsTaskId) console.WriteLine("  scenarios: task; domain and class with one head per task and each test sample's task predicted");
         if (options.Count == 0)
         {
             console.WriteLine("  no options of its own");
