@@ -104,8 +104,9 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         var completed = m.CompletedTasks == m.TaskCount
             ? $"{m.TaskCount} tasks"
             : $"{m.CompletedTasks} of {m.TaskCount} tasks completed (a partial run: metrics over the completed tasks)";
+        var scenario = RecordedScenario.TryRead(run.Path);
         Line($"experiment {run.Name.Experiment}, approach {run.Name.Approach}, seed {run.Name.Seed}" +
-             $"{(run.Name.Name is { } n ? $", name {n}" : "")}: {completed}");
+             $"{(run.Name.Name is { } n ? $", name {n}" : "")}{(scenario is { } s ? $", scenario {s.Label()}" : "")}: {completed}");
 
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn(new TableColumn("after task t").RightAligned())
@@ -136,6 +137,14 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         var own = AgnosticRecord.TryRead(run.Path);
         if (own is null) return;
+        if (RecordedScenario.TryRead(run.Path) is { } scenario and not Scenario.Task)
+        {
+            // Outside task-IL the run's own matrix is already without the task id: only the task prediction is new.
+            var final = own.Accuracy.CompletedTasks - 1;
+            Line($"task predicted right ({own.Predictor} predictor): {Percent(Enumerable.Range(0, final + 1).Average(u => own.TaskAccuracy[final, u]))}" +
+                 $" (it needs the task id, which {scenario.Label()} does not give)");
+            return;
+        }
         var random = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Random, run.ReferenceFolder));
         var joint = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Joint, run.ReferenceFolder));
         var last = own.Accuracy.CompletedTasks - 1;
@@ -151,8 +160,9 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         var groups = results
             .GroupBy(r => (Folder: Path.GetFullPath(Path.GetDirectoryName(r.Run.Path) is { Length: > 0 } d ? d : "."),
-                           r.Run.Name.Experiment, r.Run.Name.Approach, r.Run.Name.Name))
-            .Select(g => (Label: LabelOf(g.First().Run), Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
+                           r.Run.Name.Experiment, r.Run.Name.Approach, r.Run.Name.Name, Scenario: RecordedScenario.TryRead(r.Run.Path)))
+            .Select(g => (Label: LabelOf(g.First().Run) + (g.Key.Scenario is { } sc and not Scenario.Task ? $" ({sc.Label()})" : ""),
+                          Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
                           Aggregate: ForgettingRatioAggregate.Of(g.Select(r => (IReadOnlyList<double>)r.Metrics.ForgettingRatio).ToArray()),
                           UnequalTasks: g.Select(r => r.Metrics.CompletedTasks).Distinct().Count() > 1))
             .ToArray();

@@ -6,14 +6,14 @@ namespace Retain.Evaluation;
 /// <summary>
 /// What a result file tells about the run that made it, so that a reference run (random, joint) can be checked to be of
 /// the same tasks as the run it normalises: experiment and seed (from the JSON record beside the matrix, else from the
-/// file name), the task count (the matrix), and, from the JSON record only, task names and order, data source and
-/// <c>--limit</c>.
+/// file name), the task count (the matrix), and, from the JSON record only, task names and order, data source,
+/// <c>--limit</c> and the scenario (runs of two scenarios are never combined).
 /// </summary>
 public sealed class RunDescription
 {
     private const string Experiment = "experiment", Seed = "seed", TaskCount = "task count", Tasks = "tasks",
-        DataSource = "data source", Limit = "limit";
-    private static readonly string[] Compared = [Experiment, Seed, TaskCount, Tasks, DataSource, Limit];
+        DataSource = "data source", Limit = "limit", ScenarioName = "scenario";
+    private static readonly string[] Compared = [Experiment, Seed, TaskCount, Tasks, DataSource, Limit, ScenarioName];
 
     /// <summary>The compared values as text, by name; null where unknown (no JSON record, or one without the field).</summary>
     private readonly Dictionary<string, string?> _values;
@@ -45,6 +45,7 @@ public sealed class RunDescription
             var arguments = new List<string>();
             if (_values[Limit] is { } limit and not "none") arguments.Add($"--limit {limit}");
             if (_values[Experiment] == "mixture" && _values[DataSource] is { } datasets) arguments.Add($"--datasets {datasets}");
+            if (_values[ScenarioName] is { } scenario and not "task") arguments.Add($"--scenario {scenario}");
             return arguments.Count > 0 ? string.Join(" ", arguments) : null;
         }
     }
@@ -56,7 +57,7 @@ public sealed class RunDescription
             [Experiment] = name.Experiment,
             [Seed] = name.Seed.ToString(CultureInfo.InvariantCulture),
             [TaskCount] = matrix.TaskCount.ToString(CultureInfo.InvariantCulture),
-            [Tasks] = null, [DataSource] = null, [Limit] = null,
+            [Tasks] = null, [DataSource] = null, [Limit] = null, [ScenarioName] = null,
         };
         var jsonPath = ResultFiles.JsonPathFor(matrixPath);
         if (!File.Exists(jsonPath)) return new RunDescription(matrixPath, null, values);
@@ -75,6 +76,9 @@ public sealed class RunDescription
         Set(DataSource, "data_source", v => v.GetString());
         // retain run always records "limit"; null there is a run on the full data.
         Set(Limit, "limit", v => v.ValueKind == JsonValueKind.Null ? "none" : v.GetInt32().ToString(CultureInfo.InvariantCulture));
+        // A record written before scenarios existed is of a task-IL run.
+        values[ScenarioName] = Scenario.Task.Name();
+        Set(ScenarioName, "scenario", v => v.GetString());
         return new RunDescription(matrixPath, jsonPath, values);
     }
 

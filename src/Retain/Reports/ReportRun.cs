@@ -15,6 +15,9 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
     public IReadOnlyList<StudyOption> Options { get; init; } = [];
 
     public string RunName => Path.GetFileNameWithoutExtension(MatrixPath);
+
+    /// <summary>The scenario its record names (task-IL without a record, as the seed's runs were).</summary>
+    public Scenario Scenario => Record?.Scenario ?? Scenario.Task;
     public string Folder => Path.GetDirectoryName(Path.GetFullPath(MatrixPath))!;
     public bool IsReference => Name.IsReference;
     public int CompletedTasks => Accuracy.CompletedTasks;
