@@ -287,6 +287,8 @@ public sealed class RunCommand : Command<RunSettings>
             AnsiConsole.MarkupLine(Markup.Escape($"  {names.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
         AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(setup.Training)));
         foreach (var note in plan.ScheduleNotes) AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape(note));
+        if (setup.Scenario != Retain.Scenario.Task && setup.Approach.Spec.NeedsTaskId)
+            AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape($"{names.Approach} needs the task id, which {setup.Scenario.Label()} does not give: it keeps one head per task and predicts each test sample's task with its task predictor"));
         var start = plan.Start switch
         {
             RunStart.Resume => $"resuming from {plan.Paths.Checkpoint}",
