@@ -3,6 +3,7 @@ using Retain.Cli;
 using Retain.Data;
 using Retain.Experiments;
 using Retain.Networks;
+using Retain.Studies;
 using Retain.Training;
 using static TorchSharp.torch;
 
@@ -174,5 +175,125 @@ public class ScenarioTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         var task = RunCommand.Plan(["run", "-e", "mnist2", "-a", "er", "--data", mnist.DataDir]);
         Assert.Equal(Path.Combine("res", "mnist2_er_0.txt"), task.Paths.Output);
         Assert.DoesNotContain(task.Identity, kv => kv.Key == "--scenario");   // task-IL checkpoints of before still resume
+    }
+}
+
+/// <summary>Runs of two scenarios are never combined: references, seeds, studies and reports keep them apart.</summary>
+public class ScenarioResultsTests : TempFolderTests
+{
+    /// <summary>Marks the JSON record beside <paramref name="name"/> as a run of <paramref name="scenario"/>.</summary>
+    private static void InScenario(string folder, string name, Scenario scenario)
+    {
+        var path = Path.Combine(folder, name + ".json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["scenario"] = scenario.Name();
+        File.WriteAllText(path, json.ToJsonString());
+    }
+
+    [Fact]
+    public void MetricsAndReportsKeepTheScenariosApart()
+    {
+        var res = Path.Combine(Folder, "res");
+        var classes = Path.Combine(res, "class");
+        Directory.CreateDirectory(classes);
+        ReportFixtures.WriteThreeTasks(res);
+        ReportFixtures.Matrix(classes, "exp3_sgd_0", ReportFixtures.Sgd1);
+        ReportFixtures.Record(classes, "exp3_sgd_0", ReportFixtures.Sgd1, [0.1, 0.1, 0.1], ReportFixtures.Sgd1, ReportFixtures.History(null));
+        InScenario(classes, "exp3_sgd_0", Scenario.Class);
+
+        // Its references are looked for beside it, and made in its scenario.
+        var (code, printed) = ReportFixtures.RetainCli("metrics", Path.Combine(classes, "exp3_sgd_0.txt"));
+        Assert.Equal(2, code);
+        Assert.Contains("retain run --experiment exp3 --approach random --seed 0 --scenario class", printed);
+
+        // A task-IL reference is refused, naming the scenario.
+        foreach (var reference in new[] { "exp3_random_0", "exp3_joint_0" })
+        {
+            File.Copy(Path.Combine(res, reference + ".txt"), Path.Combine(classes, reference + ".txt"));
+            ReportFixtures.Record(classes, reference, ReportFixtures.JointRun, [0, 0, 0], ReportFixtures.JointRun, []);
+        }
+        (code, printed) = ReportFixtures.RetainCli("metrics", Path.Combine(classes, "exp3_sgd_0.txt"));
+        Assert.Equal(2, code);
+        Assert.Contains("reference run has scenario task", printed);
+        Assert.Contains("has class", printed);
+
+        // With references of its scenario: its metrics, the scenario named.
+        foreach (var reference in new[] { "exp3_random_0", "exp3_joint_0" }) InScenario(classes, reference, Scenario.Class);
+        (code, printed) = ReportFixtures.RetainCli("metrics", Path.Combine(classes, "exp3_sgd_0.txt"));
+        Assert.Equal(0, code);
+        Assert.Contains("scenario class-IL", printed);
+
+        // A report of both folders: a section per scenario, never one series of both.
+        var report = Path.Combine(Folder, "report");
+        (code, printed) = ReportFixtures.RetainCli("report", res, classes, "--output", report);
+        Assert.Equal(0, code);
+        var page = File.ReadAllText(Path.Combine(report, "report.html"));
+        Assert.Contains("<h2>Experiment exp3</h2>", page);
+        Assert.Contains("<h2>Experiment exp3 (class-IL)</h2>", page);
+        Assert.True(File.Exists(Path.Combine(report, "exp3_class_accuracy.png")));
+        Assert.True(File.Exists(Path.Combine(report, "exp3_accuracy.png")));
+    }
+
+    [Fact]
+    public void AStudyRunsEveryRunAndReferenceInEachScenarioItLists()
+    {
+        var path = Path.Combine(Folder, "study.yaml");
+        File.WriteAllText(path, """
+            name: three
+            output: out
+            experiments: [mnist2]
+            seeds: 1
+            scenarios: [task, class]
+            options: {nepochs: 1}
+            approaches: {er: {buffer: 20}}
+            """);
+        var study = Study.Load(path, RunCommand.OptionNames);
+        Assert.Equal(["mnist2_er_0", "mnist2_joint_0", "mnist2_random_0", "class/mnist2_er_0", "class/mnist2_joint_0", "class/mnist2_random_0"],
+            study.Runs.Select(r => r.Name));
+        var er = study.Runs[3];
+        Assert.Equal(Path.Combine(Folder, "out", "class", "mnist2_er_0.txt"), er.Output);
+        Assert.Equal(["run", "--experiment", "mnist2", "--approach", "er", "--seed", "0", "--output", er.Output, "--scenario", "class",
+            "--nepochs", "1", "--buffer", "20", "--resume"], er.Arguments);
+
+        File.WriteAllText(path, """
+            name: bad
+            experiments: [mnist2]
+            seeds: 1
+            scenarios: [task, classes]
+            approaches: [sgd]
+            """);
+        Assert.Contains("line 4: scenario 'classes' is not task, domain or class", Assert.ThrowsAny<RetainException>(() => Study.Load(path, RunCommand.OptionNames)).Message);
+        File.WriteAllText(path, """
+            name: bad
+            experiments: [mnist2]
+            seeds: 1
+            options: {scenario: class}
+            approaches: [sgd]
+            """);
+        Assert.Contains("'scenario' is set by the study for each run", Assert.ThrowsAny<RetainException>(() => Study.Load(path, RunCommand.OptionNames)).Message);
+    }
+}
+
+/// <summary>Every registered approach names its paper, in <c>retain approaches</c> and on the baselines page.</summary>
+public class ApproachPaperTests
+{
+    [Fact]
+    public void EveryApproachNamesItsPaperInItsHelpAndOnTheBaselinesPage()
+    {
+        var page = File.ReadAllText(Path.Combine(TestSupport.RepositoryRoot, "docs", "baselines.md"));
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = 400;
+        Assert.Equal(0, RetainApp.Run(["approaches"], console));
+        // Approaches a test registers (docs/extending.md's example) are not Retain's own.
+        foreach (var approach in ApproachRegistry.All.Where(a => a.Spec.GetType().Assembly == typeof(ApproachRegistry).Assembly))
+        {
+            Assert.False(string.IsNullOrWhiteSpace(approach.Paper), $"{approach.Name} names no paper");
+            Assert.Contains($"  paper: {approach.Paper}", output.ToString());
+            Assert.Contains($"| `{approach.Name}` | {approach.Paper} |", page);
+        }
     }
 }
