@@ -8,8 +8,8 @@ namespace Retain.Tests;
 /// <summary>
 /// Every registered approach that learns (<see cref="ApproachSpec.LearnsTasks"/>), on every registered backbone, with
 /// its defaults there (<see cref="ApproachSpec{TOptions}.DefaultOptions"/>, <see cref="ApproachSpec{TOptions}.TrainingDefaults"/>),
-/// in every scenario, learns each task of a short run well above chance. The cases come from the registries, so a
-/// newly registered approach or backbone is covered as it is.
+/// in every scenario it trains differently in, learns each task of a short run well above chance. The cases come from
+/// the registries, so a newly registered approach or backbone is covered as it is.
 /// </summary>
 public class EveryApproachLearnsTests : TempFolderTests
 {
@@ -48,9 +48,12 @@ public class EveryApproachLearnsTests : TempFolderTests
     public static TheoryData<string, string, Scenario> Cases()
     {
         var cases = new TheoryData<string, string, Scenario>();
+        // An approach that needs the task id (NeedsTaskId) trains one head per task in every scenario, exactly as in
+        // task-IL; outside it only its test differs, answered by its task predictor (max-prob), whose accuracy on a
+        // two-task run of 100 samples is the predictor's, not what the approach learnt (ScenarioTests tests that path).
         foreach (var approach in ApproachRegistry.All.Where(a => a.Spec.LearnsTasks))
             foreach (var backbone in BackboneRegistry.All)
-                foreach (var scenario in Scenarios.All)
+                foreach (var scenario in Scenarios.All.Where(s => s == Scenario.Task || !approach.Spec.NeedsTaskId))
                     cases.Add(approach.Name, backbone.Name, scenario);
         return cases;
     }
