@@ -214,7 +214,7 @@ public class ScenarioResultsTests : TempFolderTests
         }
         (code, printed) = ReportFixtures.RetainCli("metrics", Path.Combine(classes, "exp3_sgd_0.txt"));
         Assert.Equal(2, code);
-        Assert.Contains("reference run has scenario task", printed);
+        Assert.Contains("reference run has --scenario task", printed);
         Assert.Contains("has class", printed);
 
         // With references of its scenario: its metrics, the scenario named.

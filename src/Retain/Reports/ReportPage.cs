@@ -64,9 +64,7 @@ public static class ReportPage
         html.Append("<h3>Runs</h3>\n");
         foreach (var run in section.Runs)
         {
-            // A run of another scenario may have the same name (in its own folder): its section's stem keeps the id unique.
-            var runId = e.Scenario == Scenario.Task ? run.Run.RunName : $"{e.FileStem}-{run.Run.RunName}";
-            html.Append($"<h4 id=\"{Id(runId)}\">{E(run.Run.RunName)}</h4>\n");
+            html.Append($"<h4 id=\"{Id(run.Run.Label)}\">{E(run.Run.Label)}</h4>\n");
             if (run.Figures.Count == 0)
                 html.Append(run.Run.Record is null ? "<p><em>No JSON record beside the accuracy matrix: no learning curves.</em></p>\n"
                     : "<p><em>No epochs in the record (this approach does not train).</em></p>\n");
