@@ -41,8 +41,9 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         foreach (var (backbone, setup) in perBackbone)
         {
             var values = OwnOn(backbone).Select(o => $"; {o.Name} {o.Value}");
-            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(setup.TrainingDefaults(backbone))}{string.Concat(values)}");
+            console.WriteLine($"  on {backbone.Name}: {RunCommand.DescribeTraining(setup.ResolveTraining(setup.TrainingDefaults(backbone)))}{string.Concat(values)}");
         }
+        if (spec.WithDefaults(BackboneRegistry.All[0]).TrainingRule is { } rule) console.WriteLine($"  base loop: {rule}");
         if (spec.Network.Gating is { } gating) console.WriteLine($"  network: its own gating ({gating.Name}) on a backbone of layers");
         if (spec.NeedsTaskId) console.WriteLine("  scenarios: task; domain and class with one head per task and each test sample's task predicted");
         if (options.Count == 0)

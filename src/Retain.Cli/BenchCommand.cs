@@ -8,7 +8,7 @@ namespace Retain.Cli;
 public sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "[NAMES]")]
-    [Description("Benchmarks to run (default: all): roofline, mlp-step, dwa-step, wait-policy, pmnist-sgd, entropy, fashion-load, dwa-layers, dwa-alexnet, checkpoint, study-throughput, dwa-mlp-epoch.")]
+    [Description("Benchmarks to run (default: all): roofline, mlp-step, dwa-step, wait-policy, pmnist-sgd, entropy, fashion-load, dwa-layers, dwa-alexnet, checkpoint, study-throughput, dwa-mlp-epoch, dwa-epoch.")]
     public string[] Names { get; init; } = [];
 
     [CommandOption("--data <DIR>")]

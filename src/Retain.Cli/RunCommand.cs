@@ -18,7 +18,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, dwa.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, si, mas, packnet, dwa.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]

@@ -65,6 +65,9 @@ public class CliTests : TempFolderTests
         var ewc = Render("approaches", "ewc").Split('\n');
         Assert.Contains(ewc, l => l.Contains("--lamb") && l.Contains("5000") && l.Contains("Importance of old tasks"));
         Assert.Contains(ewc, l => l.Contains("on mlp:") && l.Contains("clipgrad 100"));
+        // An approach that adapts the loop it is given says how: DWA scales the seed's schedule to --nepochs.
+        var dwa = Render("approaches", "dwa").Split('\n');
+        Assert.Contains(dwa, l => l.Contains("base loop:") && l.Contains("warm-up nepochs/20 epochs at lr/750") && l.Contains("linear:nepochs/2:0.2"));
         // run -a X --help: the run's options, then the approach's own.
         var help = Render("run", "-a", "lwf", "--help");
         Assert.Contains("--experiment", help);
@@ -244,14 +247,16 @@ public class ScheduleNoteTests : TempFolderTests
     [Fact]
     public void APlanSaysWhenTheWarmUpOrTheCurriculumDoesNotFitInTheRun()
     {
-        // DWA's defaults (200 epochs, warm-up 10 epochs, curriculum reaching every sample at epoch 100) fit.
+        // DWA's defaults (200 epochs, warm-up 10 epochs, curriculum reaching every sample at epoch 100) fit, and so do
+        // they scaled to a run of 2 epochs (no warm-up, linear:1:0.2).
         Assert.Empty(Notes("dwa", null));
-        // In 2 epochs the warm-up is the whole run, and the linear curriculum reaches 0.2 + 0.8 * 1/100 = 0.21.
-        var notes = Notes("dwa", 2);
+        Assert.Empty(Notes("dwa", 2));
+        // The seed's 200-epoch schedule given in 2 epochs: the warm-up is the whole run, and the linear curriculum
+        // reaches 0.2 + 0.8 * 1/100 = 0.21.
+        var notes = Notes("dwa", 2, warmup: "10,750", curriculum: "linear:100:0.2");
         Assert.Equal(2, notes.Count);
         Assert.Contains("covers the whole run of 2 epochs", notes[0]);
         Assert.Contains("up to 0.21", notes[1]);
-        Assert.Empty(Notes("dwa", 2, warmup: "0,1", curriculum: "linear:1:0.2"));
         Assert.Empty(Notes("sgd", 2));
     }
 }

@@ -212,11 +212,15 @@ public class DwaLayerTests
         net.eval();
         using var _ = no_grad();
         var context = new ForwardContext(1);
-        var logits = net.Forward(randn([3, .. input]), context);
+        var x = randn([3, .. input]);
+        var logits = net.Forward(x, context);
         Assert.Equal([3L, 4], logits.shape);
         Assert.Equal([3L, processor ? 8 : 2], context.Get<DwaForwardState>().EmbeddingOut!.shape);
         Assert.Equal(((DwaWeightMasks)net.Backbone.Gating).MaskedLayers, context.Get<DwaForwardState>().MaskSummaries.Keys);
         Assert.All(context.Get<DwaForwardState>().MaskSummaries.Values, s => Assert.Equal([3L], s.Magnitude.shape));
+        // The embedding alone (stem and processor, no masked layer) is the full pass's, bit for bit.
+        var alone = ((DwaWeightMasks)net.Backbone.Gating).Embedding(net.Backbone, x, new ForwardContext(1));
+        Assert.True(alone.eq(context.Get<DwaForwardState>().EmbeddingOut!).all().item<bool>());
     }
 
     [Fact]

@@ -56,10 +56,14 @@ public class DwaTrainingTests : TempFolderTests
         using var bench = Subset(full, tasks: 2);
         var (dwa, _) = Build(bench);
         using var _ = dwa;
-        var accuracy = TrainAll(dwa, bench);
+        var history = bench.Tasks.SelectMany((task, t) => dwa.Train(t, task, IgnoredEvents.Instance)).ToArray();
+        var accuracy = bench.Tasks.Select((task, u) => dwa.Evaluate(u, task.Test).Accuracy).ToArray();
 
         // Five classes per task: chance is 20%.
         Assert.All(accuracy, (a, u) => Assert.True(a > 0.5, $"task {u} test accuracy {a:P1} after both tasks"));
+        // An epoch's training loss and accuracy are its steps' means (no pass over the training set); only the terms are scalars.
+        Assert.All(history, e => Assert.True(double.IsFinite(e.TrainLoss) && e.TrainLoss > 0 && e.TrainAccuracy is > 0 and <= 1, e.ToString()));
+        Assert.All(history, e => Assert.Equal(["dwa/att", "dwa/mask_use", "dwa/sparsity", "dwa/triplet"], e.Scalars.Keys.Order()));
 
         // One anchor search per epoch and task, before the epoch; task 1 also found a task-negative anchor among task 0's.
         Assert.Equal([(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)], dwa.State.Searches.Select(s => (s.Task, s.Epoch)));
@@ -86,6 +90,22 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal(dwa.State.AnchorStore[1], copy.AnchorStore[1]);
         Assert.Equal(dwa.Terms, copy.Terms);
         Assert.True(copy.Fisher!["backbone.fc2.weight"].allclose(dwa.State.Fisher["backbone.fc2.weight"], rtol: 0, atol: 0));
+
+        // Task inference: each finished task stored the embeddings of its first 10 · sbatch training samples; a checkpoint
+        // carries them bit for bit, so a resumed run predicts the same tasks by every predictor.
+        Assert.Equal([0, 1], dwa.State.TaskEmbeddings.Keys);
+        Assert.All(dwa.State.TaskEmbeddings.Values, e => Assert.Equal([Dwa.AnchorSetBatches * 32L, 16], e.shape));
+        using var checkpoint = new StateDict();
+        dwa.Save(checkpoint);
+        var (resumed, _) = Build(bench);
+        using (resumed)
+        {
+            resumed.Load(checkpoint);
+            Assert.All(dwa.State.TaskEmbeddings, kv => Assert.True(resumed.State.TaskEmbeddings[kv.Key].allclose(kv.Value, rtol: 0, atol: 0)));
+            var agnostic = dwa.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2);
+            Assert.Equal(["anchor", "centroid", "entropy", "gaussian", "knn", "max-prob"], agnostic.Keys.Order());
+            Assert.Equal(agnostic, resumed.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2));
+        }
 
         // Introspection: per task JSON, images, masks (fc2, fc3 factorised), figure; embedding summary and PCA figure.
         var lines = dwa.WriteArtifacts(bench, 2, Folder, "run");
@@ -152,8 +172,10 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal([10, 0.05], seed.LossWeights);
         Assert.Equal(500.0, seed.SparsityWeight);
         Assert.Equal((7.0, 7.0), (Bind(("formulation", "seed"), ("lamb_reg", "7")).SparsityWeight, Bind(("lamb_reg", "7"), ("preset", "published")).SparsityWeight));
-        Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (Dwa.Defaults.Epochs, Dwa.Defaults.BatchSize, Dwa.Defaults.LearningRate,
-            Dwa.Defaults.Warmup!.Epochs, Dwa.Defaults.Warmup.Divisor, Dwa.Defaults.Curriculum!.ToString()));
+        // The seed's schedule, its warm-up and curriculum scaled to the run (at its 200 epochs: 10,750 and linear:100:0.2).
+        var atDefaults = spec.WithDefaults(BackboneRegistry.Mlp).ResolveTraining(Dwa.Defaults);
+        Assert.Equal((200, 32, 0.075, 10, 750.0, "linear:100:0.2"), (atDefaults.Epochs, atDefaults.BatchSize, atDefaults.LearningRate,
+            atDefaults.Warmup!.Epochs, atDefaults.Warmup.Divisor, atDefaults.Curriculum!.ToString()));
 
         // published = the seed's final-warm script; an explicit option overrides the preset wherever it stands.
         var published = Bind(("alpha", "2"), ("preset", "published"));
@@ -190,8 +212,8 @@ public class DwaTrainingTests : TempFolderTests
         // lr 0.05, warm-up 20 epochs at lr/1000, 200 epochs, and a patience that never runs out (the seed's rate never decayed).
         Assert.Equal((200, 32, 0.05, 20, 1000.0, int.MaxValue, 10000.0, "linear:100:0.2"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate,
             defaults.Warmup!.Epochs, defaults.Warmup.Divisor, defaults.Patience, defaults.ClipGradient, defaults.Curriculum!.ToString()));
-        var corrected = spec.WithDefaults(BackboneRegistry.Mlp).TrainingDefaults(BackboneRegistry.Mlp);
-        Assert.Equal((Dwa.Defaults with { Curriculum = null }, Dwa.DefaultCurriculum), (corrected with { Curriculum = null }, corrected.Curriculum!.ToString()));
+        // The corrected preset leaves the warm-up and the curriculum to the run's epochs.
+        Assert.Equal(Dwa.Defaults, spec.WithDefaults(BackboneRegistry.Mlp).TrainingDefaults(BackboneRegistry.Mlp));
 
         // Through a run: the preset's defaults, and an explicit option on top of them.
         var config = new Experiments.RunConfig
@@ -203,6 +225,24 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal((1, 0.02, 20, 1000.0, int.MaxValue), (record.Training.Epochs, record.Training.LearningRate,
             record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor, record.Training.Patience));
         Assert.Equal(("seed", "tanh", "20,0.05"), (record.Parameters["formulation"], record.Parameters["gate"], record.Parameters["lamb_loss"]));
+    }
+
+    [Fact]
+    public void ARunOfNEpochsTrainsAndRecordsTheSeedsScheduleScaledToN()
+    {
+        // --nepochs 20 without --warmup or --curriculum: the seed's 10 of 200 epochs at lr/750 become 1 epoch, and its
+        // curriculum linear:100:0.2 becomes linear:10:0.2; the record says so, and the first epoch ran at lr/750.
+        var record = Experiments.ExperimentRunner.Run(new Experiments.RunConfig
+        {
+            Experiment = "mnist2", Approach = "dwa", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, "run.txt"),
+            Limit = 20, TestMode = 1, Epochs = 20, Network = BackboneRegistry.Mlp,
+        });
+        Assert.Equal((20, 1, 750.0, "linear:10:0.2"), (record.Training.Epochs, record.Training.Warmup!.Epochs, record.Training.Warmup.Divisor,
+            record.Training.Curriculum!.ToString()));
+        var rates = record.History.Select(e => e.LearningRate).ToArray();
+        Assert.Equal(20, rates.Length);
+        Assert.Equal(0.075 / 750, rates[0], 12);
+        Assert.Equal(0.075, rates[1], 12);
     }
 
     [Fact]

@@ -101,7 +101,7 @@ public class EngineApproachTests : TempFolderTests
     /// Two tasks that compete for a two-unit hidden layer: task 0 labels by the sign of x.a, task 1 by the sign of
     /// x.b with b orthogonal to a. Fine-tuning on task 1 turns the hidden units towards b.
     /// </summary>
-    private static List<TaskData> ConflictingTasks()
+    internal static List<TaskData> ConflictingTasks()
     {
         manual_seed(11);
         var a = randn(20); var b = randn(20);
@@ -115,7 +115,7 @@ public class EngineApproachTests : TempFolderTests
         return tasks;
     }
 
-    private static double AccuracyOnFirstTaskAfterSecond(Func<ApproachContext, Approach> create)
+    internal static double AccuracyOnFirstTaskAfterSecond(Func<ApproachContext, Approach> create)
     {
         var tasks = ConflictingTasks();
         manual_seed(0);

@@ -17,8 +17,8 @@ namespace Retain.Tests;
 /// Hostile input for the readers of what users write or edit: study files, run records, checkpoints and benchmark
 /// descriptions, 1000 generated variants of a valid file each (edits of the JSON or YAML as a hand makes them, and
 /// damaged bytes). Each must be read, or refused with a <see cref="RetainException"/> (one line, exit code 2): never
-/// another exception, which the command line would report as a bug of Retain (exit code 70). CsCheck samples on
-/// several threads, so every sample writes files of its own.
+/// another exception, which the command line would report as a bug of Retain (exit code 70). The inputs come from a
+/// fixed seed (<see cref="FixedSeedFuzz"/>); every input still writes files of its own.
 /// </summary>
 public class InputFuzzTests : TempFolderTests
 {
@@ -114,7 +114,7 @@ public class InputFuzzTests : TempFolderTests
     {
         ReportFixtures.Record(Folder, "exp3_sgd_0", ReportFixtures.Sgd0, [0.1, 0.6, 0.45], ReportFixtures.Sgd0, ReportFixtures.History("ewc/penalty"));
         var valid = File.ReadAllText(Path.Combine(Folder, "exp3_sgd_0.json"));
-        EditedJson(valid).Sample(bytes =>
+        EditedJson(valid).Check(bytes =>
         {
             var folder = SampleFolder();
             ReportFixtures.Matrix(folder, "exp3_sgd_0", ReportFixtures.Sgd0);
@@ -139,7 +139,7 @@ public class InputFuzzTests : TempFolderTests
                 var run = ReportRun.Read(txt);
                 ExperimentResults.Of(new ReportSources([run], [], folder));
             });
-        }, iter: Iterations);
+        }, iterations: Iterations);
     }
 
     [Fact]
@@ -160,12 +160,12 @@ public class InputFuzzTests : TempFolderTests
               "tasks": { "type": "class-groups", "dataset": "d", "groups": [[0, 1], [2, 3]], "count": 2 },
               "normalisation": { "mean": [0.3], "std": [0.2] }, "valid_fraction": 0.25, "shuffle_tasks": true }
             """;
-        EditedJson(valid).Sample(bytes =>
+        EditedJson(valid).Check(bytes =>
         {
             var path = Path.Combine(Folder, $"bench-{Guid.NewGuid():N}.json");
             File.WriteAllBytes(path, bytes);
             ReadsOrRefuses(Encoding.UTF8.GetString(bytes), () => ExperimentCatalog.Load(path, Folder, seed: 1).Dispose());
-        }, iter: Iterations);
+        }, iterations: Iterations);
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public class InputFuzzTests : TempFolderTests
               - {approach: dwa, name: tanh, gate: tanh, warmup: "1,10"}
             references: true
             """;
-        StudyEdits(valid).Sample(text =>
+        StudyEdits(valid).Check(text =>
         {
             var path = Path.Combine(Folder, $"study-{Guid.NewGuid():N}.yaml");
             File.WriteAllText(path, text);
@@ -187,7 +187,7 @@ public class InputFuzzTests : TempFolderTests
                 var study = Study.Load(path, RunCommand.OptionNames);
                 foreach (var run in study.Runs.Take(4)) RunCommand.Plan(run.Arguments);
             });
-        }, iter: Iterations);
+        }, iterations: Iterations);
     }
 
     /// <summary>The pieces of YAML a hand may type in the wrong place, and values no run should accept.</summary>
@@ -243,7 +243,7 @@ public class InputFuzzTests : TempFolderTests
         var damaged = Gen.Frequency(
             (1, ReadersFuzzTests.Mutations.Select(m => (Bytes: m.Apply(valid), Rehashed: false))),
             (1, Gen.Select(Gen.Int[0, 3], ReadersFuzzTests.Mutations, Gen.Bool, (entry, m, rehash) => (Bytes: EditEntry(valid, entry, m, rehash), Rehashed: rehash))));
-        damaged.Sample(input =>
+        damaged.Check(input =>
         {
             var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.ckpt");
             File.WriteAllBytes(path, input.Bytes);
@@ -259,7 +259,7 @@ public class InputFuzzTests : TempFolderTests
                 foreach (var (name, tensor) in original.AllTensors)
                     Assert.True(tensor.shape.SequenceEqual(read.AllTensors[name].shape) && tensor.eq(read.AllTensors[name]).all().item<bool>(), name);
             });
-        }, iter: Iterations);
+        }, iterations: Iterations);
     }
 
     /// <summary>The checkpoint with one of its entries damaged by <paramref name="damage"/>, its checksum recomputed when <paramref name="rehash"/>.</summary>

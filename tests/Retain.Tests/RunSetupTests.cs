@@ -41,7 +41,42 @@ public class RunSetupTests : TempFolderTests
     {
         var setup = RunSetup.Resolve(new DwaSpec().With(new DwaOptions()), BackboneRegistry.Mlp, t => t with { Curriculum = null });
         Assert.Null(setup.RequestedTraining.Curriculum);
-        Assert.Equal(Dwa.DefaultCurriculum, setup.Training.Curriculum!.ToString());
+        Assert.Equal(Dwa.SeedCurriculum, setup.Training.Curriculum!.ToString());
+    }
+
+    [Theory]
+    [InlineData(200, "10,750", "linear:100:0.2")]   // the seed's schedule
+    [InlineData(30, "1,750", "linear:15:0.2")]
+    [InlineData(20, "1,750", "linear:10:0.2")]
+    [InlineData(6, "none", "linear:3:0.2")]
+    [InlineData(1, "none", "linear:1:0.2")]
+    public void DwasWarmUpAndCurriculumScaleWithTheRunUnlessGiven(int epochs, string warmup, string curriculum)
+    {
+        static string Text(Warmup? w) => w is null ? "none" : FormattableString.Invariant($"{w.Epochs},{w.Divisor}");
+        var plan = RunPlan.Resolve(Config("dwa") with { Epochs = epochs });
+        Assert.Equal((warmup, curriculum), (Text(plan.Setup.Training.Warmup), plan.Setup.Training.Curriculum!.ToString()));
+        Assert.Equal((warmup, curriculum), (plan.Identity.Single(kv => kv.Key == "--warmup").Value, plan.Identity.Single(kv => kv.Key == "--curriculum").Value));
+        if (epochs > 1) Assert.Empty(plan.ScheduleNotes);
+
+        // Given explicitly, they are taken literally (the seed's 200-epoch values in a 30-epoch run get the notes).
+        var literal = RunPlan.Resolve(Config("dwa") with { Epochs = epochs, Warmup = new Warmup(10, 750), Curriculum = Curriculum.CurriculumSchedule.Parse("linear:100:0.2") });
+        Assert.Equal(("10,750", "linear:100:0.2"), (Text(literal.Setup.Training.Warmup), literal.Setup.Training.Curriculum!.ToString()));
+        if (epochs < 200) Assert.Contains(literal.ScheduleNotes, n => n.StartsWith("the curriculum linear:100:0.2 trains the last", StringComparison.Ordinal));
+        Assert.Equal(new Warmup(0, 1), RunPlan.Resolve(Config("dwa") with { Epochs = epochs, Warmup = new Warmup(0, 1) }).Setup.Training.Warmup);   // none, as asked
+
+        // The published preset is the original's run: its 200-epoch schedule stays, with a note.
+        var published = RunPlan.Resolve(Config("dwa") with { Epochs = epochs, Parameters = new Dictionary<string, string> { ["preset"] = "published" } });
+        Assert.Equal(("20,1000", "linear:100:0.2"), (Text(published.Setup.Training.Warmup), published.Setup.Training.Curriculum!.ToString()));
+        Assert.Equal(epochs < 200, published.ScheduleNotes.Count > 0);
+    }
+
+    [Fact]
+    public void PathNetNotesTheEpochsThatDoNotMakeAWholeGeneration()
+    {
+        var parameters = new Dictionary<string, string> { ["generations"] = "4" };
+        Assert.Empty(RunPlan.Resolve(Config("pathnet") with { Epochs = 8, Parameters = parameters }).ScheduleNotes);
+        var note = Assert.Single(RunPlan.Resolve(Config("pathnet") with { Epochs = 10, Parameters = parameters }).ScheduleNotes);
+        Assert.StartsWith("pathnet trains every path 8 of the 10 epochs: 2 per generation for --generations 4", note);
     }
 
     [Fact]
@@ -59,11 +94,11 @@ public class RunSetupTests : TempFolderTests
     [Fact]
     public void EverySpecBuildsTheNetworkItsRequirementsDeclare()
     {
-        string[] plain = ["sgd", "sgd-restart", "sgd-frozen", "joint", "random", "ewc", "lwf", "lfl", "imm-mean", "imm-mode"];
+        string[] plain = ["sgd", "sgd-restart", "sgd-frozen", "joint", "random", "ewc", "lwf", "lfl", "imm-mean", "imm-mode", "si", "mas"];
         var gated = new Dictionary<string, Type>
         {
             ["hat"] = typeof(HatUnitGates), ["hat-test"] = typeof(HatUnitGates), ["dwa"] = typeof(DwaWeightMasks),
-            ["pathnet"] = typeof(PathNetModules), ["progressive"] = typeof(ProgressiveColumns),
+            ["pathnet"] = typeof(PathNetModules), ["progressive"] = typeof(ProgressiveColumns), ["packnet"] = typeof(PackNetMasks),
         };
         foreach (var name in plain) Assert.Equal(NetworkRequirement.AnyBackbone, ApproachRegistry.Get(name).Spec.Network);
         foreach (var (name, gating) in gated)

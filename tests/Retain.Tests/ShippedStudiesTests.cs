@@ -47,7 +47,8 @@ public class ShippedStudiesTests
     public void TheRunThePaperReportsAsDwaHasTheScriptsOptions()
     {
         // run_quicksearch.sh: --name="final-warm" ... --nepochs=200 --delta=1.0 --alpha=1.5 --gate=tanh --lamb_reg=500
-        // --lamb_loss=[20,0.05] --warmup=[20,1000], plus the run.py default lr 0.05 the study gives explicitly.
+        // --lamb_loss=[20,0.05] --warmup=[20,1000], plus the run.py default lr 0.05 and the seed's default curriculum,
+        // which the study gives explicitly.
         var study = Study.Load(Path.Combine(StudiesFolder, "dwa_quicksearch.yaml"), RunCommand.OptionNames);
         var run = study.Runs.Single(r => r.Name == "mixture_dwa_0_final-warm");
         var options = run.Options.ToDictionary(o => o.Name, o => o.Value);
@@ -55,6 +56,7 @@ public class ShippedStudiesTests
         {
             ["weight-init"] = "kaiming:xavier", ["nepochs"] = "200", ["log-path"] = "res/dwa_quicksearch", ["lr"] = "0.05",
             ["delta"] = "1.0", ["alpha"] = "1.5", ["gate"] = "tanh", ["lamb_reg"] = "500", ["lamb_loss"] = "20,0.05", ["warmup"] = "20,1000",
+            ["curriculum"] = "linear:100:0.2",
         }, options);
         Assert.Equal(("mixture", 0), (run.Experiment, run.Seed));
     }

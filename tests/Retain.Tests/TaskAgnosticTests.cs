@@ -42,7 +42,7 @@ public class TaskAgnosticTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
         manual_seed(0);
         var options = new DwaOptions();
         var (network, masks) = DwaNetworkFactory.Create(Architectures.Mlp([1, 4, 4], hidden: 8), [2, 2, 2], options.Network with { EmbeddingSize = 5 });
-        using var dwa = new Dwa(new ApproachContext(network, Dwa.Defaults, CPU, new NumpyRandomState(0)), options, masks);
+        using var dwa = new Dwa(new ApproachContext(network, Dwa.Defaults with { Curriculum = Dwa.ScaledCurriculum(Dwa.Defaults.Epochs) }, CPU, new NumpyRandomState(0)), options, masks);
         float[][] anchors = [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 1, 1]];
         for (var t = 0; t < 3; t++) dwa.State.AnchorStore[t] = anchors[t];
         // Embeddings at the anchors, and near them: each is nearest to its own task's anchor.

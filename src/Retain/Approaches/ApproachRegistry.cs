@@ -48,6 +48,12 @@ public static class ApproachRegistry
             { Paper = "Rusu et al., \"Progressive Neural Networks\", arXiv:1606.04671, 2016" },
         new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.", new PathNetSpec())
             { Paper = "Fernando et al., \"PathNet: Evolution Channels Gradient Descent in Super Neural Networks\", arXiv:1701.08734, 2017" },
+        new("si", "Synaptic Intelligence: each parameter's importance is its path integral of the loss's gradient over its updates, normalised by how far it moved; a quadratic pull towards the previous solution.", new SiSpec())
+            { Paper = "Zenke, Poole and Ganguli, \"Continual Learning Through Synaptic Intelligence\", ICML 2017" },
+        new("mas", "Memory Aware Synapses: importance is the mean magnitude of the gradient of the output's squared L2 norm on the task's data; a quadratic pull towards the previous solution.", new MasSpec())
+            { Paper = "Aljundi et al., \"Memory Aware Synapses: Learning what (not) to forget\", ECCV 2018" },
+        new("packnet", "PackNet: after each task, prune its smallest weights per layer and retrain the rest; the kept weights are frozen, and each task sees only its own and earlier tasks' weights.", new PackNetSpec())
+            { Paper = "Mallya and Lazebnik, \"PackNet: Adding Multiple Tasks to a Single Network by Iterative Pruning\", CVPR 2018" },
         new("dwa", "Dynamic Weight Allocation: per-sample weight masks generated from a context embedding, shaped by anchor, plasticity and sparsity losses.", new DwaSpec())
             { Paper = "Geilert, \"Pay attention to the Task: Avoid forgetting in sequential learning through dynamic weight allocation\"" },
         new("er", "Experience replay: a reservoir memory of fixed total size; every step trains on the current batch and a replayed one.", new ErSpec())

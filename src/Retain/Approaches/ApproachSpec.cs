@@ -110,6 +110,15 @@ public abstract class ApproachSpec<TOptions> : ApproachSpec where TOptions : cla
     /// </summary>
     protected virtual TrainingOptions Adapt(TrainingOptions training, TOptions options) => training;
 
+    /// <summary>How <see cref="Adapt"/> changes the loop asked for, in a sentence for <c>retain approaches</c> (null: it does not).</summary>
+    protected virtual string? TrainingRule(TOptions options) => null;
+
+    /// <summary>
+    /// What a user should know before a run of the loop <paramref name="training"/> (as adapted) starts: a schedule with
+    /// which the approach is known not to learn, for example. The run is valid; the notes are printed before it.
+    /// </summary>
+    protected virtual IEnumerable<string> Notes(TrainingOptions training, TOptions options) => [];
+
     /// <summary>The approach with <paramref name="options"/> (checked: <see cref="IValidatedOptions"/>).</summary>
     public ApproachSetup<TOptions> With(TOptions options)
     {
@@ -131,6 +140,10 @@ public abstract class ApproachSpec<TOptions> : ApproachSpec where TOptions : cla
                 $"must be at least {fewest} (got {training.Epochs}): {FewestEpochsReason(options)}");
         return Adapt(training, options);
     }
+
+    internal string? RuleOf(TOptions options) => TrainingRule(options);
+
+    internal IReadOnlyList<string> NotesOn(TrainingOptions training, TOptions options) => Notes(training, options).ToArray();
 
     /// <summary>Builds the approach's network and the approach on it, typed (<see cref="ApproachSetup.Prepare"/>).</summary>
     internal abstract PreparedApproach Prepare(BackboneArchitecture backbone, NetworkShape shape, TOptions options);
@@ -220,6 +233,12 @@ public abstract class ApproachSetup
     /// </summary>
     public abstract TrainingOptions ResolveTraining(TrainingOptions requested);
 
+    /// <summary>How the approach changes the loop it is given (its spec's rule in a sentence; null: it runs it as given).</summary>
+    public abstract string? TrainingRule { get; }
+
+    /// <summary>What the user should know before a run of <paramref name="training"/> (the resolved loop) starts.</summary>
+    public abstract IReadOnlyList<string> Notes(TrainingOptions training);
+
     /// <summary>The approach's network for <paramref name="shape"/> on <paramref name="backbone"/> (as trained; to load saved weights into).</summary>
     public MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape) => Prepare(backbone, shape).Network;
 
@@ -240,5 +259,7 @@ public sealed class ApproachSetup<TOptions> : ApproachSetup where TOptions : cla
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone) => _spec.TrainingDefaults(backbone, Options);
     public override int FewestEpochs => _spec.FewestEpochs(Options);
     public override TrainingOptions ResolveTraining(TrainingOptions requested) => _spec.Resolve(requested, Options);
+    public override string? TrainingRule => _spec.RuleOf(Options);
+    public override IReadOnlyList<string> Notes(TrainingOptions training) => _spec.NotesOn(training, Options);
     public override PreparedApproach Prepare(BackboneArchitecture backbone, NetworkShape shape) => _spec.Prepare(backbone, shape, Options);
 }

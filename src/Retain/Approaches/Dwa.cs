@@ -66,15 +66,35 @@ public sealed class Dwa : Approach, IRunArtifacts
     public const int AnchorSetBatches = 10;
     /// <summary>Random directions tried for the negative anchor.</summary>
     public const int NegativeTrials = 5;
-    /// <summary>DWA's curriculum when none is given: the threshold grows linearly from 0.2 to 1 over 100 epochs.</summary>
-    public const string DefaultCurriculum = "linear:100:0.2";
+    /// <summary>The seed's curriculum for its 200 epochs: the threshold grows linearly from 0.2 to 1 over 100 epochs (the published run's, literally).</summary>
+    public const string SeedCurriculum = "linear:100:0.2";
+    /// <summary>The seed's warm-up, 10 of its 200 epochs at lr/750: one epoch in <see cref="EpochsPerWarmupEpoch"/>.</summary>
+    public const int EpochsPerWarmupEpoch = 20;
+    public const double WarmupDivisor = 750;
 
-    /// <summary>DWA's defaults of the base loop's options (the seed code's; the paper's §4.3 has the same schedule at lr 0.075).</summary>
-    public static TrainingOptions Defaults => new()
-    {
-        Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000, Warmup = new Warmup(10, 750),
-        Curriculum = CurriculumSchedule.Parse(DefaultCurriculum),
-    };
+    /// <summary>
+    /// DWA's defaults of the base loop's options: the seed code's (the paper's §4.3 has the same schedule at lr 0.075),
+    /// but for the warm-up and the curriculum, which are left to <see cref="ScaledWarmup"/> and
+    /// <see cref="ScaledCurriculum"/>: the seed's are sized for 200 epochs (<see cref="DwaSpec"/> scales them to the run).
+    /// </summary>
+    public static TrainingOptions Defaults => new() { Epochs = 200, BatchSize = 32, LearningRate = 0.075, ClipGradient = 10000 };
+
+    /// <summary>
+    /// The seed's warm-up as the same fraction of a run of <paramref name="epochs"/> epochs: one epoch at lr/750 in every
+    /// 20 (10,750 at 200 epochs; none below 20 epochs).
+    /// </summary>
+    public static Warmup? ScaledWarmup(int epochs) => epochs / EpochsPerWarmupEpoch is var w and > 0 ? new Warmup(w, WarmupDivisor) : null;
+
+    /// <summary>
+    /// The seed's curriculum as the same fraction of a run of <paramref name="epochs"/> epochs: the threshold grows from
+    /// 0.2 and reaches every sample halfway (linear:100:0.2 at 200 epochs).
+    /// </summary>
+    public static CurriculumSchedule ScaledCurriculum(int epochs) =>
+        CurriculumSchedule.Parse(FormattableString.Invariant($"linear:{Math.Max(1, epochs / 2)}:{CurriculumSchedule.DefaultStart}"))!;
+
+    /// <summary>The rule of <see cref="ScaledWarmup"/> and <see cref="ScaledCurriculum"/>, as <c>retain approaches</c> shows it.</summary>
+    public const string ScalingRule = "a warm-up or curriculum not given is the seed's scaled to --nepochs: warm-up nepochs/20 epochs at lr/750 " +
+        "(none below 20 epochs), curriculum linear:nepochs/2:0.2 (at 200 epochs: 10,750 and linear:100:0.2); given ones are taken as they are";
 
     /// <summary>
     /// DWA's initialisation with either preset: the paper's (section 4.3, and every published script's --weight_init)
@@ -89,6 +109,8 @@ public sealed class Dwa : Approach, IRunArtifacts
     private readonly double[] _layerScales;
     private Dictionary<string, Tensor>? _importanceByLayer;
     private const string TripletScalar = "dwa/triplet", AttentionScalar = "dwa/att", SparsityScalar = "dwa/sparsity", MaskUseScalar = "dwa/mask_use";
+    /// <summary>The epoch's training steps' loss and accuracy, summed while it trains (<see cref="EvaluateTrainingSet"/>); not recorded as scalars.</summary>
+    private const string StepLoss = "dwa/.step_loss", StepAccuracy = "dwa/.step_accuracy";
 
     /// <param name="context">its training options have a curriculum (<see cref="DwaSpec"/> sees to it).</param>
     /// <param name="masks">the weight masks that gate the context's network (<see cref="DwaNetworkFactory"/>).</param>
@@ -173,11 +195,7 @@ public sealed class Dwa : Approach, IRunArtifacts
         using var _ = no_grad();
         var sum = zeros(_masks.EmbeddingSize, device: Device);
         foreach (var batch in samples.Batches(Options.BatchSize, Device))
-        {
-            var context = new ForwardContext(task);
-            Model.Forward(batch.X, context);
-            sum.add_(context.Get<DwaForwardState>().EmbeddingOut!.sum(0L));
-        }
+            sum.add_(_masks.Embedding(Model.Backbone, batch.X, new ForwardContext(task)).sum(0L));
         return sum.div_(samples.Count);
     }
 
@@ -213,8 +231,28 @@ public sealed class Dwa : Approach, IRunArtifacts
         if (terms.Attention is { } plasticity) loss = loss + k * _options.AttentionWeight * plasticity;
         loss = loss + k * _options.SparsityWeight * terms.Sparsity;
 
-        if (Model.training) Accumulate(batch.X.shape[0], terms);
+        if (Model.training)
+        {
+            var samples = batch.X.shape[0];
+            Accumulate(samples, terms);
+            AccumulateScalar(StepLoss, loss.detach().item<float>(), samples);
+            AccumulateScalar(StepAccuracy, logits.detach().argmax(1).eq(batch.Y).sum().item<long>() / (double)samples, samples);
+        }
         return (loss, logits);
+    }
+
+    /// <summary>
+    /// The mean loss and accuracy of the epoch's training steps (train mode, the curriculum's samples), instead of a
+    /// pass over the whole training set after the epoch: with a mask per sample that pass cost about as much as a third
+    /// of the epoch's steps, and nothing but the record reads it (the schedule and the model selection read the
+    /// validation set).
+    /// </summary>
+    protected override EvalResult EvaluateTrainingSet(int task, Split train)
+    {
+        var means = new EvalResult(EpochScalar(StepLoss), EpochScalar(StepAccuracy));
+        Current!.Scalars.Remove(StepLoss);
+        Current.Scalars.Remove(StepAccuracy);
+        return means;
     }
 
     /// <summary>
@@ -275,20 +313,49 @@ public sealed class Dwa : Approach, IRunArtifacts
 
     // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
 
-    public const string AnchorPredictor = "anchor";
+    public const string AnchorPredictor = "anchor", CentroidPredictor = "centroid", KnnPredictor = "knn", GaussianPredictor = "gaussian";
 
-    /// <summary>The paper's mechanism: the stored task anchor nearest to the sample's context embedding.</summary>
-    public override string DefaultTaskPredictor => _masks.HasProcessor ? AnchorPredictor : base.DefaultTaskPredictor;
+    /// <summary>The name under which a predictor's results are recorded.</summary>
+    public static string PredictorName(DwaTaskPredictor predictor) => predictor switch
+    {
+        DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
+        DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor,
+        _ => throw new ArgumentOutOfRangeException(nameof(predictor), predictor, null),
+    };
 
-    /// <summary>The generic predictors, and (with a context processor) the nearest stored anchor of each sample's embedding.</summary>
+    /// <summary>With a context processor, the embedding predictor of --task_predictor; without one, the generic default.</summary>
+    public override string DefaultTaskPredictor => _masks.HasProcessor ? PredictorName(_options.TaskPredictor) : base.DefaultTaskPredictor;
+
+    /// <summary>
+    /// The generic predictors, and with a context processor every predictor from the sample's embedding: the nearest
+    /// stored anchor, and from the stored embeddings of the learnt tasks (<see cref="DwaState.TaskEmbeddings"/>) the
+    /// nearest centroid, the k nearest and the most likely Gaussian.
+    /// </summary>
     protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
     {
         var predictions = TaskPredictors.Generic(logits);
         if (!_masks.HasProcessor) return predictions;
-        var context = new ForwardContext(0);
-        Model.Features(x, context);
-        predictions[AnchorPredictor] = NearestAnchor(context.Get<DwaForwardState>().EmbeddingOut!, logits.Count);
+        var embeddings = _masks.Embedding(Model.Backbone, x, new ForwardContext(0));
+        predictions[AnchorPredictor] = NearestAnchor(embeddings, logits.Count);
+        var stored = Enumerable.Range(0, logits.Count).Select(t => State.TaskEmbeddings[t].to(embeddings.device)).ToArray();
+        predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, stored);
+        predictions[KnnPredictor] = DwaTaskInference.KNearest(embeddings, stored, _options.Neighbours);
+        predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, stored);
         return predictions;
+    }
+
+    /// <summary>Embeddings stored per finished task for task inference: as many as an anchor set holds (10 · sbatch).</summary>
+    private int StoredEmbeddingsPerTask => AnchorSetBatches * Options.BatchSize;
+
+    /// <summary>The context embeddings of the first <see cref="StoredEmbeddingsPerTask"/> samples of a split (eval mode), on the CPU.</summary>
+    private Tensor EmbeddingsOf(Split samples)
+    {
+        Model.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        using var first = samples.Select(Enumerable.Range(0, Math.Min(samples.Count, StoredEmbeddingsPerTask)).Select(i => (long)i).ToArray());
+        var rows = first.Batches(Options.BatchSize, Device).Select(b => _masks.Embedding(Model.Backbone, b.X, new ForwardContext(0)).cpu().MoveToOuterDisposeScope()).ToArray();
+        return cat(rows, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>For each embedding (B x E), the task among the first <paramref name="tasks"/> whose stored anchor is nearest (squared distance).</summary>
@@ -308,6 +375,12 @@ public sealed class Dwa : Approach, IRunArtifacts
             using var anchorSet = AnchorSet(data.Train, ComplexityOf(data.Train));
             using var anchor = PositiveAnchor(task, anchorSet);
             State.AnchorStore[task] = DwaState.ToArray(anchor);
+        }
+        if (_masks.HasProcessor)
+        {
+            State.TaskEmbeddings.Remove(task, out var replaced);
+            replaced?.Dispose();
+            State.TaskEmbeddings[task] = EmbeddingsOf(data.Train);
         }
         var fresh = MaskedWeightFisher(task, data.Train, _options.Formulation);
         State.Fisher = FisherDiagonal.MergeMean(State.Fisher, fresh, task);
@@ -335,11 +408,12 @@ public sealed class Dwa : Approach, IRunArtifacts
         DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     protected override void SaveState(StateDict state) =>
-        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher);
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName);
 
     protected override void LoadState(StateDict state)
     {
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
+        State.RestoreTaskEmbeddings(state.Tensors("task_embeddings", CPU));
         _importanceByLayer = null;
     }
 
@@ -354,15 +428,28 @@ public sealed class Dwa : Approach, IRunArtifacts
 /// dwa: DWA's weight masks on a backbone of layers (alexnet_dwa on AlexNet, an extension of the seed on the others),
 /// initialised as every published run was (<see cref="Dwa.Initialisation"/>; the seed left the masked layers
 /// uninitialised; --weight-init, applied afterwards, overrides it); DWA's base-loop defaults (<see cref="Dwa.Defaults"/>)
-/// as the preset adjusts them. The curriculum is mandatory: anchors are placed on simple samples, and without one every
-/// sample has complexity 1 (the seed crashed), so a run without one gets <see cref="Dwa.DefaultCurriculum"/>.
+/// as the preset adjusts them.
+/// <para>
+/// The seed's warm-up and curriculum are sized for 200 epochs. A run that does not give them (null) gets them scaled to
+/// its epochs (<see cref="Dwa.ScaledWarmup"/>, <see cref="Dwa.ScaledCurriculum"/>): at 30 epochs the seed's would spend
+/// a third of the run at lr/750 and never reach the harder samples. Given ones, and the published preset's (the
+/// original's run), are taken literally. The curriculum is mandatory: anchors are placed on simple samples, and without
+/// one every sample has complexity 1 (the seed crashed).
+/// </para>
 /// </summary>
 public sealed class DwaSpec : GatedApproachSpec<DwaOptions, DwaWeightMasks>
 {
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, DwaOptions options) => options.AdjustDefaults(Dwa.Defaults);
 
-    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) =>
-        training.Curriculum is not null ? training : training with { Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum) };
+    protected override TrainingOptions Adapt(TrainingOptions training, DwaOptions options) => training with
+    {
+        Warmup = training.Warmup ?? Dwa.ScaledWarmup(training.Epochs),
+        Curriculum = training.Curriculum ?? Dwa.ScaledCurriculum(training.Epochs),
+    };
+
+    protected override string? TrainingRule(DwaOptions options) => options.Preset == DwaPreset.Published
+        ? "the published preset's warm-up (20,1000) and curriculum (linear:100:0.2) are the original's for 200 epochs, taken literally"
+        : Dwa.ScalingRule;
 
     public override GatedNetwork<DwaWeightMasks> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, DwaOptions options)
     {

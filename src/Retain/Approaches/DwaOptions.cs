@@ -152,6 +152,12 @@ public sealed record DwaOptions : IValidatedOptions
     [Option("gate", "sigmoid or tanh: squashes the embedding and the masks")]
     public MaskGate Gate { get; init; } = MaskGate.Sigmoid;
 
+    [Option("task_predictor", "DWA's task inference without the task id, from the context embedding: anchor (the nearest stored task anchor, the paper's), centroid (the nearest mean of the task's stored embeddings), knn (the most frequent task among the nearest stored embeddings) or gaussian (the most likely task, a Gaussian per task with a variance per dimension); every one is recorded, this one is DWA's result (docs/task-agnostic.md)")]
+    public DwaTaskPredictor TaskPredictor { get; init; } = DwaTaskPredictor.Anchor;
+
+    [Option("knn", "k: stored embeddings the knn task predictor consults")]
+    public int Neighbours { get; init; } = 10;
+
     public double TripletWeight => LossWeights[0];
     public double AttentionWeight => LossWeights.Length > 1 ? LossWeights[1] : LossWeights[0];
 
@@ -163,7 +169,7 @@ public sealed record DwaOptions : IValidatedOptions
     public TrainingOptions AdjustDefaults(TrainingOptions defaults) => Preset != DwaPreset.Published ? defaults : defaults with
     {
         Epochs = 200, BatchSize = 32, LearningRate = 0.05, ClipGradient = 10000, Warmup = new Warmup(20, 1000),
-        Curriculum = CurriculumSchedule.Parse(Dwa.DefaultCurriculum), Patience = int.MaxValue,
+        Curriculum = CurriculumSchedule.Parse(Dwa.SeedCurriculum), Patience = int.MaxValue,
     };
 
     public DwaNetworkOptions Network => new()
@@ -187,6 +193,7 @@ public sealed record DwaOptions : IValidatedOptions
             throw new RetainException($"--processor_feats: expected two positive sizes F_B,F_E (got {ApproachOptions.Format(ProcessorFeatures)})");
         if (EmbeddingSize is { } size) OptionValues.RequireAtLeast("--emb_size", size, 1);
         OptionValues.RequireNotNegative("--use_stem", StemLayers);
+        OptionValues.RequireAtLeast("--knn", Neighbours, 1);
         if (UseApex) throw new RetainException("--use_apex: NVIDIA apex mixed precision does not exist in TorchSharp; DWA runs in float32");
     }
 }

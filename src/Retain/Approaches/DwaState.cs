@@ -24,6 +24,12 @@ public sealed class DwaState : IDisposable
     public SortedDictionary<int, float[]> AnchorStore { get; } = [];
     /// <summary>Merged Fisher diagonal F of each masked layer's weight, by parameter name (<c>backbone.c2.weight</c>); null before the first task ends.</summary>
     public Dictionary<string, Tensor>? Fisher { get; set; }
+    /// <summary>
+    /// Context embeddings (N x E, on the CPU) of each finished task's first training samples in stored order, computed on
+    /// the model kept: what the task predictors beyond the anchor compare a sample's embedding with (<see cref="DwaTaskInference"/>).
+    /// Saved with the checkpoint's tensors, not in <see cref="ToFile"/>.
+    /// </summary>
+    public SortedDictionary<int, Tensor> TaskEmbeddings { get; } = [];
     public List<AnchorSearch> Searches { get; } = [];
     /// <summary>Per epoch, the means of the auxiliary terms and the masks' use.</summary>
     public List<DwaEpochTerms> Terms { get; } = [];
@@ -64,7 +70,24 @@ public sealed class DwaState : IDisposable
         return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }
 
-    public void Dispose() => ParameterSet.DisposeAll(Fisher);
+    /// <summary>Replaces the stored embeddings by <paramref name="embeddings"/> (by task id as text, as <see cref="TaskEmbeddingsByName"/> gives them; kept, not copied).</summary>
+    public void RestoreTaskEmbeddings(IReadOnlyDictionary<string, Tensor>? embeddings)
+    {
+        foreach (var stored in TaskEmbeddings.Values) stored.Dispose();
+        TaskEmbeddings.Clear();
+        foreach (var (task, stored) in embeddings ?? new Dictionary<string, Tensor>()) TaskEmbeddings[int.Parse(task, System.Globalization.CultureInfo.InvariantCulture)] = stored;
+    }
+
+    /// <summary>The stored embeddings by task id as text, the form a checkpoint's named tensors take.</summary>
+    public Dictionary<string, Tensor> TaskEmbeddingsByName =>
+        TaskEmbeddings.ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
+
+    public void Dispose()
+    {
+        ParameterSet.DisposeAll(Fisher);
+        foreach (var stored in TaskEmbeddings.Values) stored.Dispose();
+        TaskEmbeddings.Clear();
+    }
 }
 
 /// <summary>A tensor as plain data: its shape and its values in row-major order.</summary>

@@ -50,5 +50,7 @@ public sealed class JointSpec : PlainApproachSpec<NoOptions>
 {
     protected override TrainingOptions Adapt(TrainingOptions training, NoOptions options) => training with { Warmup = null, Curriculum = null };
 
+    protected override string? TrainingRule(NoOptions options) => "trains without a warm-up or a curriculum (the seed's joint loop)";
+
     public override Approach Create(ApproachContext context, NoOptions options) => new Joint(context);
 }

@@ -223,6 +223,18 @@ public sealed class PathNetSpec : GatedApproachSpec<PathNetOptions, PathNetModul
     protected override string FewestEpochsReason(PathNetOptions options) =>
         $"pathnet trains every path nepochs / generations epochs per generation, with --generations {options.Generations}";
 
+    protected override string? TrainingRule(PathNetOptions options) =>
+        "every path trains nepochs / generations epochs per generation (whole epochs: --nepochs below --generations is refused)";
+
+    /// <summary>The epochs that do not divide into whole generations are not trained (the seed's nepochs // generations).</summary>
+    protected override IEnumerable<string> Notes(TrainingOptions training, PathNetOptions options)
+    {
+        var perGeneration = training.Epochs / options.Generations;
+        if (training.Epochs % options.Generations != 0)
+            yield return $"pathnet trains every path {perGeneration * options.Generations} of the {training.Epochs} epochs: {perGeneration} per generation " +
+                $"for --generations {options.Generations} (give --nepochs a multiple of --generations, e.g. {perGeneration * options.Generations} or {(perGeneration + 1) * options.Generations})";
+    }
+
     public override GatedNetwork<PathNetModules> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, PathNetOptions options) =>
         PathNetModules.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts, options.Modules, options.Active);
 

@@ -15,7 +15,7 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "pmnist-sgd", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "pmnist-sgd", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch", "dwa-epoch"];
 
     /// <param name="retainCommand">The command that starts <c>retain</c> in a child process (study-throughput runs studies).</param>
     public static IEnumerable<BenchResult> Run(string name, string dataDir, IReadOnlyList<string> retainCommand) => name switch
@@ -33,6 +33,7 @@ public static class Benchmarks
         "checkpoint" => Checkpoints(dataDir),
         "study-throughput" => StudyThroughput(dataDir, retainCommand),
         "dwa-mlp-epoch" => [DwaMlpEpoch(dataDir)],
+        "dwa-epoch" => DwaEpochBenchmarks.Results(dataDir),
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 

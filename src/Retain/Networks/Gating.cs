@@ -82,10 +82,13 @@ public sealed class Backbone : Module
     /// <summary>The module that holds block <paramref name="index"/>'s weights.</summary>
     public Module Layer(int index) => _layers[index];
 
-    public Tensor Forward(Tensor x, ForwardContext context)
+    public Tensor Forward(Tensor x, ForwardContext context) => Forward(x, context, Specs.Count);
+
+    /// <summary>The output of the first <paramref name="blocks"/> blocks (DWA's stem, whose output alone gives the context embedding).</summary>
+    public Tensor Forward(Tensor x, ForwardContext context, int blocks)
     {
         var h = _inputDropout is null ? x.alias() : _inputDropout.forward(x.flatten(1));
-        for (var i = 0; i < Specs.Count; i++) h = Gating.Block(this, i, h, context);
+        for (var i = 0; i < blocks; i++) h = Gating.Block(this, i, h, context);
         return h;
     }
 

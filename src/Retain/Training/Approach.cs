@@ -76,20 +76,28 @@ public abstract class Approach : IDisposable, IStateful
     /// </summary>
     public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, ITrainingEvents events)
     {
-        if (data.Valid.Count == 0)
-            throw new RetainException($"task {task} ({data.Name}) has no validation samples: model selection and the learning-rate schedule need them");
         BeginTask(task, data);
+        TrainEpochs(task, data, events, Options.Epochs);
+        return EndTask(task, data);
+    }
+
+    /// <summary>
+    /// The base loop's epochs of the current task, from where <see cref="Current"/> stands until epoch
+    /// <paramref name="end"/> (exclusive) or until the learning-rate schedule stops the task.
+    /// </summary>
+    protected void TrainEpochs(int task, TaskData data, ITrainingEvents events, int end)
+    {
         var run = Current!;
         var trainComplexity = ComplexityOf(data.Train);
         SetLearningRate(run.Schedule.LearningRate);
-        while (!run.Stopped && run.Epoch < Options.Epochs)
+        while (!run.Stopped && run.Epoch < end)
         {
             var clock = Stopwatch.StartNew();
             if (run.Order is null) PrepareEpoch(task, run.Epoch, data, trainComplexity);
             TrainEpoch(task, data.Train, trainComplexity, run.Threshold, events);
             FinishEpoch(task, run.Epoch, data);
             if (run.Threshold < 1) run.Threshold = Options.Curriculum!.Threshold(run.Epoch + 1);
-            var train = Evaluate(task, data.Train);
+            var train = EvaluateTrainingSet(task, data.Train);
             var valid = Evaluate(task, data.Valid);
             var lr = run.Schedule.LearningRate;
             var (improved, stop) = run.Schedule.EndOfEpoch(run.Epoch, valid.Loss, run.Threshold);
@@ -97,12 +105,29 @@ public abstract class Approach : IDisposable, IStateful
             EndEpoch(new EpochRecord(task, run.Epoch, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds),
                 stop, events);
         }
-        return EndTask(task, data);
+    }
+
+    /// <summary>
+    /// Starts the rest of the current task as a new stage (PackNet's retraining after pruning): a fresh learning-rate
+    /// schedule at <paramref name="learningRate"/>, the parameters as they are now as its best so far, every training
+    /// sample. The epochs go on being numbered and recorded after the earlier stage's. The schedule is otherwise the
+    /// run's, so a run resumed within the stage continues it bit for bit.
+    /// </summary>
+    protected void RestartSchedule(double learningRate)
+    {
+        var earlier = Current!;
+        var restarted = new TaskTraining(earlier.Task, Options, Model.CopyParameters()) { Epoch = earlier.Epoch, Threshold = 1 };
+        restarted.Schedule.Restart(learningRate);
+        restarted.History.AddRange(earlier.History);
+        earlier.Dispose();
+        Current = restarted;
     }
 
     /// <summary>Starts task <paramref name="task"/>'s training (<see cref="PrepareTask"/>), unless a loaded checkpoint is continuing it.</summary>
     protected void BeginTask(int task, TaskData data)
     {
+        if (data.Valid.Count == 0)
+            throw new RetainException($"task {task} ({data.Name}) has no validation samples: model selection and the learning-rate schedule need them");
         if (Current is { } resumed)
         {
             if (resumed.Task != task) throw new InvalidOperationException($"the approach is in the middle of task {resumed.Task}, not {task}");
@@ -239,6 +264,12 @@ public abstract class Approach : IDisposable, IStateful
     protected float[] ComplexityOf(Split split) => Options.Curriculum is null
         ? Enumerable.Repeat(1f, split.Count).ToArray()
         : _complexities.GetValue(split, s => EntropyComplexity.Compute(s.X));
+
+    /// <summary>
+    /// The training set's loss and accuracy for an epoch's record (the schedule reads only the validation set's): by
+    /// default a pass over it after the epoch, as the seed did. DWA takes the epoch's training steps instead.
+    /// </summary>
+    protected virtual EvalResult EvaluateTrainingSet(int task, Split train) => Evaluate(task, train);
 
     /// <summary>Mean loss (the training objective) and accuracy of head <paramref name="task"/> on a split, in order, in batches.</summary>
     public virtual EvalResult Evaluate(int task, Split split)

@@ -120,6 +120,18 @@ public sealed class DwaWeightMasks : Gating
     }
 
     /// <summary>
+    /// The context embedding of each input (B x E) without the masked layers: the stem blocks and the processor (or the
+    /// task's one-hot row), a small part of a forward pass. Equal to the <see cref="DwaForwardState.EmbeddingOut"/> of a
+    /// full pass in the same mode; the anchor search and the task predictors need nothing else.
+    /// </summary>
+    public Tensor Embedding(Backbone backbone, Tensor x, ForwardContext context)
+    {
+        using var stem = backbone.Forward(x, context, Options.StemLayers);
+        Embed(stem, context);
+        return context.Get<DwaForwardState>().EmbeddingOut!;
+    }
+
+    /// <summary>
     /// The embedding of this pass: the given one, the processor's, or the task's one-hot row. One row is shared by
     /// every sample for the masks; <see cref="DwaForwardState.EmbeddingOut"/> always has one row per sample.
     /// </summary>
