@@ -110,7 +110,7 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             : $"{m.CompletedTasks} of {m.TaskCount} tasks completed (a partial run: metrics over the completed tasks)";
         var scenario = RecordedScenario.TryRead(run.Path);
         Line($"experiment {run.Name.Experiment}, approach {run.Name.Approach}, seed {run.Name.Seed}" +
-             $"{(run.Name.Name is { } n ? $", name {n}" : "")}{(scenario is { } s ? $", scenario {s.Label()}" : "")}: {completed}");
+             $"{(run.Name.Name is { } n ? $", name {n}" : "")}{(scenario is { } s and not Scenario.Task ? $", scenario {s.Label()}" : "")}: {completed}");
 
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn(new TableColumn("after task t").RightAligned())
