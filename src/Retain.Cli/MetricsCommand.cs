@@ -164,7 +164,7 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         var groups = results
             .GroupBy(r => GroupOf(r.Run))
-            .Select(g => (Label: LabelOf(g.First().Run) + (g.Key.Scenario is { } sc and not Scenario.Task ? $" ({sc.Label()})" : ""),
+            .Select(g => (Label: LabelOf(g.First().Run) + (g.Key.Scenario is not Scenario.Task ? $" ({g.Key.Scenario.Label()})" : ""),
                           Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
                           Aggregate: ForgettingRatioAggregate.Of(g.Select(r => (IReadOnlyList<double>)r.Metrics.ForgettingRatio).ToArray()),
                           UnequalTasks: g.Select(r => r.Metrics.CompletedTasks).Distinct().Count() > 1))
@@ -188,10 +188,10 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             Line("n/a: a confidence interval needs at least two seeds");
     }
 
-    /// <summary>The runs aggregated over seeds together: one folder, experiment, approach, name and scenario.</summary>
-    private static (string Folder, string Experiment, string Approach, string? Name, Scenario? Scenario) GroupOf(Run run) =>
+    /// <summary>The runs aggregated over seeds together: one folder, experiment, approach, name and scenario (task-IL without a record).</summary>
+    private static (string Folder, string Experiment, string Approach, string? Name, Scenario Scenario) GroupOf(Run run) =>
         (Path.GetFullPath(Path.GetDirectoryName(run.Path) is { Length: > 0 } d ? d : "."), run.Name.Experiment, run.Name.Approach, run.Name.Name,
-         RecordedScenario.TryRead(run.Path));
+         RecordedScenario.TryRead(run.Path) ?? Scenario.Task);
 
     // Plain lines go straight to the console's writer: Spectre would wrap them at the console width (80 columns when
     // output is redirected), which breaks the commands and paths they carry.
