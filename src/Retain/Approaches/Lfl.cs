@@ -32,11 +32,11 @@ public sealed class Lfl : Approach
     public Lfl(ApproachContext context, LflOptions options) : base(context) => _options = options;
 
     /// <summary>The experiment's backbone without dropout on the layer whose features are distilled.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape)
     {
-        var specs = backbone.Layers(inputSize);
+        var specs = backbone.Layers(shape.InputSize);
         IReadOnlyList<LayerSpec> undropped = [.. specs.Take(specs.Count - 1), specs[^1] with { Dropout = 0 }];
-        return new MultiHeadNetwork(new Backbone(undropped, new Gating(), classCounts.Count), classCounts);
+        return new MultiHeadNetwork(new Backbone(undropped, new Gating(), shape.ClassCounts.Count), shape.Heads);
     }
 
     protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
@@ -84,7 +84,7 @@ public sealed class LflSpec : PlainApproachSpec<LflOptions>
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, LflOptions options) => new() { ClipGradient = 200 };
 
     public override MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, LflOptions options) =>
-        Lfl.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+        Lfl.CreateNetwork(backbone, shape);
 
     public override Approach Create(ApproachContext context, LflOptions options) => new Lfl(context, options);
 }

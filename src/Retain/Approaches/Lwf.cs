@@ -49,7 +49,7 @@ public sealed class Lwf : Approach
         {
             Tensor oldFeatures;
             using (no_grad()) oldFeatures = _old.Features(batch.X, new ForwardContext(batch.Task));
-            for (var k = 0; k < batch.Task; k++)
+            foreach (var k in Model.Heads.EarlierOutputs(batch.Task))
                 earlierHeads.Add((Model.Head(k, features), _old.Head(k, oldFeatures)));
         }
         return (Objective(logits, batch.Y, earlierHeads, _options.Lamb, _options.Temperature), logits);

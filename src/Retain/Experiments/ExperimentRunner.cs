@@ -27,11 +27,20 @@ public sealed record RunRecord
     public int? Limit { get; init; }
     /// <summary>The --test-mode of a run that trains only the first tasks, null for all of them.</summary>
     public int? TestMode { get; init; }
+    /// <summary>
+    /// What the network was told at test time and what it answered (task-, domain- or class-incremental); the
+    /// matrices are its results there. Records written before scenarios existed are task-IL.
+    /// </summary>
+    public Scenario Scenario { get; init; } = Scenario.Task;
     /// <summary>The approach's own options (all of them, defaults included), as text.</summary>
     public required Dictionary<string, string> Parameters { get; init; }
     public required long ParameterCount { get; init; }
     /// <summary><c>Accuracy[t][u]</c>: test accuracy on task u after training task t (0 for u &gt; t).</summary>
     public required double[][] Accuracy { get; init; }
+    /// <summary>
+    /// <c>Loss[t][u]</c>: the training objective on task u's test set after training task t (an approach that predicts
+    /// the task in the domain and class scenarios reports it with the task given).
+    /// </summary>
     public required double[][] Loss { get; init; }
     /// <summary>
     /// <c>ValidAccuracy[t][u]</c>: validation accuracy on task u after training task t, the matrix that model selection
@@ -39,8 +48,10 @@ public sealed record RunRecord
     /// </summary>
     public double[][]? ValidAccuracy { get; init; }
     /// <summary>
-    /// Task-agnostic evaluation (null with <c>--eval aware</c>): per task predictor, the accuracy matrix when each test
-    /// sample's task is predicted and that task's head gives the class, and the matrix of how often the task was right.
+    /// Task-agnostic evaluation (null with <c>--eval aware</c>, and outside the task scenario for an approach on the
+    /// scenario's shared head, which has no task to predict): per task predictor, the accuracy matrix when each test
+    /// sample's task is predicted and that task's head gives the class (counted as the scenario counts it), and the
+    /// matrix of how often the task was right.
     /// </summary>
     public Dictionary<string, AgnosticMatrices>? Agnostic { get; init; }
     /// <summary>The predictor whose agnostic matrix is the approach's result (DWA: its anchors; others: the most confident head).</summary>
@@ -48,6 +59,8 @@ public sealed record RunRecord
     /// <summary>Test accuracy on task u just before training it (forward transfer needs it).</summary>
     public required double[] AccuracyBeforeTraining { get; init; }
     public required List<EpochRecord> History { get; init; }
+    /// <summary>A replay approach's memory after the last completed task (capacity, samples held, bytes, samples per task); null for the others.</summary>
+    public ReplayMemory? Memory { get; set; }
     public int TasksCompleted { get; set; }
     public double Seconds { get; set; }
 
@@ -143,7 +156,8 @@ public static class ExperimentRunner
         var taskCount = benchmark.Tasks.Count;
         var tasksToRun = setup.TasksToRun(taskCount);
 
-        var shape = new NetworkShape(benchmark.InputSize, benchmark.ClassCounts);
+        using var scenario = new ScenarioRun(setup.Scenario, setup.Approach.Spec, benchmark);
+        var shape = new NetworkShape(benchmark.InputSize, benchmark.ClassCounts) { Heads = scenario.Heads };
         NetworkBudget.Require(setup.Approach, setup.Backbone, shape, names.Approach);
         var prepared = setup.Approach.Prepare(setup.Backbone, shape);
         var network = prepared.Network;
@@ -154,19 +168,20 @@ public static class ExperimentRunner
         var batchOrder = new NumpyRandomState((uint)setup.Seed);
         using var approach = prepared.Create(new ApproachContext(network, setup.Training, setup.Device, batchOrder)
         {
-            CreateNetwork = CreateNetwork, Tasks = benchmark.Tasks,
+            CreateNetwork = CreateNetwork, Tasks = scenario.Tasks, Seed = setup.Seed,
         });
 
+        var predictors = scenario.RecordsPredictors(setup.Evaluation);
         var run = new ExperimentRun(new RunRecord
         {
             Experiment = names.Experiment, Approach = names.Approach, Seed = setup.Seed, Device = setup.Device.ToString(),
             DataSource = benchmark.Source, TaskNames = benchmark.Tasks.Select(t => t.Name).ToArray(),
             ClassCounts = benchmark.ClassCounts.ToArray(), InputSize = benchmark.InputSize, Training = setup.Training, Network = setup.Backbone.Name,
-            WeightInit = setup.WeightInit?.ToString(), Limit = benchmark.Limit, TestMode = setup.TestMode,
+            WeightInit = setup.WeightInit?.ToString(), Limit = benchmark.Limit, TestMode = setup.TestMode, Scenario = setup.Scenario,
             Parameters = setup.Approach.OptionValues.ToDictionary(o => o.Name, o => o.Value), ParameterCount = network.ParameterCount,
             Accuracy = Square(taskCount), Loss = Square(taskCount), ValidAccuracy = Square(taskCount), AccuracyBeforeTraining = new double[taskCount], History = [],
-            Agnostic = setup.Evaluation == EvaluationSetting.Both ? [] : null,
-            AgnosticPredictor = setup.Evaluation == EvaluationSetting.Both ? approach.DefaultTaskPredictor : null,
+            Agnostic = predictors ? [] : null,
+            AgnosticPredictor = predictors ? approach.DefaultTaskPredictor : null,
         }, approach, batchOrder, benchmark, events);
 
         CheckpointPosition? resumedFrom = null;
@@ -184,34 +199,32 @@ public static class ExperimentRunner
         var secondsBefore = run.Record.Seconds;
         for (var t = run.NextTask; t < tasksToRun; t++)
         {
-            var task = benchmark.Tasks[t];
+            var task = scenario.Tasks[t];
             events.TaskStarted(t, task.Name, approach.MaxEpochsPerTask);
             if (!run.TaskStarted)
             {
-                run.Record.AccuracyBeforeTraining[t] = approach.Evaluate(t, task.Test).Accuracy;
+                run.Record.AccuracyBeforeTraining[t] = scenario.BeforeTraining(approach, t);
                 run.TaskStarted = true;
             }
             approach.Train(t, task, new HistoryRecorder(run.Record, events));
-            var row = new List<EvalResult>();
+            var row = scenario.Test(approach, t, predictors);
             for (var u = 0; u <= t; u++)
             {
-                var test = approach.Evaluate(u, benchmark.Tasks[u].Test);
-                run.Record.Accuracy[t][u] = test.Accuracy;
-                run.Record.Loss[t][u] = test.Loss;
-                row.Add(test);
+                (run.Record.Accuracy[t][u], run.Record.Loss[t][u]) = (row.Test[u].Accuracy, row.Test[u].Loss);
+                run.Record.ValidAccuracy![t][u] = row.Valid[u];
             }
-            for (var u = 0; u <= t; u++) run.Record.ValidAccuracy![t][u] = approach.Evaluate(u, benchmark.Tasks[u].Valid).Accuracy;
             if (run.Record.Agnostic is { } agnostic)
                 for (var u = 0; u <= t; u++)
-                    foreach (var (predictor, result) in approach.EvaluateWithoutTask(u, benchmark.Tasks[u].Test, t + 1))
+                    foreach (var (predictor, result) in row.Predictors![u])
                     {
                         var matrices = agnostic.TryGetValue(predictor, out var m) ? m : agnostic[predictor] = new AgnosticMatrices(Square(taskCount), Square(taskCount));
                         (matrices.Accuracy[t][u], matrices.TaskAccuracy[t][u]) = (result.Accuracy, result.TaskAccuracy);
                     }
+            if (approach is IReplayMemory replay) run.Record.Memory = replay.Memory(taskCount);
             (run.NextTask, run.TaskStarted) = (t + 1, false);
             run.Record.TasksCompleted = t + 1;
             run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;
-            events.TaskTested(t, row, run.Record);
+            events.TaskTested(t, row.Test, run.Record);
         }
         run.Record.Seconds = secondsBefore + clock.Elapsed.TotalSeconds;
         events.RunFinished(run.Record);

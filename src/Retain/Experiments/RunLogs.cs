@@ -88,6 +88,8 @@ public sealed record SavedModel
     public required string Weights { get; init; }
     /// <summary>Tasks trained when the model was saved (the first of <see cref="TaskNames"/>; fewer with --test-mode). Null in older files: all.</summary>
     public int? TasksCompleted { get; init; }
+    /// <summary>The scenario the model was trained in, which lays out its heads (older files: task-IL).</summary>
+    public Scenario Scenario { get; init; } = Scenario.Task;
 
     public const string WeightsExtension = ".weights";
 
@@ -104,8 +106,8 @@ public sealed record SavedModel
         var approach = Approaches.ApproachRegistry.Get(description.Approach);
         var backbone = BackboneRegistry.All.FirstOrDefault(b => b.Name == description.Network)
             ?? throw new DataFileException(path, $"unknown network '{description.Network}' (registered: {BackboneRegistry.KnownNames})");
-        var network = approach.Bind(description.Parameters, backbone)
-            .CreateNetwork(backbone, new NetworkShape(description.InputSize, description.ClassCounts));
+        var network = approach.Bind(description.Parameters, backbone).CreateNetwork(backbone,
+            new NetworkShape(description.InputSize, description.ClassCounts) { Heads = approach.Spec.HeadsIn(description.Scenario, description.ClassCounts) });
         var weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, description.Weights);
         if (!File.Exists(weights)) throw new DataFileException(weights, "file not found (the weights of " + Path.GetFileName(path) + ")");
         try { network.load(weights); }
@@ -136,7 +138,7 @@ public sealed record SavedModel
         {
             Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = record.InputSize,
             ClassCounts = record.ClassCounts, TaskNames = record.TaskNames, Parameters = record.Parameters,
-            Weights = Path.GetFileName(weights), TasksCompleted = record.TasksCompleted,
+            Weights = Path.GetFileName(weights), TasksCompleted = record.TasksCompleted, Scenario = record.Scenario,
         });
     }
 }

@@ -148,6 +148,8 @@ public sealed class RunPlan
                 new("--curriculum", t.Curriculum?.ToString() ?? "none"),
                 new("--eval", Text(Setup.Evaluation)),
             };
+            // Task-IL checkpoints were written before scenarios existed: only another scenario is part of the identity.
+            if (Setup.Scenario != Scenario.Task) identity.Add(new("--scenario", Setup.Scenario.Name()));
             identity.AddRange(OptionValues.Select(o => new KeyValuePair<string, string>("--" + o.Name, o.Value)));
             return identity;
         }
@@ -158,8 +160,9 @@ public sealed class RunPlan
     {
         var approach = ApproachRegistry.Get(config.Approach);
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        ExperimentCatalog.Scenarios(config.Experiment, config.Datasets).Require(config.Experiment, config.Scenario);
         var setup = RunSetup.Resolve(approach.Bind(config.Parameters, backbone), backbone, config.ApplyTraining,
-            config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation);
+            config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation, config.Scenario);
         var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         if (config.CheckpointEvery is < 0) throw new RetainException($"--checkpoint-every must be 0 (task ends only) or a number of epochs (got {config.CheckpointEvery})");
 

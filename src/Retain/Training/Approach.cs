@@ -25,6 +25,9 @@ public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions O
     /// (it retrains on all of them); null where the caller provides none.
     /// </summary>
     public IReadOnlyList<TaskData>? Tasks { get; init; }
+
+    /// <summary>The run's seed, for an approach that keeps a random generator of its own (a replay buffer's, saved in its state).</summary>
+    public int Seed { get; init; }
 }
 
 /// <summary>
@@ -216,7 +219,7 @@ public abstract class Approach : IDisposable, IStateful
     /// </summary>
     protected virtual (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
-        var logits = batch.TaskIds is { } taskIds ? Model.Forward(batch.X, taskIds) : Model.Forward(batch.X, batch.Task);
+        var logits = Model.Forward(batch.X, batch.TaskIds, batch.Task);
         return (nn.functional.cross_entropy(logits, batch.Y) + Penalty(batch.Task), logits);
     }
 
@@ -322,7 +325,7 @@ public abstract class Approach : IDisposable, IStateful
     {
         Model.eval();
         using var noGrad = no_grad();
-        var hits = new Dictionary<string, (long Correct, long TaskCorrect)>();
+        var hits = new Dictionary<string, (long Correct, long TaskCorrect, long ClassCorrect)>();
         foreach (var b in split.Batches(Options.BatchSize, Device))
         {
             var logits = EvaluationLogitsOfEveryTask(b.X, learnedTasks);
@@ -330,12 +333,14 @@ public abstract class Approach : IDisposable, IStateful
             foreach (var (name, predicted) in PredictTasks(b.X, logits))
             {
                 var taskRight = predicted.eq(task);
-                var classOfPredicted = classes.gather(0, predicted.unsqueeze(0)).squeeze(0);
-                var (correct, taskCorrect) = hits.GetValueOrDefault(name);
-                hits[name] = (correct + taskRight.logical_and(classOfPredicted.eq(b.Y)).sum().item<long>(), taskCorrect + taskRight.sum().item<long>());
+                var classRight = classes.gather(0, predicted.unsqueeze(0)).squeeze(0).eq(b.Y);
+                var (correct, taskCorrect, classCorrect) = hits.GetValueOrDefault(name);
+                hits[name] = (correct + taskRight.logical_and(classRight).sum().item<long>(), taskCorrect + taskRight.sum().item<long>(),
+                    classCorrect + classRight.sum().item<long>());
             }
         }
-        return hits.ToDictionary(kv => kv.Key, kv => new AgnosticResult((double)kv.Value.Correct / split.Count, (double)kv.Value.TaskCorrect / split.Count));
+        return hits.ToDictionary(kv => kv.Key, kv => new AgnosticResult((double)kv.Value.Correct / split.Count,
+            (double)kv.Value.TaskCorrect / split.Count, (double)kv.Value.ClassCorrect / split.Count));
     }
 
     protected void SetLearningRate(double lr)
