@@ -156,6 +156,7 @@ public static class ExperimentRunner
         }
 
         var standard = new List<IRunSink> { new CheckpointSink(plan.Paths.Checkpoint, run, config.CheckpointEvery), new ResultFilesSink(plan) };
+        standard.Add(new KeptModelSink(KeptModel.PathFor(plan.Paths.Output), approach, config.SaveModel));
         if (plan.Paths.LogPath is { } logPath) standard.Add(new RunLogsSink(logPath, plan.Paths.Name, approach.Model));
         if (plan.Paths.TensorBoard is { } board) standard.Add(new TensorBoardSink(board));
         var events = new RunEvents([.. standard, .. sinks], interruption ?? new Interruption(), plan.Paths.Checkpoint);
