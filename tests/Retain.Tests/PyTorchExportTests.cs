@@ -58,6 +58,8 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
 
     private string Temp(string name) => Path.Combine(runs.Folder, name);
 
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.allclose(b, rtol: 0, atol: 0);
+
     [Fact]
     public void ExportedModelsComputeInPyTorchWhatTheyComputeInRetain()
     {
@@ -96,6 +98,135 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
         log.WriteLine(result.Output + result.Error);
         Assert.True(result.ExitCode == 0, $"check_export.py exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
         Assert.Equal(4, result.Output.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void ALoadedFileGivesBackTheNetworkAndTheApproachStateExactly()
+    {
+        foreach (var run in new[] { runs.Hat, runs.Ewc })
+        {
+            var (description, approach) = KeptModel.Read(KeptModel.PathFor(run));
+            using var _ = approach;
+            using var __ = approach.Model;
+            var path = Temp(Path.GetFileNameWithoutExtension(run) + ".roundtrip.pt");
+            using (var exported = ((IPortableState)approach).ExportState(description.TasksTrained))
+                PyTorchFile.Save(path, approach.Model, description, exported);
+
+            var (loaded, network, state) = PyTorchFile.Load(path);
+            using var ___ = network;
+            using var ____ = state;
+            Assert.Equal(description.Approach, loaded.Approach);
+            Assert.Equal(description.InputSize, loaded.InputSize);
+            Assert.Equal(description.ClassCounts, loaded.ClassCounts);
+            Assert.Equal(description.TaskNames, loaded.TaskNames);
+            Assert.Equal(description.TasksTrained, loaded.TasksTrained);
+            Assert.Equal(description.Options, loaded.Options);
+            var original = SeedNames.Tensors(approach.Model);
+            foreach (var (name, tensor) in SeedNames.Tensors(network)) Assert.True(Same(tensor, original[name]), name);
+
+            // The state goes back into a fresh approach on the loaded network, which then holds what the run's held.
+            var info = ApproachRegistry.Get(description.Approach);
+            using var restored = info.Create(new ApproachContext(network, info.Defaults, CPU, new NumpyRandomState(0)), info.BindOptions(loaded.Options));
+            ((IPortableState)restored).ImportState(state);
+            if (approach is Hat hat)
+            {
+                var again = (Hat)restored;
+                Assert.Equal(hat.State.CumulativeMasks.Keys.Order(), again.State.CumulativeMasks.Keys.Order());
+                foreach (var (layer, mask) in hat.State.CumulativeMasks) Assert.True(Same(mask, again.State.CumulativeMasks[layer]), layer);
+                Assert.Equal(hat.State.GradientMasks.Count, again.State.GradientMasks.Count);
+                foreach (var (name, mask) in hat.State.GradientMasks) Assert.True(Same(mask, again.State.GradientMasks[name]), name);
+                Assert.Equal(2, state.Groups["masks"]["fc1"].shape[0]);
+            }
+            else
+            {
+                var (ewc, again) = ((Ewc)approach, (Ewc)restored);
+                foreach (var (name, fisher) in ewc.State.Fisher!) Assert.True(Same(fisher, again.State.Fisher![name]), name);
+                foreach (var (name, old) in ewc.State.OldParameters!) Assert.True(Same(old, again.State.OldParameters![name]), name);
+            }
+        }
+        // A file read into a network of another architecture names the file and the first tensor that does not fit.
+        using var plain = NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]);
+        var error = Assert.Throws<DataFileException>(() => PyTorchFile.Load(Path.ChangeExtension(Temp("mnist2_hat_0"), ".roundtrip.pt"), plain));
+        Assert.Contains("mnist2_hat_0.roundtrip.pt", error.Message);
+    }
+
+    /// <summary>Every network's tensors under the names of the seed's modules (networks.md; the seed's networks/*.py).</summary>
+    [Fact]
+    public void TensorsAreNamedAsInTheSeedsNetworks()
+    {
+        static string[] Names(MultiHeadNetwork network)
+        {
+            var names = SeedNames.For(network);
+            return names.RetainNames.Select(names.ToSeed).Order(StringComparer.Ordinal).ToArray();
+        }
+        static string[] Layers(params string[] modules) =>
+            modules.SelectMany(m => m.Split('.')[0].EndsWith("scale", StringComparison.Ordinal) ? [$"{m}.weight"] : new[] { $"{m}.weight", $"{m}.bias" })
+                .Order(StringComparer.Ordinal).ToArray();
+        int[] image = [3, 32, 32], classes = [2, 2];
+        var heads = new[] { "last.0", "last.1" };
+
+        using (var mlp = NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], classes))
+            Assert.Equal(Layers([.. heads, "fc1", "fc2", "fc3"]), Names(mlp));
+        using (var mlpHat = HatUnitGates.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], classes))
+            Assert.Equal(Layers([.. heads, "fc1", "fc2"]).Concat(["efc1.weight", "efc2.weight"]).Order(StringComparer.Ordinal), Names(mlpHat));
+        using (var alexnet = NetworkFactory.Create(BackboneRegistry.AlexNet, image, classes))
+            Assert.Equal(Layers([.. heads, "conv1", "conv2", "conv3", "fc1", "fc2"]), Names(alexnet));
+        using (var alexnetHat = HatUnitGates.CreateNetwork(BackboneRegistry.AlexNet, image, classes))
+            Assert.Equal(Layers([.. heads, "c1", "c2", "c3", "fc1", "fc2"]).Concat(new[] { "ec1", "ec2", "ec3", "efc1", "efc2" }.Select(e => e + ".weight"))
+                .Order(StringComparer.Ordinal), Names(alexnetHat));
+        using (var progressive = ProgressiveColumns.CreateNetwork(BackboneRegistry.AlexNet, image, classes))
+        {
+            var columns = new[] { "conv1", "conv2", "conv3", "fc1", "fc2", "last" }.SelectMany(m => new[] { $"{m}.0", $"{m}.1" });
+            var laterals = new[] { "V2scale", "V2x1", "U2", "V3scale", "V3x1", "U3", "Vf1scale", "Vf1", "Uf1", "Vf2scale", "Vf2", "Uf2", "Vflscale", "Vfl", "Ufl" }
+                .Select(m => $"{m}.0");
+            Assert.Equal(Layers([.. columns, .. laterals]), Names(progressive));
+            var scales = SeedNames.For(progressive);
+            var alpha = progressive.named_parameters().First(p => p.name.EndsWith("alpha", StringComparison.Ordinal));
+            Assert.Equal([1L, 1L], scales.ToSeedShape(alpha.name, alpha.parameter).shape); // the seed's Embedding(1, t)
+        }
+        using (var pathnet = PathNetModules.CreateNetwork(BackboneRegistry.AlexNet, image, classes, moduleCount: 3, activeCount: 2))
+            Assert.Equal(Layers([.. heads, .. new[] { "conv1", "conv2", "conv3", "fc1", "fc2" }.SelectMany(m => Enumerable.Range(0, 3).Select(i => $"{m}.{i}"))]),
+                Names(pathnet));
+        using (var dwa = Networks.Dwa.DwaNetworkFactory.Create(BackboneRegistry.AlexNet, image, classes, new Networks.Dwa.DwaNetworkOptions()))
+            // use_stem 1: c1 plain; c2, c3 masked with one generator each, fc1, fc2 with two (A: E -> f1, Bm: E -> f2); the processor.
+            Assert.Equal(Layers([.. heads, "c1", "c2", "c3", "fc1", "fc2", "pc1", "pc2", "pfc1",
+                "mask_layers.0", "mask_layers.1", "mask_layers.2.0", "mask_layers.2.1", "mask_layers.3.0", "mask_layers.3.1"]), Names(dwa));
+    }
+
+    [Fact]
+    public void BadInputStopsTheExportBeforeAnyWorkWithOneLine()
+    {
+        var plainResult = Temp("only_results.txt");
+        File.WriteAllText(plainResult, "1 0\n1 1\n");
+        var existing = Temp("existing.pt");
+        File.WriteAllText(existing, "keep me");
+        (string[] Args, string Expected)[] cases =
+        [
+            (["export", Temp("nope.txt")], "nope.txt: no such run"),
+            (["export", plainResult], "only_results.txt: the run kept no trained model"),
+            (["export", runs.Hat, "--format", "onnx"], "--format: expected pytorch (got 'onnx')"),
+            (["export", runs.Hat, "--output", existing], "existing.pt: already exists; add --overwrite"),
+            (["export", runs.Hat, "--output", Path.ChangeExtension(runs.Hat, ".json")], "is one of the run's own files"),
+            (["export", runs.Hat, "--output", Path.Combine(existing, "x.pt")], "existing.pt is a file, not a folder"),
+        ];
+        foreach (var (args, expected) in cases)
+        {
+            var (code, _, error) = Cli(args);
+            Assert.True(code == 2, $"retain {string.Join(' ', args)} exited {code}: {error}");
+            Assert.Contains(expected, error);
+            Assert.Single(error.TrimEnd().Split('\n'));
+        }
+        Assert.Equal("keep me", File.ReadAllText(existing));
+    }
+
+    /// <summary>A run that replaces results without --save-model removes the model an earlier run of them kept.</summary>
+    [Fact]
+    public void AModelKeptForReplacedResultsIsRemoved()
+    {
+        var path = Temp("replaced.model");
+        File.WriteAllText(path, "an earlier run's model");
+        new KeptModelSink(path, null!, keep: false).RunFinished(null!);
+        Assert.False(File.Exists(path));
     }
 
     /// <summary>
