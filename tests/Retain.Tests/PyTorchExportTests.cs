@@ -144,6 +144,30 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
                 foreach (var (name, old) in ewc.State.OldParameters!) Assert.True(Same(old, again.State.OldParameters![name]), name);
             }
         }
+        // PathNet's modules are of no use without the paths: they travel with the file.
+        var pathnetInfo = ApproachRegistry.Get("pathnet");
+        var options = pathnetInfo.BindOptions(new Dictionary<string, string> { ["modules"] = "3", ["active"] = "2" });
+        var request = new NetworkRequest(BackboneRegistry.Mlp, [1, 28, 28], [2, 2], options);
+        using (var pathnet = pathnetInfo.CreateNetwork(request))
+        using (var approach = (PathNet)pathnetInfo.Create(new ApproachContext(pathnet, pathnetInfo.Defaults, CPU, new NumpyRandomState(0)), options))
+        {
+            ((PathNetModules)pathnet.Backbone.Gating).SetPath(0, [[2, 0], [1, 1], [0, 2]]);
+            var path = Temp("pathnet.pt");
+            var description = new ModelDescription
+            {
+                Approach = "pathnet", Network = "mlp", InputSize = [1, 28, 28], ClassCounts = [2, 2], TaskNames = ["a", "b"], TasksTrained = 1,
+                Options = pathnetInfo.Options(options).ToDictionary(o => o.Name, o => o.Value),
+            };
+            using (var exported = approach.ExportState(1)) PyTorchFile.Save(path, pathnet, description, exported);
+            var (_, loaded, state) = PyTorchFile.Load(path);
+            using var _ = loaded;
+            using var __ = state;
+            using var again = (PathNet)pathnetInfo.Create(new ApproachContext(loaded, pathnetInfo.Defaults, CPU, new NumpyRandomState(0)), options);
+            again.ImportState(state);
+            Assert.Equal(((PathNetModules)pathnet.Backbone.Gating).Paths, ((PathNetModules)loaded.Backbone.Gating).Paths);
+            Assert.Equal([-1, -1], ((PathNetModules)loaded.Backbone.Gating).PathOf(1)[0]);
+        }
+
         // A file read into a network of another architecture names the file and the first tensor that does not fit.
         using var plain = NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]);
         var error = Assert.Throws<DataFileException>(() => PyTorchFile.Load(Path.ChangeExtension(Temp("mnist2_hat_0"), ".roundtrip.pt"), plain));
