@@ -1,6 +1,6 @@
-"""Loads models Retain exported into PyTorch modules written here from /work/shared/spec's network descriptions
-(the seed's mlp, mlp_hat, alexnet and alexnet_hat, with the seed's parameter names) and checks that they compute
-what Retain computed.
+"""Loads models Retain exported into PyTorch modules written here after the seed's networks (its networks/mlp.py,
+mlp_hat.py, alexnet.py and alexnet_hat.py, with the seed's parameter names) and checks that they compute what Retain
+computed.
 
     check_export.py MODEL.pt EXPECTED.pt [MODEL.pt EXPECTED.pt ...]
 
@@ -25,7 +25,7 @@ def conv_side(size, kernel):
 
 
 class Mlp(nn.Module):
-    """networks.md §1: three dense blocks of 800 units, dropout 0.5, one head per task."""
+    """The seed's mlp: three dense blocks of 800 units, dropout 0.5, one head per task."""
 
     def __init__(self, inputsize, taskcla):
         super().__init__()
@@ -45,7 +45,7 @@ class Mlp(nn.Module):
 
 
 class MlpHat(nn.Module):
-    """networks.md §2: input dropout 0.2, two dense blocks of 2000 units each gated by sigmoid(s * efc_l[t])."""
+    """The seed's mlp_hat: input dropout 0.2, two dense blocks of 2000 units each gated by sigmoid(s * efc_l[t])."""
 
     def __init__(self, inputsize, taskcla, nhid=2000):
         super().__init__()
@@ -70,7 +70,7 @@ class MlpHat(nn.Module):
 
 
 def alexnet_layers(module, inputsize, names):
-    """networks.md §4: convolutions of 64, 128, 256 channels (kernels size//8, size//10, 2), dense 2048, 2048."""
+    """The seed's AlexNet: convolutions of 64, 128, 256 channels (kernels size//8, size//10, 2), dense 2048, 2048."""
     channels, size, _ = inputsize
     conv1, conv2, conv3 = names
     setattr(module, conv1, nn.Conv2d(channels, 64, kernel_size=size // 8))
@@ -85,7 +85,7 @@ def alexnet_layers(module, inputsize, names):
 
 
 class AlexNet(nn.Module):
-    """networks.md §4, whose convolutions the seed names conv1..conv3."""
+    """The seed's alexnet, whose convolutions it names conv1..conv3."""
 
     def __init__(self, inputsize, taskcla):
         super().__init__()
@@ -103,7 +103,7 @@ class AlexNet(nn.Module):
 
 
 class AlexNetHat(nn.Module):
-    """networks.md §6: AlexNet with c1..c3, each block's output multiplied by its unit gates sigmoid(s * e_l[t])."""
+    """The seed's alexnet_hat: c1..c3, each block's output multiplied by its unit gates sigmoid(s * e_l[t])."""
 
     def __init__(self, inputsize, taskcla):
         super().__init__()
