@@ -48,7 +48,7 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
                 : $"{settings.Run}: no such run (no result file and no kept model {model})");
         }
         var output = settings.Output ?? Path.ChangeExtension(model, ".pt");
-        var own = new[] { model, ResultFiles.JsonPathFor(model), Path.ChangeExtension(model, ".txt") };
+        var own = new[] { settings.Run, model, ResultFiles.JsonPathFor(model), Path.ChangeExtension(model, ".txt") };
         if (own.Any(f => Path.GetFullPath(f) == Path.GetFullPath(output)))
             throw new RetainException($"--output {output}: is one of the run's own files");
         if (File.Exists(output) && !settings.Overwrite)

@@ -16,15 +16,8 @@ public sealed class RealPyTorch
 
     private RealPyTorch(string python) => Python = python;
 
-    private static RealPyTorch Install()
-    {
-        var script = Path.Combine(TestSupport.RepositoryRoot, "tools", "setup-pytorch.sh");
-        // Generous: on a fresh machine the script installs the package first (about 3 minutes on 2 busy cores).
-        var result = ChildProcess.Run(script, [], TimeSpan.FromMinutes(15));
-        if (result.ExitCode != 0)
-            throw new InvalidOperationException($"tools/setup-pytorch.sh failed (exit {result.ExitCode}): {result.Error.Trim()}");
-        return new RealPyTorch(result.Output.Trim());
-    }
+    // Generous: on a fresh machine the script installs the package first (about 3 minutes on 2 busy cores).
+    private static RealPyTorch Install() => new(ChildProcess.RunSetupScript("setup-pytorch.sh", TimeSpan.FromMinutes(15)));
 
     /// <summary>Runs a script of the tests with one torch thread (the tests share two cores).</summary>
     public ChildProcess.Result Run(string script, IEnumerable<string> arguments) =>

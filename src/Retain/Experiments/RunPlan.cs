@@ -138,6 +138,8 @@ public sealed record RunPlan
 
         if (config.Output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             throw new RetainException($"--output {config.Output}: the accuracy matrix needs another extension than .json (the JSON record is written beside it, e.g. {Path.ChangeExtension(config.Output, ".txt")})");
+        if (Path.GetExtension(config.Output) is ".ckpt" or ".model")
+            throw new RetainException($"--output {config.Output}: the accuracy matrix needs another extension than {Path.GetExtension(config.Output)} (the run's checkpoint and kept model go beside it, e.g. {Path.ChangeExtension(config.Output, ".txt")})");
         var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
         WritablePath.RequireFile(paths.Output, "--output");
         if (paths.LogPath is { } logs) WritablePath.RequireFolder(logs, "--log-path");

@@ -66,6 +66,39 @@ public static class PyTorchFile
     public static (ModelDescription Description, ApproachState State) Load(string path, MultiHeadNetwork network)
     {
         var file = Read(path);
+        try { return (DescriptionOf(file, path), LoadInto(network, file, path)); }
+        finally { DisposeTensors(file); }
+    }
+
+    /// <summary>Rebuilds the described network (through the approach and backbone registries) and reads the file into it.</summary>
+    public static (ModelDescription Description, MultiHeadNetwork Network, ApproachState State) Load(string path)
+    {
+        var file = Read(path);
+        try
+        {
+            var description = DescriptionOf(file, path);
+            var network = description.CreateNetwork(path);
+            try { return (description, network, LoadInto(network, file, path)); }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
+        }
+        finally { DisposeTensors(file); }
+    }
+
+    /// <summary>Only the description (the file is read whole: torch's format has no index of its entries).</summary>
+    public static ModelDescription ReadDescription(string path)
+    {
+        var file = Read(path);
+        try { return DescriptionOf(file, path); }
+        finally { DisposeTensors(file); }
+    }
+
+    /// <summary>Copies the file's model into <paramref name="network"/>; returns its approach state as copies under Retain's names.</summary>
+    private static ApproachState LoadInto(MultiHeadNetwork network, Hashtable file, string path)
+    {
         var names = SeedNames.For(network);
         var model = Dictionary(file, "model", path);
         var parameters = SeedNames.Tensors(network);
@@ -82,7 +115,8 @@ public static class PyTorchFile
                 var value = TensorOf(entry.Value, $"model/{seed}", path);
                 if (value.numel() != target.numel())
                     throw new DataFileException(path, $"{seed} has shape [{string.Join(", ", value.shape)}], the network's [{string.Join(", ", target.shape)}]");
-                target.copy_(value.view_as(target));
+                using var shaped = value.view_as(target);
+                target.copy_(shaped);
             }
         }
         var state = new ApproachState();
@@ -93,32 +127,20 @@ public static class PyTorchFile
             {
                 var key = (string)entry.Key;
                 var value = TensorOf(entry.Value, $"state/{group.Key}/{key}", path);
-                if (names.ToRetain(key) is { } retain) tensors[retain] = value.view_as(parameters[retain]).clone();
-                else tensors[key] = value.clone();
+                var retain = names.ToRetain(key);
+                if (retain is not null && value.numel() != parameters[retain].numel())
+                    throw new DataFileException(path, $"state/{group.Key}/{key} has shape [{string.Join(", ", value.shape)}], the parameter's [{string.Join(", ", parameters[retain].shape)}]");
+                using var shaped = retain is null ? value.alias() : value.view_as(parameters[retain]);
+                tensors[retain ?? key] = shaped.clone();
             }
             state.Groups[(string)group.Key] = tensors;
         }
         foreach (DictionaryEntry scalar in Dictionary(file, "scalars", path))
-            state.Scalars[(string)scalar.Key] = TensorOf(scalar.Value, $"scalars/{scalar.Key}", path).to_type(ScalarType.Float64).item<double>();
-        DisposeTensors(file);
-        return (DescriptionOf(file, path), state);
-    }
-
-    /// <summary>Rebuilds the described network (through the approach and backbone registries) and reads the file into it.</summary>
-    public static (ModelDescription Description, MultiHeadNetwork Network, ApproachState State) Load(string path)
-    {
-        var description = ReadDescription(path);
-        var network = description.CreateNetwork(path);
-        var (_, state) = Load(path, network);
-        return (description, network, state);
-    }
-
-    /// <summary>Only the description (the file is read whole: torch's format has no index of its entries).</summary>
-    public static ModelDescription ReadDescription(string path)
-    {
-        var file = Read(path);
-        try { return DescriptionOf(file, path); }
-        finally { DisposeTensors(file); }
+        {
+            using var value = TensorOf(scalar.Value, $"scalars/{scalar.Key}", path).to_type(ScalarType.Float64);
+            state.Scalars[(string)scalar.Key] = value.item<double>();
+        }
+        return state;
     }
 
     private static Hashtable Read(string path)
