@@ -54,6 +54,9 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
         if (File.Exists(output) && !settings.Overwrite)
             throw new RetainException($"{output}: already exists; add --overwrite to replace it, or --output to write another file");
         WritablePath.RequireFile(output, "--output");
+        var described = KeptModel.ReadDescription(model);
+        if (!described.Resolve(model).Info.LearnsTasks)
+            throw new RetainException($"{settings.Run}: {described.Approach} is a reference that does not train its network: there is no model to export");
 
         var (description, approach) = KeptModel.Read(model);
         using (approach)

@@ -233,6 +233,7 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
             (["export", runs.Hat, "--output", Path.ChangeExtension(runs.Hat, ".json")], "is one of the run's own files"),
             (["export", runs.Hat, "--output", Path.Combine(existing, "x.pt")], "existing.pt is a file, not a folder"),
             (["run", "-e", "mnist2", "-a", "sgd", "--output", Temp("run.model")], "needs another extension than .model"),
+            (["export", KeptRandomRun()], "random is a reference that does not train its network"),
         ];
         foreach (var (args, expected) in cases)
         {
@@ -242,6 +243,15 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
             Assert.Single(error.TrimEnd().Split('\n'));
         }
         Assert.Equal("keep me", File.ReadAllText(existing));
+    }
+
+    /// <summary>The random reference's run, kept (it takes no training).</summary>
+    private string KeptRandomRun()
+    {
+        var output = Temp("mnist2_random_0.txt");
+        var (code, _, error) = Cli("run", "-e", "mnist2", "-a", "random", "--limit", "20", "--save-model", "--output", output, "--data", TestSupport.DataDir);
+        Assert.True(code == 0, error);
+        return output;
     }
 
     /// <summary>A run that replaces results without --save-model removes the model an earlier run of them kept.</summary>

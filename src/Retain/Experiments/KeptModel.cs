@@ -26,6 +26,23 @@ public static class KeptModel
         CheckpointFile.Write(path, state);
     }
 
+    /// <summary>Only the kept model's description (no tensor is read).</summary>
+    public static ModelDescription ReadDescription(string path)
+    {
+        if (!File.Exists(path)) throw new DataFileException(path, "file not found");
+        using var values = CheckpointFile.ReadValues(path);
+        return Description(values, path);
+    }
+
+    private static ModelDescription Description(StateDict state, string path)
+    {
+        try { return state.Value<ModelDescription>(DescriptionKey); }
+        catch (Exception e) when (e is KeyNotFoundException or System.Text.Json.JsonException)
+        {
+            throw new DataFileException(path, $"not a model kept by retain run --save-model ({e.Message})", e);
+        }
+    }
+
     /// <summary>
     /// Rebuilds the kept run's network and approach on the CPU, with the state they had when the run ended. The caller
     /// disposes the approach and its <see cref="Approach.Model"/>.
@@ -34,17 +51,9 @@ public static class KeptModel
     {
         if (!File.Exists(path)) throw new DataFileException(path, "file not found");
         using var state = CheckpointFile.Read(path);
-        ModelDescription description;
-        TrainingOptions training;
-        try
-        {
-            description = state.Value<ModelDescription>(DescriptionKey);
-            training = state.Value<TrainingOptions>(TrainingKey);
-        }
-        catch (Exception e) when (e is KeyNotFoundException or System.Text.Json.JsonException)
-        {
-            throw new DataFileException(path, $"not a model kept by retain run --save-model ({e.Message})", e);
-        }
+        var description = Description(state, path);
+        var training = state.Contains(TrainingKey) ? state.Value<TrainingOptions>(TrainingKey)
+            : throw new DataFileException(path, $"not a model kept by retain run --save-model (no {TrainingKey})");
         var (info, backbone, options) = description.Resolve(path);
         var request = new Approaches.NetworkRequest(backbone, description.InputSize, description.ClassCounts, options);
         var network = info.CreateNetwork(request);
