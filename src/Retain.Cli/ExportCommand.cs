@@ -64,8 +64,8 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
         using (var state = (approach as IPortableState)?.ExportState(description.TasksTrained))
         {
             PyTorchFile.Save(output, approach.Model, description, state);
-            var kept = state is null ? "no approach state (only the network's tensors matter)" : $"its state ({string.Join(", ", state.Groups.Keys)})";
-            console.MarkupLine(Markup.Escape($"{description.Approach} on {description.Network}, {description.TasksTrained} of {description.TaskNames.Length} tasks trained, with {kept}"));
+            var kept = state is null ? "the network" : $"the network and the approach's {string.Join(", ", state.Groups.Keys)}";
+            console.MarkupLine(Markup.Escape($"{description.Approach} on {description.Network}, {description.TasksTrained} of {description.TaskNames.Length} tasks trained: {kept}"));
         }
         console.MarkupLine($"Wrote [green]{Markup.Escape(output)}[/] {Markup.Escape("(in PyTorch: file = torch.load(path); net.load_state_dict(file[\"model\"]))")}");
         return 0;
