@@ -54,6 +54,8 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         ["report"] = args => new Step(args, args.Any(a => a.EndsWith(".yaml", StringComparison.Ordinal)) ? Expect.SuccessOrNoStudyResultsYet : Expect.Success),
         ["metrics"] = args => new Step(args, Expect.Success),
         ["inspect masks"] = args => new Step(args, Expect.Success),
+        // An export of a run made above it on the page (the run itself is trimmed).
+        ["export"] = args => new Step(args, Expect.Success),
         ["approaches"] = args => new Step(args, Expect.Success),
         ["data list"] = args => new Step(args, Expect.Success),
         ["data fetch"] = args => new Step(args, Expect.Success),
@@ -75,6 +77,7 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         ["dotnet"] = "the launcher-free form of ./retain; the suite itself is built and run with it",
         ["tools/slurm-cluster.sh"] = "the test Slurm cluster; SlurmClusterTests start and use it",
         ["tools/setup-chromium.sh"] = "installs Chromium; HeadlessChromiumTests call it",
+        ["tools/setup-pytorch.sh"] = "installs Debian's PyTorch; PyTorchExportTests call it",
         ["export"] = "a shell variable for the Slurm commands",
     };
 
