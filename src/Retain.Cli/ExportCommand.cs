@@ -39,14 +39,7 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
     {
         if (!Formats.Contains(settings.Format))
             throw new RetainException($"--format: expected {string.Join(" or ", Formats)} (got '{settings.Format}')");
-        var model = KeptModel.PathFor(settings.Run);
-        if (!File.Exists(model))
-        {
-            var results = new[] { settings.Run, ResultFiles.JsonPathFor(model), Path.ChangeExtension(model, ".txt") };
-            throw new RetainException(results.Any(File.Exists)
-                ? $"{settings.Run}: the run kept no trained model ({model}); run it again with --save-model"
-                : $"{settings.Run}: no such run (no result file and no kept model {model})");
-        }
+        var model = KeptModelOf(settings.Run);
         var output = settings.Output ?? Path.ChangeExtension(model, ".pt");
         var own = new[] { settings.Run, model, ResultFiles.JsonPathFor(model), Path.ChangeExtension(model, ".txt") };
         if (own.Any(f => Path.GetFullPath(f) == Path.GetFullPath(output)))
@@ -69,5 +62,16 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
         }
         console.MarkupLine($"Wrote [green]{Markup.Escape(output)}[/] {Markup.Escape("(in PyTorch: file = torch.load(path); net.load_state_dict(file[\"model\"]))")}");
         return 0;
+    }
+
+    /// <summary>The model a run kept (<c>--save-model</c>), given the run's result file, its .json or the .model itself.</summary>
+    internal static string KeptModelOf(string run)
+    {
+        var model = KeptModel.PathFor(run);
+        if (File.Exists(model)) return model;
+        var results = new[] { run, ResultFiles.JsonPathFor(model), Path.ChangeExtension(model, ".txt") };
+        throw new RetainException(results.Any(File.Exists)
+            ? $"{run}: the run kept no trained model ({model}); run it again with --save-model"
+            : $"{run}: no such run (no result file and no kept model {model})");
     }
 }

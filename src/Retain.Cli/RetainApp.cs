@@ -59,7 +59,7 @@ public static class RetainApp
                 inspect.SetDescription("Look inside a saved model.");
                 AddTo<InspectMasksCommand>(inspect, "inspect masks")
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
-                    .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
+                    .WithExample("inspect", "masks", "res/mnist2_hat_0.txt");
             });
             config.AddBranch("study", study =>
             {

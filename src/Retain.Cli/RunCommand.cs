@@ -67,7 +67,7 @@ public sealed class RunSettings : CommandSettings
     public string? WeightInit { get; init; }
 
     [CommandOption("--log-path <DIR>")]
-    [Description("Also write per-epoch logs (<output name>_logs.json) and the trained model (.weights + .model.json) here.")]
+    [Description("Also write per-epoch logs (<output name>_logs.json) here, and DWA's introspection (<output name>.dwa/).")]
     public string? LogPath { get; init; }
 
     [CommandOption("--save-model")]

@@ -1,5 +1,4 @@
 using Retain.Evaluation;
-using Retain.Networks;
 using Retain.Training;
 
 namespace Retain.Experiments;
@@ -39,18 +38,13 @@ public sealed record RunLogs
 }
 
 /// <summary>
-/// With <c>--log-path</c>: rewrites the run's logs after every task, and saves the trained model when the run ends.
+/// With <c>--log-path</c>: rewrites the run's logs after every task (the trained model is kept by <c>--save-model</c>,
+/// <see cref="KeptModel"/>).
 /// </summary>
 public sealed class RunLogsSink(string folder, string runName) : IRunSink
 {
-    private MultiHeadNetwork? _model;
-
-    public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => _model = network;
-
     public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
         ResultFiles.WriteRecord(Path.Combine(folder, runName + "_logs.json"), RunLogs.From(record));
-
-    public void RunFinished(RunRecord record) => SavedModel.Save(_model!, folder, runName, record);
 }
 
 /// <summary>
@@ -67,58 +61,5 @@ public sealed class ArtifactsSink(string folder, string runName) : IRunAttachedS
     {
         if (_run?.Approach is not IRunArtifacts artifacts) return;
         foreach (var line in artifacts.WriteArtifacts(_run.Benchmark, record.TasksCompleted, folder, runName)) _run.Events.Note(line);
-    }
-}
-
-/// <summary>
-/// A trained network on disk: <c>&lt;name&gt;.weights</c> (TorchSharp state dict) and <c>&lt;name&gt;.model.json</c>, which says
-/// how to rebuild the network before loading the weights.
-/// </summary>
-public sealed record SavedModel
-{
-    public required string Experiment { get; init; }
-    public required string Approach { get; init; }
-    public required string Network { get; init; }
-    public required int[] InputSize { get; init; }
-    public required int[] ClassCounts { get; init; }
-    public required string[] TaskNames { get; init; }
-    public required Dictionary<string, string> Parameters { get; init; }
-    public required string Weights { get; init; }
-    /// <summary>Tasks trained when the model was saved (the first of <see cref="TaskNames"/>; fewer with --test-mode). Null in older files: all.</summary>
-    public int? TasksCompleted { get; init; }
-
-    public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + ".model.json");
-
-    /// <summary>Rebuilds the network described by <paramref name="path"/> (a .model.json file) and loads its weights.</summary>
-    public static (SavedModel Description, MultiHeadNetwork Network) Load(string path)
-    {
-        if (!File.Exists(path)) throw new DataFileException(path, "file not found");
-        var description = ResultFiles.ReadRecord<SavedModel>(path);
-        var approach = Approaches.ApproachRegistry.Get(description.Approach);
-        var backbone = BackboneRegistry.All.FirstOrDefault(b => b.Name == description.Network)
-            ?? throw new DataFileException(path, $"unknown network '{description.Network}' (registered: {BackboneRegistry.KnownNames})");
-        var network = approach.Bind(description.Parameters, backbone)
-            .CreateNetwork(backbone, new NetworkShape(description.InputSize, description.ClassCounts));
-        var weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, description.Weights);
-        if (!File.Exists(weights)) throw new DataFileException(weights, "file not found (the weights of " + Path.GetFileName(path) + ")");
-        try { network.load(weights); }
-        catch (Exception e) when (e is not RetainException) { throw new DataFileException(weights, $"cannot load the weights ({e.Message})", e); }
-        return (description, network);
-    }
-
-    public static void Save(MultiHeadNetwork network, string logPath, string runName, RunRecord record)
-    {
-        var description = PathFor(logPath, runName);
-        var weights = Path.ChangeExtension(Path.ChangeExtension(description, null), ".weights");
-        Directory.CreateDirectory(logPath);
-        var tmp = weights + ".tmp";
-        network.save(tmp);
-        File.Move(tmp, weights, overwrite: true);
-        ResultFiles.WriteRecord(description, new SavedModel
-        {
-            Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = record.InputSize,
-            ClassCounts = record.ClassCounts, TaskNames = record.TaskNames, Parameters = record.Parameters,
-            Weights = Path.GetFileName(weights), TasksCompleted = record.TasksCompleted,
-        });
     }
 }
