@@ -129,7 +129,7 @@ public class Hat : Approach, IPortableState
     {
         var hat = new HatForwardState { Scale = Model.training ? Scale : EvaluationScale };
         var logits = Model.Forward(batch.X, new ForwardContext(batch.Task).With(hat));
-        var loss = nn.functional.cross_entropy(logits, batch.Y) + Settings.Lamb * Regulariser(hat.Gates, State.CumulativeMasks);
+        var loss = TaskLoss(logits, batch.Y) + Settings.Lamb * Regulariser(hat.Gates, State.CumulativeMasks);
         return (loss, logits);
     }
 
