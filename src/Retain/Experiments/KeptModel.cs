@@ -81,7 +81,7 @@ public sealed class KeptModelSink(string path, bool keep) : IRunAttachedSink
 {
     private Approach? _approach;
 
-    public void Attach(ExperimentRun run) => _approach = run.Approach;
+    public void Attach(Learner learner) => _approach = learner.Approach;
 
     public void RunFinished(RunRecord record)
     {

@@ -53,13 +53,13 @@ public sealed class RunLogsSink(string folder, string runName) : IRunSink
 /// </summary>
 public sealed class ArtifactsSink(string folder, string runName) : IRunAttachedSink
 {
-    private ExperimentRun? _run;
+    private Learner? _learner;
 
-    public void Attach(ExperimentRun run) => _run = run;
+    public void Attach(Learner learner) => _learner = learner;
 
     public void RunFinished(RunRecord record)
     {
-        if (_run?.Approach is not IRunArtifacts artifacts) return;
-        foreach (var line in artifacts.WriteArtifacts(_run.Benchmark, record.TasksCompleted, folder, runName)) _run.Events.Note(line);
+        if (_learner?.Approach is not IRunArtifacts artifacts) return;
+        foreach (var line in artifacts.WriteArtifacts(_learner.Benchmark, record.TasksCompleted, folder, runName)) _learner.Note(line);
     }
 }

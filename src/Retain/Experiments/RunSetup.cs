@@ -45,6 +45,9 @@ public sealed class RunSetup
     public static RunSetup Resolve(ApproachSetup approach, BackboneArchitecture backbone, Func<TrainingOptions, TrainingOptions>? training = null,
         int seed = 0, string device = "cpu", WeightInit? weightInit = null, int? testMode = null, EvaluationSetting evaluation = EvaluationSetting.Both)
     {
+        if (approach.Spec.Network.Gating is { } gating && !backbone.DeclaresLayers)
+            throw new SettingException(typeof(RunSetup), nameof(Backbone),
+                $"{backbone.Name} is a module of your own, but the approach trains through {gating.Name}, which it builds on a backbone declared as blocks (a LayeredBackbone)");
         var defaults = approach.TrainingDefaults(backbone);
         var requested = training is null ? defaults : training(defaults);
         return new RunSetup(approach, backbone, requested, approach.ResolveTraining(requested), seed, ParseDevice(device), weightInit, testMode, evaluation);

@@ -20,7 +20,8 @@ namespace Retain.Interop;
 /// The seed's scales are <c>Embedding(1, c)</c> tables, so the scale vector α (c) is written as a 1 × c matrix.</item>
 /// </list>
 /// Networks the seed does not have (the MLP with progressive columns, PathNet modules or DWA masks; a registered
-/// backbone) follow the same rules; a layer name outside them keeps Retain's name.
+/// backbone) follow the same rules; a layer name outside them keeps Retain's name. A module of the user's own
+/// (<see cref="ModuleBackbone"/>) keeps its own parameter names, beside the heads <c>last.&lt;task&gt;.*</c>.
 /// </summary>
 public sealed partial class SeedNames
 {
@@ -83,6 +84,8 @@ public sealed partial class SeedNames
         }
         if (!name.StartsWith(backbonePrefix, StringComparison.Ordinal)) return (name, false);
         var inBackbone = name[backbonePrefix.Length..];
+        // A module of the user's keeps its own names.
+        if (backbone.IsModule) return (inBackbone[(Backbone.ModuleName.Length + 1)..], false);
         // Only the seed's HAT and DWA networks name their convolutions c1..c3.
         if (backbone.Gating is HatUnitGates or DwaWeightMasks) return (inBackbone, false);
         var dot = inBackbone.IndexOf('.');

@@ -100,14 +100,14 @@ public sealed class MultiHeadNetwork : Module
     }
 }
 
-/// <summary>Builds a registered backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
+/// <summary>Builds a backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
 public static class NetworkFactory
 {
-    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
-        new(new Backbone(backbone.Layers(inputSize), gating ?? new Gating(), classCounts.Count), classCounts);
+    public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts) =>
+        new(backbone.CreatePlain(inputSize, classCounts.Count), classCounts);
 }
 
-/// <summary>What a network is built for: the inputs' <c>[C, H, W]</c> and each task's number of classes (one head each).</summary>
+/// <summary>What a network is built for: each input's shape (<c>[C, H, W]</c> for images) and each task's number of classes (one head each).</summary>
 public sealed record NetworkShape(int[] InputSize, IReadOnlyList<int> ClassCounts);
 
 /// <summary>A network and the gating strategy that gates its backbone (the same object, typed).</summary>
