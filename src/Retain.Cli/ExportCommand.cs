@@ -46,7 +46,7 @@ public sealed class ExportCommand(IAnsiConsole console) : Command<ExportSettings
             throw new RetainException($"--output {output}: is one of the run's own files");
         if (File.Exists(output) && !settings.Overwrite)
             throw new RetainException($"{output}: already exists; add --overwrite to replace it, or --output to write another file");
-        WritablePath.RequireFile(output, "--output");
+        OutputPaths.RequireFile(output, "--output");
         var described = KeptModel.ReadDescription(model);
         if (!described.Resolve(model).Entry.Spec.LearnsTasks)
             throw new RetainException($"{settings.Run}: {described.Approach} is a reference that does not train its network: there is no model to export");

@@ -29,6 +29,10 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
     public override int Execute(CommandContext context, InspectMasksSettings settings, CancellationToken cancellation)
     {
         var model = ExportCommand.KeptModelOf(settings.Model);
+        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(model))!;
+        OutputPaths.RequireFolder(folder, "--output");
+        var stem = Path.GetFileNameWithoutExtension(model);
+        using var claim = OutputLock.Acquire(folder, Path.Combine(folder, stem + "_masks"));
         var (description, approach) = KeptModel.Read(model);
         using var _ = approach;
         using var __ = approach.Model;
@@ -64,8 +68,6 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
             console.Write(overlap);
         }
 
-        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(model))!;
-        var stem = Path.GetFileNameWithoutExtension(model);
         foreach (var layer in inspection.Layers)
         {
             var gates = new double[tasks.Length, layer.Units];

@@ -41,6 +41,8 @@ public sealed class Learner : IDisposable
         torch.manual_seed(setup.Seed);
 
         var shape = new NetworkShape(benchmark.InputSize, benchmark.ClassCounts);
+        // A module of the user's own is built as the user wrote it (counting it on the meta device could run code that needs real tensors).
+        if (setup.Backbone.DeclaresLayers) NetworkBudget.Require(setup.Approach, setup.Backbone, shape, names.Approach);
         var prepared = setup.Approach.Prepare(setup.Backbone, shape);
         var network = prepared.Network;
         try
@@ -244,6 +246,7 @@ public sealed class Learner : IDisposable
     public void Restore(StateDict state)
     {
         var record = state.Value<RunRecord>("run/record");
+        RunRecordFile.Check(record, "the state's run/record");
         if (record.DataSource != Benchmark.Source)
             throw new RetainException($"the state was saved by a learner of data from {record.DataSource}, this one's comes from {Benchmark.Source}");
         Record = record;

@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Retain.Tests;
 
 /// <summary>hat-test's compression curve, its result files, model saving and <c>retain inspect masks</c>, on tiny networks.</summary>
-public class HatCompressionAndInspectionTests
+public class HatCompressionAndInspectionTests : TempFolderTests
 {
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -34,7 +34,7 @@ public class HatCompressionAndInspectionTests
         Assert.All(hat.Curve[^1].Layers, l => Assert.True(l.UsedWeights <= l.UsedUnits + 1e-12));
         Assert.Equal(16 * 4 + 16 * 16, hat.Curve[0].Layers.Sum(l => l.Weights));
 
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var record = new CompressionRecord
         {
             Experiment = "toy", Lamb = 4, Smax = 400, Network = "mlp", Training = hat.Options,
@@ -71,7 +71,7 @@ public class HatCompressionAndInspectionTests
                 table[1].fill_(-1); table[1, 500..].fill_(1);
             }
         }
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var run = Path.Combine(dir, "mnist2_hat_0.txt");
         KeptModel.Write(KeptModel.PathFor(run), hat, Record("mnist2", "hat", ["mnist-0-4", "mnist-5-9"], [5, 5], [1, 28, 28], setup.OptionValues, network.ParameterCount));
 
@@ -116,7 +116,7 @@ public class HatCompressionAndInspectionTests
     [Fact]
     public void InspectMasksExplainsWhatItNeeds()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.txt"));
         Assert.Equal(2, code);
         Assert.Contains("none.txt: no such run", error);
@@ -148,22 +148,13 @@ public class HatCompressionAndInspectionTests
 
     private static (int Code, string Output) RunCli(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        console.Profile.Width = 200;
-        return (RetainApp.Run(args, console), output.ToString());
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Output);
     }
 
     private static (int Code, string Error) RunCliError(params string[] args)
     {
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RunCli(args).Code, error.ToString()); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Error);
     }
 }

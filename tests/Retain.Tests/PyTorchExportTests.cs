@@ -235,7 +235,7 @@ public sealed class PyTorchExportTests(KeptRuns runs, ITestOutputHelper log) : I
             (["export", runs.Hat, "--output", existing], "existing.pt: already exists; add --overwrite"),
             (["export", runs.Hat, "--output", Path.ChangeExtension(runs.Hat, ".json")], "is one of the run's own files"),
             (["export", runs.Hat, "--output", Path.Combine(existing, "x.pt")], "existing.pt is a file, not a folder"),
-            (["run", "-e", "mnist2", "-a", "sgd", "--output", Temp("run.model")], "needs another extension than .model"),
+            (["run", "-e", "mnist2", "-a", "sgd", "--output", Temp("run.model")], ".model, .dwa files itself beside its output"),
             (["export", KeptRandomRun()], "random is a reference that does not train its network"),
         ];
         foreach (var (args, expected) in cases)

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-public class WeightInitAndLogsTests
+public class WeightInitAndLogsTests : TempFolderTests
 {
     [Theory]
     [InlineData("kaiming:xavier", "kaiming,zeros:xavier,zeros")]
@@ -44,7 +44,7 @@ public class WeightInitAndLogsTests
     [Fact]
     public void LogPathWritesPerEpochLogsAndSaveModelAModelThatLoadsBack()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var output = Path.Combine(dir, "res", "mnist2_sgd_0.txt");
         var record = ExperimentRunner.Run(new RunConfig
         {
@@ -73,7 +73,7 @@ public class WeightInitAndLogsTests
     [Fact]
     public void ACorruptModelFileIsAClearError()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         File.WriteAllText(Path.Combine(dir, "m.model"), "not a kept model");
         var e = Assert.Throws<DataFileException>(() => KeptModel.Read(Path.Combine(dir, "m.model")));
         Assert.Contains("m.model", e.Message);

@@ -81,7 +81,7 @@ public static class ExperimentRunner
     /// </summary>
     public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
-        if (plan.Start == RunStart.AlreadyComplete) return ResultFiles.ReadRecord<RunRecord>(plan.Paths.Json);
+        if (plan.Start == RunStart.AlreadyComplete) return RunOutputs.Complete(plan.Paths).Record;
         using var benchmark = plan.Data.Load(plan.Setup.Seed);
         using var checkpoint = plan.Checkpoint is { } values ? CheckpointFile.ReadTensors(plan.Paths.Checkpoint, values) : null;
         return Run(benchmark, plan.Setup, plan.Names, sinks, checkpoint, interruption);

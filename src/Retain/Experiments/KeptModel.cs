@@ -16,7 +16,10 @@ public static class KeptModel
 {
     private const string DescriptionKey = "model/description", TrainingKey = "model/training", ApproachScope = "approach";
 
-    public static string PathFor(string output) => Path.ChangeExtension(output, ".model");
+    /// <summary>The kept model's extension: <c>--output</c> may not end in it.</summary>
+    public const string Extension = ".model";
+
+    public static string PathFor(string output) => Path.ChangeExtension(output, Extension);
 
     public static void Write(string path, Approach approach, RunRecord record)
     {

@@ -43,8 +43,10 @@ public sealed record RunLogs
 /// </summary>
 public sealed class RunLogsSink(string folder, string runName) : IRunSink
 {
+    public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + "_logs.json");
+
     public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
-        ResultFiles.WriteRecord(Path.Combine(folder, runName + "_logs.json"), RunLogs.From(record));
+        ResultFiles.WriteRecord(PathFor(folder, runName), RunLogs.From(record));
 }
 
 /// <summary>

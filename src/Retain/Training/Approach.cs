@@ -187,10 +187,10 @@ public abstract class Approach : IDisposable, IStateful
         var value = loss.item<float>();
         if (!float.IsFinite(value))
             throw new NonFiniteLossException(batch.Task, Current?.Epoch ?? 0, value, Optimizer.ParamGroups.First().LearningRate);
-        Optimizer.zero_grad();
-        loss.backward();
+        // zero_grad, backward and clip_grad_norm_ as before, without the passes that leave the gradients as they are.
+        Gradients.Backward(loss, Optimizer.parameters().ToArray());
         AdjustGradients(batch.Task);
-        nn.utils.clip_grad_norm_(Model.parameters(), Options.ClipGradient);
+        Gradients.ClipNorm(Model.parameters(), Options.ClipGradient);
         Optimizer.step();
         AfterStep(batch.Task);
     }
