@@ -329,6 +329,27 @@ public partial class DocsCommandTests(ITestOutputHelper log)
                 $"docs/extending.md quotes code that no file of tests/Retain.Tests/Extending has (update the quote):\n{string.Join('\n', block)}");
     }
 
+    /// <summary>docs/library.md quotes the sample samples/OwnModel: each C# block is a piece of its Program.cs, each XML block of its project file.</summary>
+    [Fact]
+    public void TheLibraryGuideQuotesTheSample()
+    {
+        static string[] Lines(string text) => text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        var sample = Path.Combine(TestSupport.RepositoryRoot, "samples", "OwnModel");
+        var page = File.ReadAllText(Path.Combine(TestSupport.RepositoryRoot, "docs", "library.md"));
+        var quoted = 0;
+        foreach (var (language, file) in new[] { ("csharp", "Program.cs"), ("xml", "OwnModel.csproj") })
+        {
+            var source = Lines(File.ReadAllText(Path.Combine(sample, file)));
+            foreach (var block in Blocks(page, language).Select(Lines))
+            {
+                quoted++;
+                Assert.True(Enumerable.Range(0, source.Length - block.Length + 1).Any(at => source.AsSpan(at, block.Length).SequenceEqual(block)),
+                    $"docs/library.md quotes code that samples/OwnModel/{file} does not have (update the quote):\n{string.Join('\n', block)}");
+            }
+        }
+        Assert.True(quoted >= 6, $"only {quoted} quotes of the sample in docs/library.md");
+    }
+
     // ---- size and links ----
 
     [Fact]
