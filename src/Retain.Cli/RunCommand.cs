@@ -67,8 +67,12 @@ public sealed class RunSettings : CommandSettings
     public string? WeightInit { get; init; }
 
     [CommandOption("--log-path <DIR>")]
-    [Description("Also write per-epoch logs (<output name>_logs.json) and the trained model (.weights + .model.json) here.")]
+    [Description("Also write per-epoch logs (<output name>_logs.json) here, and DWA's introspection (<output name>.dwa/).")]
     public string? LogPath { get; init; }
+
+    [CommandOption("--save-model")]
+    [Description("Keep the trained model and the approach's state in <output name>.model beside the results when the run completes (for `retain export`).")]
+    public bool SaveModel { get; init; }
 
     [CommandOption("--datasets <LIST>")]
     [Description("mixture: the data sets to use, comma-separated (cifar10, cifar100, mnist, svhn, fashion_mnist, traffic_signs, facescrub, not_mnist, cub200); default the seed's first eight, all of which must be present.")]
@@ -222,7 +226,7 @@ public sealed class RunCommand : Command<RunSettings>
             WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath, TensorBoard = s.TensorBoard,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
-            Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery,
+            Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery, SaveModel = s.SaveModel,
             Evaluation = s.Eval switch
             {
                 null or "both" => EvaluationSetting.Both,

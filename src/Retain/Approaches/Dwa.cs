@@ -226,7 +226,7 @@ public sealed class Dwa : Approach, IRunArtifacts
 
         // Evaluation (and the Fisher pass) use full stiffness.
         var k = Model.training && Current is { } training ? DwaLosses.Stiffness(training.Epoch, _options.StiffnessEpochs, _options.Formulation) : 1;
-        var loss = nn.functional.cross_entropy(logits, batch.Y);
+        var loss = TaskLoss(logits, batch.Y);
         if (terms.Triplet is { } triplet) loss = loss + k * _options.TripletWeight * triplet;
         if (terms.Attention is { } plasticity) loss = loss + k * _options.AttentionWeight * plasticity;
         loss = loss + k * _options.SparsityWeight * terms.Sparsity;

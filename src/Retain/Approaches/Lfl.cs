@@ -43,7 +43,7 @@ public sealed class Lfl : Approach
     {
         var features = Model.Features(batch.X, new ForwardContext(batch.Task));
         var logits = Model.Head(batch.Task, features);
-        var loss = nn.functional.cross_entropy(logits, batch.Y);
+        var loss = TaskLoss(logits, batch.Y);
         if (_old is not null && batch.Task > 0)
         {
             Tensor oldFeatures;
@@ -83,8 +83,9 @@ public sealed class LflSpec : PlainApproachSpec<LflOptions>
 
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, LflOptions options) => new() { ClipGradient = 200 };
 
+    /// <summary>A module of your own is distilled as it is (its own dropout, if any, included): it declares no blocks to change.</summary>
     public override MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, LflOptions options) =>
-        Lfl.CreateNetwork(backbone, shape);
+        backbone.DeclaresLayers ? Lfl.CreateNetwork(backbone, shape) : base.CreateNetwork(backbone, shape, options);
 
     public override Approach Create(ApproachContext context, LflOptions options) => new Lfl(context, options);
 }

@@ -64,10 +64,10 @@ public enum RunStart { Fresh, Resume, AlreadyComplete }
 /// </summary>
 public sealed class RunPlan
 {
-    private RunPlan(RunSetup setup, RunNames names, BenchmarkSource data, RunPaths paths, int? checkpointEvery, bool overwrite,
+    private RunPlan(RunSetup setup, RunNames names, BenchmarkSource data, RunPaths paths, int? checkpointEvery, bool saveModel, bool overwrite,
         ExistingRun existing, RunStart start, StateDict? checkpoint)
     {
-        (Setup, Names, Data, Paths, CheckpointEvery) = (setup, names, data, paths, checkpointEvery);
+        (Setup, Names, Data, Paths, CheckpointEvery, SaveModel) = (setup, names, data, paths, checkpointEvery, saveModel);
         (Overwrite, Existing, Start, Checkpoint) = (overwrite, existing, start, checkpoint);
     }
 
@@ -77,6 +77,8 @@ public sealed class RunPlan
     public RunPaths Paths { get; }
     /// <summary>Checkpoint every N epochs (0: only at task ends; null: automatically, costing under 5% of the run).</summary>
     public int? CheckpointEvery { get; }
+    /// <summary>Keep the trained model and the approach's state beside the results when the run completes (<see cref="KeptModel"/>).</summary>
+    public bool SaveModel { get; }
     /// <summary>The user asked to replace what exists (<c>--overwrite</c>).</summary>
     public bool Overwrite { get; }
     public ExistingRun Existing { get; }
@@ -93,7 +95,11 @@ public sealed class RunPlan
     /// </summary>
     public IReadOnlyList<IRunSink> FileSinks()
     {
-        var sinks = new List<IRunSink> { new CheckpointSink(Paths.Checkpoint, CheckpointEvery, Identity), new ResultFilesSink(this) };
+        var sinks = new List<IRunSink>
+        {
+            new CheckpointSink(Paths.Checkpoint, CheckpointEvery, Identity), new ResultFilesSink(this),
+            new KeptModelSink(KeptModel.PathFor(Paths.Output), SaveModel),
+        };
         if (Paths.LogPath is { } logPath) sinks.Add(new RunLogsSink(logPath, Paths.Name));
         if (Paths.TensorBoard is { } board) sinks.Add(new TensorBoardSink(board));
         sinks.Add(new ArtifactsSink(Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(Paths.Output))!, Paths.Name));
@@ -172,7 +178,7 @@ public sealed class RunPlan
         var existing = ExistingRun.Inspect(paths);
         var start = Decide(config.Resume, config.Overwrite, existing, paths);
         var checkpoint = start == RunStart.Resume ? CheckpointFile.ReadValues(paths.Checkpoint) : null;
-        var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.Overwrite,
+        var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.SaveModel, config.Overwrite,
             existing, start, checkpoint);
         if (checkpoint is not null) plan.RequireSameIdentityAs(checkpoint);
         return plan;

@@ -56,6 +56,9 @@ public sealed class RunSetup
         if (scenario != Scenario.Task && evaluation == EvaluationSetting.Aware)
             throw new SettingException(typeof(RunSetup), nameof(Evaluation),
                 $"aware needs the task id, which the {scenario.Name()} scenario does not give (it applies to the task scenario)");
+        if (approach.Spec.Network.Gating is { } gating && !backbone.DeclaresLayers)
+            throw new SettingException(typeof(RunSetup), nameof(Backbone),
+                $"{backbone.Name} is a module of your own, but the approach trains through {gating.Name}, which it builds on a backbone declared as blocks (a LayeredBackbone)");
         var defaults = approach.TrainingDefaults(backbone);
         var requested = training is null ? defaults : training(defaults);
         return new RunSetup(approach, backbone, requested, approach.ResolveTraining(requested), seed, ParseDevice(device), weightInit, testMode, evaluation, scenario);

@@ -103,6 +103,20 @@ public sealed class ScenarioRun : IDisposable
             byPredictor);
     }
 
+    /// <summary>
+    /// Task <paramref name="task"/>'s test result alone after tasks 0..<paramref name="learnt"/> (−1: none) trained, as
+    /// <see cref="Test"/> scores it; a task not trained yet is scored as <see cref="BeforeTraining"/> scores it.
+    /// </summary>
+    public EvalResult TestOne(Approach approach, int task, int learnt)
+    {
+        var test = Tasks[task].Test;
+        if (Scenario == Scenario.Task) return approach.Evaluate(task, test);
+        if (!PredictsTask) return approach.Evaluate(Math.Max(learnt, task), test);
+        var known = Math.Max(learnt + 1, 1);
+        return new EvalResult(approach.Evaluate(task, test).Loss,
+            task < known ? approach.EvaluateWithoutTask(task, test, known)[approach.DefaultTaskPredictor].In(Scenario) : approach.Evaluate(task, test).Accuracy);
+    }
+
     /// <summary>Each predictor's results with its accuracy as this scenario counts it.</summary>
     private IReadOnlyDictionary<string, AgnosticResult> InScenario(IReadOnlyDictionary<string, AgnosticResult> results) =>
         results.ToDictionary(kv => kv.Key, kv => kv.Value with { Accuracy = kv.Value.In(Scenario) });

@@ -124,20 +124,26 @@ public sealed class MultiHeadNetwork : Module
     }
 }
 
-/// <summary>Builds a registered backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
+/// <summary>Builds a backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
 public static class NetworkFactory
 {
     public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
         Create(backbone, new NetworkShape(inputSize, classCounts), gating);
 
-    /// <summary>The backbone's network for <paramref name="shape"/>, with its heads laid out as the shape says.</summary>
+    /// <summary>
+    /// The backbone's network for <paramref name="shape"/>, with its heads laid out as the shape says. A gating of the
+    /// backbone's blocks (PackNet's) needs a backbone declared as blocks; without one, the backbone builds itself.
+    /// </summary>
     public static MultiHeadNetwork Create(BackboneArchitecture backbone, NetworkShape shape, Gating? gating = null) =>
-        new(new Backbone(backbone.Layers(shape.InputSize), gating ?? new Gating(), shape.ClassCounts.Count), shape.Heads);
+        new(gating is null
+            ? backbone.CreatePlain(shape.InputSize, shape.ClassCounts.Count)
+            : new Backbone(backbone.Layers(shape.InputSize), gating, shape.ClassCounts.Count), shape.Heads);
 }
 
 /// <summary>
-/// What a network is built for: the inputs' <c>[C, H, W]</c>, each task's number of classes, and how their outputs lie
-/// on the heads (one head per task unless told otherwise; approaches that gate the backbone per task always have one).
+/// What a network is built for: each input's shape (<c>[C, H, W]</c> for images), each task's number of classes, and
+/// how their outputs lie on the heads (one head per task unless told otherwise; approaches that gate the backbone per
+/// task always have one).
 /// </summary>
 public sealed record NetworkShape(int[] InputSize, IReadOnlyList<int> ClassCounts)
 {
