@@ -58,6 +58,10 @@ public sealed class CompressSettings : CommandSettings
     [Description("Result files without extension (default res/compression_<experiment>_lamb<C>_smax<S>); .csv, .json and .png are written.")]
     public string? Output { get; init; }
 
+    [CommandOption("--overwrite")]
+    [Description("Replace the results of an earlier compression experiment at --output (never a run's record).")]
+    public bool Overwrite { get; init; }
+
     [CommandOption("--data <DIR>")]
     [Description("Data folder (default: $RETAIN_DATA, else ./dat).")]
     public string? DataDir { get; init; }
@@ -90,6 +94,9 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Network = RunCommand.ParseNetwork(s.Network), Epochs = s.Epochs, BatchSize = s.BatchSize, LearningRate = s.LearningRate, Limit = s.Limit,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
+        CompressionExperiment.Check(config, s.Overwrite);
+        using var claim = OutputLock.Acquire(config.Output, config.Output);
+        CompressionExperiment.Check(config, s.Overwrite); // again under the claim: another process may have written there meanwhile
         console.MarkupLine(Markup.Escape($"retain compress: {config.Experiment}, lamb {hat.Lamb:G}, smax {hat.Smax:G}, seeds {string.Join(",", config.Seeds)}"));
         var record = CompressionExperiment.Run(config, new LineObserver(console));
 
@@ -107,9 +114,13 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
 
     private static string Percent(double share) => (100 * share).ToString("F1", CultureInfo.InvariantCulture);
 
+    /// <summary>Each seed is a training run: more than this is a mistake, refused before anything is allocated.</summary>
+    private const int MaxSeeds = 1000;
+
     private static int[] ParseSeeds(string text)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length > MaxSeeds) throw new RetainException($"--seed: {parts.Length} seeds, at most {MaxSeeds} (each is a training run)");
         var seeds = new int[parts.Length];
         for (var i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seeds[i]) || seeds[i] < 0)

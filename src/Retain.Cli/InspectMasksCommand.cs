@@ -28,6 +28,11 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
 {
     public override int Execute(CommandContext context, InspectMasksSettings settings, CancellationToken cancellation)
     {
+        if (!File.Exists(settings.Model)) throw new DataFileException(settings.Model, "file not found");
+        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(settings.Model))!;
+        OutputPaths.RequireFolder(folder, "--output");
+        var stem = Path.GetFileName(settings.Model).Replace(".model.json", "", StringComparison.Ordinal);
+        using var claim = OutputLock.Acquire(folder, Path.Combine(folder, stem + "_masks"));
         var (description, network) = SavedModel.Load(settings.Model);
         using var _ = network;
         if (network.Backbone.Gating is not HatUnitGates gating)
@@ -62,8 +67,6 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
             console.Write(overlap);
         }
 
-        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(settings.Model))!;
-        var stem = Path.GetFileName(settings.Model).Replace(".model.json", "", StringComparison.Ordinal);
         foreach (var layer in inspection.Layers)
         {
             var gates = new double[tasks.Length, layer.Units];

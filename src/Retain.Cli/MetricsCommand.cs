@@ -56,10 +56,14 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             foreach (var approach in new[] { ReferenceRuns.Random, ReferenceRuns.Joint })
             {
                 var reference = Reference(run, approach).Description;
-                if (RunDescription.Difference(description, reference) is { } difference) throw new RetainException(difference);
-                if (RunDescription.Unchecked(description, reference) is { } note && !notes.Contains(note)) notes.Add(note);
+                if (RunCompatibility.AsReference(description, reference, approach) is { } difference) throw new RetainException(difference);
+                if (RunCompatibility.Unchecked(description, reference) is { } note && !notes.Contains(note)) notes.Add(note);
             }
         }
+        // Seeds averaged into one interval must differ in their seed only.
+        foreach (var seeds in runs.Zip(descriptions).GroupBy(r => GroupOf(r.First)))
+            foreach (var (_, other) in seeds.Skip(1))
+                if (RunCompatibility.AsSeeds(seeds.First().Second, other) is { } difference) throw new RetainException(difference);
         foreach (var note in notes) Line(note);
 
         var results = new List<(Run Run, RunMetrics Metrics)>();
@@ -150,8 +154,7 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     private void PrintAggregate(List<(Run Run, RunMetrics Metrics)> results)
     {
         var groups = results
-            .GroupBy(r => (Folder: Path.GetFullPath(Path.GetDirectoryName(r.Run.Path) is { Length: > 0 } d ? d : "."),
-                           r.Run.Name.Experiment, r.Run.Name.Approach, r.Run.Name.Name))
+            .GroupBy(r => GroupOf(r.Run))
             .Select(g => (Label: LabelOf(g.First().Run), Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
                           Aggregate: ForgettingRatioAggregate.Of(g.Select(r => (IReadOnlyList<double>)r.Metrics.ForgettingRatio).ToArray()),
                           UnequalTasks: g.Select(r => r.Metrics.CompletedTasks).Distinct().Count() > 1))
@@ -174,6 +177,10 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         if (groups.Any(g => g.Seeds.Length < 2))
             Line("n/a: a confidence interval needs at least two seeds");
     }
+
+    /// <summary>The runs aggregated over seeds together: one folder, experiment, approach and name.</summary>
+    private static (string Folder, string Experiment, string Approach, string? Name) GroupOf(Run run) =>
+        (Path.GetFullPath(Path.GetDirectoryName(run.Path) is { Length: > 0 } d ? d : "."), run.Name.Experiment, run.Name.Approach, run.Name.Name);
 
     // Plain lines go straight to the console's writer: Spectre would wrap them at the console width (80 columns when
     // output is redirected), which breaks the commands and paths they carry.

@@ -27,8 +27,11 @@ public sealed class ReportCommand(IAnsiConsole console) : Command<ReportSettings
     public override int Execute(CommandContext context, ReportSettings settings, CancellationToken cancellation)
     {
         var metric = SummaryMetric.Named(settings.GridMetric);
+        if (settings.Output is { } given) OutputPaths.RequireFolder(given, "--output");
         var sources = ReportInputs.Resolve(settings.Inputs, Studies.Load);
         var output = settings.Output ?? sources.DefaultOutput;
+        OutputPaths.RequireFolder(output, "--output");
+        using var claim = OutputLock.Acquire(output, Path.Combine(output, "report"));
         var result = Report.Write(sources, output, metric, $"Retain report: {string.Join(", ", settings.Inputs.Select(i => Path.GetFileName(Path.TrimEndingDirectorySeparator(i))))}");
         // Plain lines (not Spectre markup): paths and notes must not wrap or be read as markup.
         var writer = console.Profile.Out.Writer;

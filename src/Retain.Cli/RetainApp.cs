@@ -98,7 +98,8 @@ public static class RetainApp
         var commands = new Dictionary<string, Type>();
         return Guard(() => Create(console, commands).Run(args) is var code && code == 0 && ApproachOfRunHelp(args) is { } approach
                 ? Describe(approach, console) : code,
-            e => e is CommandRuntimeException { InnerException: not null } ? UnconvertibleValue(args, commands) : null);
+            e => e is CommandRuntimeException { InnerException: not null } ? UnconvertibleValue(args, commands) ?? SingleDash(args)
+                : e is CommandAppException ? SingleDash(args) : null);
     }
 
     /// <summary>
@@ -125,6 +126,15 @@ public static class RetainApp
             return Fail(70, $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (full trace in {log})");
         }
     }
+
+    /// <summary>
+    /// A command line that failed to parse and holds a word like <c>-nepochs</c>: Spectre reads it as the short options
+    /// -n -e -p ..., and its error names one of those ("Option 'experiment' is defined but no value has been
+    /// provided"), so the message says instead that long options take two dashes. Null when there is no such word.
+    /// </summary>
+    private static string? SingleDash(string[] args) =>
+        args.FirstOrDefault(a => a.Length > 2 && a[0] == '-' && char.IsAsciiLetter(a[1]) && a.Skip(2).All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            is { } word ? $"{word}: options take two dashes (--{word[1..]})" : null;
 
     /// <summary><c>run -a X --help</c>: the run's help is followed by approach X's own options.</summary>
     private static string? ApproachOfRunHelp(string[] args)
@@ -173,19 +183,27 @@ public static class RetainApp
     {
         var path = commands.Keys.Where(p => p.Split(' ').SequenceEqual(args.Take(p.Split(' ').Length))).MaxBy(p => p.Length);
         if (path is null) return null;
-        var settings = commands[path].BaseType?.GetGenericArguments().SingleOrDefault();
+        return UnconvertibleValue(args, path.Split(' ').Length, commands[path].BaseType?.GetGenericArguments().SingleOrDefault());
+    }
+
+    /// <summary>
+    /// The option among <paramref name="args"/> (from <paramref name="start"/> on) whose value a typed option of
+    /// <paramref name="settings"/> rejects, as one line naming the option and the type wanted; null when there is none.
+    /// </summary>
+    internal static string? UnconvertibleValue(IReadOnlyList<string> args, int start, Type? settings)
+    {
         var options = (settings?.GetProperties() ?? [])
             .Select(p => (Property: p, Option: p.GetCustomAttribute<CommandOptionAttribute>()))
             .Where(p => p.Option is { ValueName: not null } && p.Property.PropertyType != typeof(string))
             .SelectMany(p => p.Option!.LongNames.Select(n => "--" + n).Concat(p.Option.ShortNames.Select(n => "-" + n))
                 .Select(name => (Name: name, p.Property.PropertyType)))
             .ToDictionary(o => o.Name, o => o.PropertyType);
-        for (var i = path.Split(' ').Length; i < args.Length; i++)
+        for (var i = start; i < args.Count; i++)
         {
             // --name value, --name=value or --name:value, as Spectre's tokenizer reads them.
             var separator = args[i].StartsWith('-') ? args[i].IndexOfAny(['=', ':']) : -1;
             var (name, value) = separator > 0 ? (args[i][..separator], args[i][(separator + 1)..])
-                : (args[i], i + 1 < args.Length ? args[i + 1] : null);
+                : (args[i], i + 1 < args.Count ? args[i + 1] : null);
             if (value is null || !options.TryGetValue(name, out var type)) continue;
             try { TypeDescriptor.GetConverter(type).ConvertFrom(null, CultureInfo.InvariantCulture, value); }
             catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException)

@@ -18,7 +18,7 @@ public sealed class RunSettings : CommandSettings
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, dwa.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, si, mas, packnet, dwa.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]
@@ -141,11 +141,20 @@ public sealed class RunCommand : Command<RunSettings>
     {
         var config = ConfigFrom(context, s);
         if (s.Threads is { } threads) TorchSharp.torch.set_num_threads(threads);
+        var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
+        RunOutputs.Check(paths);
+        RunOutputs.RequireFree(paths);
         var plan = RunPlan.Resolve(config);
+        // Held until the run ends: a second run onto these outputs is refused. What exists there is looked at again
+        // under the claim, since another run may have written it in between.
+        using var claim = RunOutputs.Lock(plan.Paths);
+        plan = RunPlan.Resolve(config);
         RetainApp.CrashLog = plan.Paths.CrashLog;
         PrintPlan(plan);
         if (plan.Start == RunStart.AlreadyComplete)
         {
+            if (RunOutputs.Complete(plan.Paths).MatrixRestored)
+                AnsiConsole.MarkupLine(Markup.Escape($"{plan.Paths.Output} was missing: written again from {plan.Paths.Json}"));
             AnsiConsole.MarkupLine(Markup.Escape($"{plan.Paths.Json}: {plan.Existing}; nothing to resume."));
             return 0;
         }
@@ -181,12 +190,20 @@ public sealed class RunCommand : Command<RunSettings>
         return 0;
     }
 
+    /// <summary>The most torch threads a run may ask for: four per core, at least 64.</summary>
+    internal static int MaxThreads => Math.Max(64, 4 * Environment.ProcessorCount);
+
     /// <summary>What the command line asks for, checked as far as it can be without the approach (that is <see cref="RunPlan.Resolve"/>'s).</summary>
     internal static RunConfig ConfigFrom(CommandContext context, RunSettings s)
     {
         if (s.Name is { } name && (name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".."))
             throw new RetainException($"--name {name}: a name, not a path (use --output for another folder)");
-        if (s.Threads is { } threads) OptionValues.RequireAtLeast("--threads", threads, 1);
+        if (s.Threads is { } threads)
+        {
+            OptionValues.RequireAtLeast("--threads", threads, 1);
+            // Far more threads than cores only slows torch down; a million of them never starts.
+            OptionValues.RequireAtMost("--threads", threads, MaxThreads);
+        }
         return new RunConfig
         {
             Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,
@@ -222,7 +239,11 @@ public sealed class RunCommand : Command<RunSettings>
             c.PropagateExceptions();
             c.AddCommand<PlanOnlyCommand>("run").WithData(holder);
         });
-        app.Run(runArguments);
+        try { app.Run(runArguments); }
+        catch (CommandRuntimeException e) when (e.InnerException is not null && RetainApp.UnconvertibleValue(runArguments, 1, typeof(RunSettings)) is { } explained)
+        {
+            throw new RetainException(explained, e);
+        }
         return holder.Plan ?? throw new InvalidOperationException("the run's plan was not resolved");
     }
 

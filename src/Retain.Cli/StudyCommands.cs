@@ -68,6 +68,13 @@ internal static class Studies
         return study;
     }
 
+    /// <summary>Checks the study's output folder and claims <c>&lt;output&gt;/&lt;name&gt;.lock</c> for a command writing there.</summary>
+    public static OutputLock Lock(Study study, string name)
+    {
+        OutputPaths.RequireFolder(study.Output, $"{study.File}: output");
+        return OutputLock.Acquire($"study {study.Name} ({study.Output})", Path.Combine(study.Output, name));
+    }
+
     /// <summary>The command that starts <c>retain</c> again in a child process: this process's dotnet host and CLI assembly.</summary>
     public static IReadOnlyList<string> RetainCommand =>
         [Environment.ProcessPath ?? "dotnet", typeof(RunCommand).Assembly.Location];
@@ -97,6 +104,8 @@ public sealed class StudyRunCommand : Command<StudyRunSettings>
         AnsiConsole.MarkupLine(Markup.Escape($"study {study.Name}: {study.Runs.Count} runs ({study.Runs.Count - pending.Count} complete, {pending.Count} to run) in {study.Output}"));
         if (s.DryRun) return DryRun(study);
         if (pending.Count == 0) return 0;
+        // Held while this study runs or is submitted: the same study run twice at once would start every run twice.
+        using var claim = Studies.Lock(study, "study");
         if (s.Slurm) return Submit(study, pending, s);
 
         var threads = Math.Max(1, Environment.ProcessorCount / s.Jobs);
@@ -238,6 +247,7 @@ public sealed class StudySummaryCommand : Command<StudySettings>
     public override int Execute(CommandContext context, StudySettings s, CancellationToken cancellation)
     {
         var study = Studies.Load(s.File);
+        using var claim = Studies.Lock(study, "summary");
         var rows = StudySummary.Compute(study);
         if (rows.Count == 0) throw new RetainException($"{s.File}: no complete run with complete joint and random references yet (see `retain study status {s.File}`)");
         static string F(MeanWithConfidence m, string format) => double.IsNaN(m.Mean) ? "n/a"

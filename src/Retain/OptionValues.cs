@@ -30,6 +30,9 @@ public static class OptionValues
     public static void RequireAtLeast(string option, double value, double minimum) =>
         Require(value >= minimum, option, $"must be at least {minimum.ToString(CultureInfo.InvariantCulture)}", value);
 
+    public static void RequireAtMost(string option, double value, double maximum) =>
+        Require(value <= maximum, option, $"must be at most {maximum.ToString(CultureInfo.InvariantCulture)}", value);
+
     private static void Require(bool ok, string option, string rule, double value)
     {
         if (!ok) throw new RetainException($"{option} {rule} (got {value.ToString(CultureInfo.InvariantCulture)})");

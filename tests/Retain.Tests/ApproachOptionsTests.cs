@@ -24,6 +24,14 @@ public class ApproachOptionsTests
     [InlineData("hat", "--thres-emb must be positive (got -6)", "thres-emb", "-6")]
     [InlineData("hat-test", "--smax must be at least 1 (got 0)", "smax", "0")]
     [InlineData("hat-test", "--lamb must not be negative (got -1)", "lamb", "-1")]
+    [InlineData("si", "--lamb must not be negative (got -1)", "lamb", "-1")]
+    [InlineData("si", "--xi must be positive (got 0)", "xi", "0")]
+    [InlineData("mas", "--lamb must not be negative (got -1)", "lamb", "-1")]
+    [InlineData("mas", "--importance-batch must be at least 1 (got 0)", "importance-batch", "0")]
+    [InlineData("packnet", "--prune must be at least 0 and below 1 (got 1)", "prune", "1")]
+    [InlineData("packnet", "--prune must be at least 0 and below 1 (got -0.5)", "prune", "-0.5")]
+    [InlineData("packnet", "--retrain-epochs must not be negative (got -1)", "retrain-epochs", "-1")]
+    [InlineData("packnet", "--retrain-lr must be positive (got 0)", "retrain-lr", "0")]
     [InlineData("dwa", "--lamb_reg must not be negative (got -50)", "lamb_reg", "-50")]
     [InlineData("dwa", "--sparsity must be in [0, 1] (got 1.5)", "sparsity", "1.5")]
     [InlineData("dwa", "--alpha must not be negative (got -1)", "alpha", "-1")]
@@ -49,14 +57,9 @@ public class ApproachOptionsTests
     [Fact]
     public void TheCommandLineRejectsANegativeLambdaBeforeLoadingData()
     {
-        var empty = TestSupport.TempDir();
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        int code;
-        try { code = RetainApp.Run(["run", "-e", "mnist2", "-a", "ewc", "--lamb", "-5", "--data", empty, "--output", Path.Combine(empty, "out.txt")]); }
-        finally { Console.SetError(saved); }
-        Assert.Equal(2, code);
-        Assert.Equal("retain: error: --lamb must not be negative (got -5)", error.ToString().Trim());
+        var empty = Path.Combine(Path.GetTempPath(), "retain-tests", "never-created");
+        Assert.Equal("retain: error: --lamb must not be negative (got -5)",
+            CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--lamb", "-5", "--data", empty, "--output", Path.Combine(empty, "out.txt")));
+        Assert.False(Directory.Exists(empty), "nothing is written before the options are checked");
     }
 }

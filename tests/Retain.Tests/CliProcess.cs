@@ -5,17 +5,20 @@ namespace Retain.Tests;
 
 /// <summary>
 /// The real <c>retain</c> command in a child process (the CLI assembly beside the tests, on the same dotnet host as
-/// the test run), for what only a process shows: exit codes, signals, a kill at any moment.
+/// the test run), for what only a process shows: exit codes, signals, a kill at any moment. Its end is checked as every
+/// CLI test's is (<see cref="CrashCheck"/>): no exit code 70, no stack trace.
 /// </summary>
 public sealed class CliProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly string[] _args;
     private readonly StringBuilder _output = new(), _error = new();
     private readonly object _lock = new();
 
     public CliProcess(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var host = Environment.GetEnvironmentVariable("RETAIN_DOTNET_HOST") ?? Environment.ProcessPath ?? "dotnet";
+        _args = args;
         var start = new ProcessStartInfo(host)
         {
             WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -54,6 +57,7 @@ public sealed class CliProcess : IDisposable
             throw new TimeoutException($"retain did not finish within {timeout}: {Output}\n{Error}");
         }
         _process.WaitForExit(); // flushes the redirected output
+        CrashCheck.Assert(_args, _process.ExitCode, Error);
         return _process.ExitCode;
     }
 

@@ -2,15 +2,12 @@ using Retain.Cli;
 
 namespace Retain.Tests;
 
-public class CliTests
+public class CliTests : TempFolderTests
 {
     private static (int Code, string Error) Run(params string[] args)
     {
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RetainApp.Run(args), error.ToString()); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Error);
     }
 
     [Theory]
@@ -48,14 +45,10 @@ public class CliTests
     [Fact]
     public void RunHelpRenders()
     {
-        var output = new StringWriter();
-        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-        {
-            Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
-        });
-        Assert.Equal(0, RetainApp.Run(["run", "--help"], console));
-        Assert.Contains("--experiment", output.ToString());
-        Assert.Contains("_<name>", output.ToString());
+        var help = CliRunner.Run("run", "--help");
+        Assert.Equal(0, help.Code);
+        Assert.Contains("--experiment", help.Output);
+        Assert.Contains("_<name>", help.Output);
     }
 
     [Fact]
@@ -63,14 +56,9 @@ public class CliTests
     {
         string Render(params string[] args)
         {
-            var output = new StringWriter();
-            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-            {
-                Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
-            });
-            console.Profile.Width = 200;
-            Assert.Equal(0, RetainApp.Run(args, console));
-            return output.ToString();
+            var result = CliRunner.Run(args);
+            Assert.Equal(0, result.Code);
+            return result.Output;
         }
         var all = Render("approaches");
         foreach (var approach in Approaches.ApproachRegistry.All) Assert.Contains($"── {approach.Name} ", all);
@@ -91,15 +79,11 @@ public class CliTests
     {
         string List(string dir)
         {
-            var output = new StringWriter();
-            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-            {
-                Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
-            });
-            Assert.Equal(0, RetainApp.Run(["data", "list", "--data", dir], console));
-            return output.ToString();
+            var result = CliRunner.Run("data", "list", "--data", dir);
+            Assert.Equal(0, result.Code);
+            return result.Output;
         }
-        var empty = List(TestSupport.TempDir());
+        var empty = List(Directory.CreateDirectory(Path.Combine(Folder, "empty")).FullName);
         Assert.DoesNotContain("present  fetchable", empty);
         Assert.Contains("train_32x32.mat, test_32x32.mat", empty);
         var here = List(TestSupport.DataDir).Split('\n');
@@ -124,7 +108,7 @@ public class CliTests
     [InlineData("compress", "mixture", "mixture: missing data set(s) facescrub, mnist")]
     public void MissingDataSetsNameTheirFilesAndWhere(string command, string experiment, string expected)
     {
-        var empty = TestSupport.TempDir();
+        var empty = Folder;
         var (code, error) = Run(RunOrCompress(command, experiment, empty));
         Assert.Equal(2, code);
         Assert.StartsWith("retain: error: " + expected, error);
@@ -137,7 +121,7 @@ public class CliTests
     [InlineData("compress")]
     public void UnreadableCifarFilesAreNamed(string command)
     {
-        var data = TestSupport.TempDir();
+        var data = Folder;
         foreach (var file in new[] { "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch" })
             WriteGarbage(Path.Combine(data, "cifar-10-batches-py", file));
         WriteGarbage(Path.Combine(data, "cifar-100-python", "train"));
@@ -159,7 +143,7 @@ public class CliTests
     [InlineData("compress")]
     public void MissingFilesOfACustomBenchmarkAreNamed(string command)
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var path = Path.Combine(dir, "bench.json");
         File.WriteAllText(path, """
             { "datasets": [ { "name": "d", "format": "idx", "train_images": "d/train-images", "train_labels": "d/train-labels",
@@ -175,7 +159,7 @@ public class CliTests
     [Fact]
     public void MissingDataNamesTheFolderAndTheFix()
     {
-        var empty = TestSupport.TempDir();
+        var empty = Folder;
         var output = Path.Combine(empty, "out.txt");
         var (code, error) = Run("run", "--experiment", "mnist2", "--approach", "sgd", "--data", empty, "--output", output);
         Assert.Equal(2, code);
@@ -187,13 +171,10 @@ public class CliTests
 /// <summary>Output and log paths are checked before any training: one line naming the option, exit code 2, nothing written.</summary>
 public class OutputPathTests : TempFolderTests
 {
-    private (int Code, string Error) Run(params string[] extra)
+    private static (int Code, string Error) Run(params string[] extra)
     {
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RetainApp.Run(["run", "-e", "mnist2", "-a", "sgd", "--nepochs", "1", .. extra]), error.ToString()); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(["run", "-e", "mnist2", "-a", "sgd", "--nepochs", "1", .. extra]);
+        return (result.Code, result.Error);
     }
 
     [Fact]
@@ -201,12 +182,24 @@ public class OutputPathTests : TempFolderTests
     {
         var file = Path.Combine(Folder, "a-file");
         File.WriteAllText(file, "");
+        var checkpointFolder = Directory.CreateDirectory(Path.Combine(Folder, "taken.ckpt")).FullName;
+        var ownExtensions = "a run writes .json, .ckpt, .lock, .log, .weights, .dwa files itself beside its output";
         var cases = new (string[] Args, string Expected)[]
         {
+            (["--output", ""], "--output: empty path, give a file"),
             (["--output", Folder], $"--output {Folder}: is a folder, not a file"),
+            (["--output", Path.Combine(Folder, "new") + "/"], $"--output {Path.Combine(Folder, "new")}/: names a folder; give a file in it"),
             (["--output", Path.Combine(file, "x.txt")], $"{file} is a file, not a folder"),
             (["--output", "/proc/x.txt"], "--output /proc/x.txt: cannot write in /proc"),
-            (["--output", Path.Combine(Folder, "r", "x.json")], "the accuracy matrix needs another extension than .json"),
+            (["--output", "/sys/x.txt"], "--output /sys/x.txt: cannot write in /sys"),
+            (["--output", Path.Combine(Folder, "r", "x.json")], ownExtensions),
+            (["--output", Path.Combine(Folder, "x.ckpt")], ownExtensions),
+            (["--output", Path.Combine(Folder, "x.weights"), "--log-path", Folder], ownExtensions),
+            (["--output", Path.Combine(Folder, "x.lock")], ownExtensions),
+            (["--output", Path.Combine(Folder, "x.dwa")], ownExtensions),
+            (["--output", Path.Combine(Folder, "taken.txt")], $"--output: {checkpointFolder} is a folder, where a file of this command goes"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--tensorboard", Path.Combine(Folder, "ok.json")], $"--output and --tensorboard both write {Path.Combine(Folder, "ok.json")}"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", Path.Combine(Folder, "ok.txt")], $"--output and --log-path both write {Path.Combine(Folder, "ok.txt")}"),
             (["--name", "../../x"], "--name ../../x: a name, not a path"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", file], $"--log-path {file}: is a file, not a folder"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", "/proc/logs"], "--log-path /proc/logs: cannot write in /proc"),
@@ -220,7 +213,7 @@ public class OutputPathTests : TempFolderTests
             Assert.Contains(expected, error);
             Assert.Single(error.TrimEnd().Split('\n'));
         }
-        Assert.Equal(["a-file"], Directory.EnumerateFileSystemEntries(Folder).Select(Path.GetFileName));
+        Assert.Equal(["a-file", "taken.ckpt"], Directory.EnumerateFileSystemEntries(Folder).Select(Path.GetFileName).Order());
     }
 
     [Fact]

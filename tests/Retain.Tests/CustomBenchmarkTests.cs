@@ -5,7 +5,7 @@ using SkiaSharp;
 
 namespace Retain.Tests;
 
-public class CustomBenchmarkTests
+public class CustomBenchmarkTests : TempFolderTests
 {
     private static string Write(string dir, string json)
     {
@@ -34,7 +34,7 @@ public class CustomBenchmarkTests
     [Fact]
     public void ImageFolderTasksPerDataSetWithComputedNormalisation()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         WriteFolders(Path.Combine(dir, "squares"));
         var path = Write(dir, """
             { "name": "squares", "network": "mlp",
@@ -57,7 +57,7 @@ public class CustomBenchmarkTests
     [Fact]
     public void ClassGroupsOfIdxFilesTrainEndToEnd()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var fashion = Path.Combine(TestSupport.DataDir, "fashion_mnist").Replace("\\", "/");
         var path = Write(dir, $$"""
             { "name": "two-fashion-pairs", "network": "mlp",
@@ -105,7 +105,7 @@ public class CustomBenchmarkTests
     [InlineData("[[256, 1]]", "\"tasks.groups\"[0] [256, 1]: class 256 is not a label")] // not label 0 by wrapping around
     public void ClassGroupLabelsMustBeLabelsOfTheData(string groups, string problem)
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var e = LoadFails(dir, $$"""
             { "datasets": [ {{IdxDataSet(dir, TenClasses, TenClasses)}} ], "image": { "channels": 1, "height": 4, "width": 4 },
               "network": "mlp", "tasks": { "type": "class-groups", "dataset": "digits", "groups": {{groups}} } }
@@ -116,7 +116,7 @@ public class CustomBenchmarkTests
     [Fact]
     public void AClassMissingFromAnImageFolderIsNamed()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         WriteFolders(Path.Combine(dir, "greys"), classes: 4);
         var e = LoadFails(dir, """
             { "datasets": [ { "name": "greys", "format": "folder", "train": "greys/train", "test": "greys/test" } ],
@@ -129,7 +129,7 @@ public class CustomBenchmarkTests
     [Fact]
     public void TestFolderWithOtherClassesThanTheTrainingFolderIsRejected()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         WriteFolders(Path.Combine(dir, "squares"), testClasses: ["bright", "dim"]);
         var path = Write(dir, """
             { "datasets": [ { "name": "squares", "format": "folder", "train": "squares/train", "test": "squares/test" } ],
@@ -144,7 +144,7 @@ public class CustomBenchmarkTests
     [InlineData("""{ "type": "permutations", "dataset": "digits", "count": 2 }""", "task digits-perm0 has 1 class in its training data: a task needs at least 2")]
     public void EveryTaskNeedsTwoClassesInItsTrainingData(string tasks, string problem)
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         byte[] threes = [.. Enumerable.Repeat((byte)3, 20)];
         var e = LoadFails(dir, $$"""
             { "datasets": [ {{IdxDataSet(dir, threes, threes)}} ], "image": { "channels": 1, "height": 4, "width": 4 },
@@ -156,7 +156,7 @@ public class CustomBenchmarkTests
     [Fact]
     public void ValidFractionThatLeavesAClassUnvalidatedIsRejected()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         // 50 images of class 0 and 2 of class 1: a tenth (5 images) of them, chosen by the seed, holds no image of class 1.
         byte[] labels = [.. Enumerable.Repeat((byte)0, 50), 1, 1];
         var e = LoadFails(dir, $$"""
@@ -182,7 +182,7 @@ public class CustomBenchmarkTests
     [InlineData("""{ "datasets": [ { "name": "a", "format": "folder", "train": "x", "test": "y" } ], "image": { "channels": 1, "height": 2, "width": 2 }, "tasks": { "type": "class-groups", "dataset": "a", "groups": [[5, 6, 5]] } }""", "\"tasks.groups\"[0] [5, 6, 5] lists class 5 more than once")]
     public void BadDescriptionsNameTheFileAndTheProblem(string json, string problem)
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var path = Write(dir, json);
         var e = Assert.Throws<DataFileException>(() => ExperimentCatalog.Load(path, dir, seed: 0));
         Assert.StartsWith(path, e.Message);

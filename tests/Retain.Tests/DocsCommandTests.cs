@@ -95,21 +95,27 @@ public partial class DocsCommandTests(ITestOutputHelper log)
     {
         var markdown = File.ReadAllText(Path.Combine(TestSupport.RepositoryRoot, page));
         var folder = PrepareFolder();
-        foreach (var (study, index) in Blocks(markdown, "yaml").Select((b, i) => (b, i)))
+        try
         {
-            // A study shown in the docs must be a valid study: every run resolved, none run.
-            var file = Path.Combine(folder, "studies", $"docs-example-{index}.yaml");
-            File.WriteAllText(file, study);
-            Check(page, folder, $"study run {file} (a yaml block)", new Step(["study", "run", file, "--dry-run"], Expect.Success));
+            foreach (var (study, index) in Blocks(markdown, "yaml").Select((b, i) => (b, i)))
+            {
+                // A study shown in the docs must be a valid study: every run resolved, none run.
+                var file = Path.Combine(folder, "studies", $"docs-example-{index}.yaml");
+                File.WriteAllText(file, study);
+                Check(page, folder, $"study run {file} (a yaml block)", new Step(["study", "run", file, "--dry-run"], Expect.Success));
+            }
+            foreach (var command in Commands(markdown))
+            {
+                var form = Form(command);
+                Assert.True(Rules.TryGetValue(form, out var rule),
+                    $"{page}: no trimming rule for `retain {form}` (in `{string.Join(' ', command.Prepend("./retain"))}`): add one to DocsCommandTests.Rules that makes it run in seconds");
+                Check(page, folder, string.Join(' ', command), rule!(command));
+            }
         }
-        foreach (var command in Commands(markdown))
+        finally
         {
-            var form = Form(command);
-            Assert.True(Rules.TryGetValue(form, out var rule),
-                $"{page}: no trimming rule for `retain {form}` (in `{string.Join(' ', command.Prepend("./retain"))}`): add one to DocsCommandTests.Rules that makes it run in seconds");
-            Check(page, folder, string.Join(' ', command), rule!(command));
+            Directory.Delete(folder, recursive: true);
         }
-        Directory.Delete(folder, recursive: true);
     }
 
     private void Check(string page, string folder, string shown, Step step)
@@ -153,23 +159,8 @@ public partial class DocsCommandTests(ITestOutputHelper log)
     /// <summary>Runs the CLI in this process with <paramref name="folder"/> as the current directory (the tests run one at a time).</summary>
     private static (int Code, string Output, string Error) RunInFolder(string folder, string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-        {
-            Ansi = Spectre.Console.AnsiSupport.No, Out = new Spectre.Console.AnsiConsoleOutput(output),
-        });
-        var (savedOut, savedError, savedDirectory) = (Console.Out, Console.Error, Directory.GetCurrentDirectory());
-        Console.SetOut(output);
-        Console.SetError(error);
-        Directory.SetCurrentDirectory(folder);
-        try { return (RetainApp.Run(args, console), output.ToString(), error.ToString()); }
-        finally
-        {
-            Directory.SetCurrentDirectory(savedDirectory);
-            Console.SetOut(savedOut);
-            Console.SetError(savedError);
-        }
+        var result = CliRunner.RunIn(folder, args);
+        return (result.Code, result.Output, result.Error);
     }
 
     private static string Tail(string text) => string.Join('\n', text.Split('\n').TakeLast(15));

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-public class EngineApproachTests
+public class EngineApproachTests : TempFolderTests
 {
     /// <summary>A network of one dense block (identity weights, no dropout) and one head, so gradients are hand-computable.</summary>
     private static MultiHeadNetwork IdentityNetwork()
@@ -101,7 +101,7 @@ public class EngineApproachTests
     /// Two tasks that compete for a two-unit hidden layer: task 0 labels by the sign of x.a, task 1 by the sign of
     /// x.b with b orthogonal to a. Fine-tuning on task 1 turns the hidden units towards b.
     /// </summary>
-    private static List<TaskData> ConflictingTasks()
+    internal static List<TaskData> ConflictingTasks()
     {
         manual_seed(11);
         var a = randn(20); var b = randn(20);
@@ -115,7 +115,7 @@ public class EngineApproachTests
         return tasks;
     }
 
-    private static double AccuracyOnFirstTaskAfterSecond(Func<ApproachContext, Approach> create)
+    internal static double AccuracyOnFirstTaskAfterSecond(Func<ApproachContext, Approach> create)
     {
         var tasks = ConflictingTasks();
         manual_seed(0);
@@ -168,14 +168,22 @@ public class EngineApproachTests
     }
 
     [Fact]
-    public void RandomGuessIsNearChance()
+    public void RandomGuessDrawsItsLabelsFromTheTrainingLabels()
     {
-        var tasks = ConflictingTasks();
-        var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 2, depth: 1), new Gating(), 2), [2, 2]);
+        // Training labels 90% class 0, 10% class 1, 10% class 2 of three: a guess drawn from them is right with
+        // probability sum_c p_train(c) p_test(c). Test labels 80/10/10: 0.8*0.8 + 0.1*0.1 + 0.1*0.1 = 0.66; a uniform
+        // guess would score 1/3, and guessing the majority class 0.8.
+        Split Labelled(int n, double first)
+        {
+            var labels = Enumerable.Range(0, n).Select(i => i < first * n ? 0L : i % 2 == 0 ? 1L : 2L).ToArray();
+            return new Split(zeros(n, 1, 4, 5), tensor(labels));
+        }
+        using var task = new TaskData("imbalanced", 3, Labelled(1000, 0.8), Labelled(10, 0.8), Labelled(4000, 0.8));
+        var net = new MultiHeadNetwork(new Backbone(Architectures.Mlp([1, 4, 5], hidden: 2, depth: 1), new Gating(), 2), [3]);
         using var random = new RandomGuess(new ApproachContext(net, new TrainingOptions(), CPU, new NumpyRandomState(0)));
-        Assert.Equal(0.5, random.Evaluate(0, tasks[0].Test).Accuracy); // before training: a uniform guess's expectation
-        Assert.Empty(random.Train(0, tasks[0], IgnoredEvents.Instance));
-        Assert.InRange(random.Evaluate(0, tasks[0].Test).Accuracy, 0.4, 0.6);
+        Assert.Empty(random.Train(0, task, IgnoredEvents.Instance));
+        // 4000 guesses: the standard error of the mean is sqrt(0.66 * 0.34 / 4000) = 0.0075.
+        Assert.InRange(random.Evaluate(0, task.Test).Accuracy, 0.66 - 0.03, 0.66 + 0.03);
     }
 
     [Theory]
@@ -186,7 +194,7 @@ public class EngineApproachTests
     [InlineData("ewc")]
     public void RunsTwoTasksOfMnist2(string approach)
     {
-        var output = Path.Combine(TestSupport.TempDir(), "acc.txt");
+        var output = Path.Combine(Folder, "acc.txt");
         var record = ExperimentRunner.Run(new RunConfig
         {
             Experiment = "mnist2", Approach = approach, DataDir = TestSupport.DataDir, Output = output, Epochs = 1,

@@ -73,7 +73,7 @@ public class ExperimentTests
 }
 
 /// <summary>The 32x32 RGB experiments: mixture on the data present here, cifar on CIFAR files the test writes.</summary>
-public class MixtureExperimentTests
+public class MixtureExperimentTests : TempFolderTests
 {
     [Fact]
     public void MixtureOfThePresentDataSetsPadsExpandsAndNormalisesAsTheSeed()
@@ -122,7 +122,7 @@ public class MixtureExperimentTests
     [Fact]
     public void CifarSplitsTenClassesIntoPairsAndAHundredIntoGroupsOfTwenty()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         for (var b = 1; b <= 5; b++) WriteCifarBinary(Path.Combine(dir, "cifar-10-batches-bin", $"data_batch_{b}.bin"), 1, Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 2)));
         WriteCifarBinary(Path.Combine(dir, "cifar-10-batches-bin", "test_batch.bin"), 1, Enumerable.Range(0, 10));
         WriteCifarBinary(Path.Combine(dir, "cifar-100-binary", "train.bin"), 2, Enumerable.Range(0, 100).SelectMany(c => Enumerable.Repeat(c, 3)));

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Retain.Tests;
 
 /// <summary>hat-test's compression curve, its result files, model saving and <c>retain inspect masks</c>, on tiny networks.</summary>
-public class HatCompressionAndInspectionTests
+public class HatCompressionAndInspectionTests : TempFolderTests
 {
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -33,7 +33,7 @@ public class HatCompressionAndInspectionTests
         Assert.All(hat.Curve[^1].Layers, l => Assert.True(l.UsedWeights <= l.UsedUnits + 1e-12));
         Assert.Equal(16 * 4 + 16 * 16, hat.Curve[0].Layers.Sum(l => l.Weights));
 
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var record = new CompressionRecord
         {
             Experiment = "toy", Lamb = 4, Smax = 400, Network = "mlp", Training = hat.Options,
@@ -69,7 +69,7 @@ public class HatCompressionAndInspectionTests
                 table[1].fill_(-1); table[1, 500..].fill_(1);
             }
         }
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var record = new RunRecord
         {
             Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
@@ -111,7 +111,7 @@ public class HatCompressionAndInspectionTests
     [Fact]
     public void InspectMasksExplainsWhatItNeeds()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.model.json"));
         Assert.Equal(2, code);
         Assert.Contains("file not found", error);
@@ -144,22 +144,13 @@ public class HatCompressionAndInspectionTests
 
     private static (int Code, string Output) RunCli(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        console.Profile.Width = 200;
-        return (RetainApp.Run(args, console), output.ToString());
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Output);
     }
 
     private static (int Code, string Error) RunCliError(params string[] args)
     {
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RunCli(args).Code, error.ToString()); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Error);
     }
 }

@@ -2,14 +2,14 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class ImageCacheTests
+public class ImageCacheTests : TempFolderTests
 {
     private static ImageSet Sample(byte shade) => new([shade, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, shade], [0, 1, 2], 1, 2, 2);
 
     [Fact]
     public void BuildsOnceThenReadsTheSameImages()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var source = Path.Combine(dir, "source.bin");
         File.WriteAllText(source, "v1");
         var builds = 0;
@@ -25,7 +25,7 @@ public class ImageCacheTests
     [Fact]
     public void RebuildsWhenTheSourceChangesOrTheEntryIsCorrupt()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var source = Path.Combine(dir, "source.bin");
         File.WriteAllText(source, "v1");
         var builds = 0;

@@ -7,7 +7,7 @@ namespace Retain.Tests;
 /// Long runs that survive, through the real command: killed with SIGKILL at random moments and resumed, stopped
 /// with SIGINT or SIGTERM, and existing results that are never silently replaced.
 /// </summary>
-public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFixture<BaselinesSmallMnist>
+public class LongRunTests(BaselinesSmallMnist mnist, Xunit.Abstractions.ITestOutputHelper log) : TempFolderTests, IClassFixture<BaselinesSmallMnist>
 {
     /// <summary>pmnist's first three tasks on the small slice: about 30 short epochs, one checkpoint per epoch.</summary>
     private string[] ThreeTaskRun(string name, params string[] extra) =>
@@ -25,7 +25,8 @@ public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFi
         Assert.True(code == 0, error);
 
         var random = new Random(2024);
-        var kills = 0;
+        // Where each run started: null for the beginning, else the checkpoint it resumed from.
+        var starts = new List<(int Task, int Epoch)?>();
         for (var i = 0; i < 10; i++)
         {
             using var cli = new CliProcess(Folder, null, ThreeTaskRun("soak", "--resume"));
@@ -35,13 +36,39 @@ public class LongRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFi
             Thread.Sleep(random.Next(0, 150));
             cli.Signal("KILL");
             Assert.Equal(137, cli.WaitForExit(Patience));
-            kills++;
+            Assert.DoesNotContain("Wrote ", cli.Output);
+            starts.Add(ResumedFrom(cli.Output));
         }
-        (code, _, error) = CliProcess.Run(Folder, ThreeTaskRun("soak", "--resume"));
+        string output;
+        (code, output, error) = CliProcess.Run(Folder, ThreeTaskRun("soak", "--resume"));
         Assert.True(code == 0, error);
+        starts.Add(ResumedFrom(output));
 
-        Assert.Equal(10, kills);
+        // What the kills did: each one stopped a run before its end, and the next run continued from the last
+        // checkpoint, never from an earlier place, so the runs made their way through the tasks across the kills.
+        log.WriteLine($"kills: 10; each run started at (task, epochs done): {string.Join(", ", starts.Select(s => s?.ToString() ?? "the beginning"))}");
+        var reached = starts.Select(s => s ?? (-1, -1)).ToArray();
+        Assert.True(reached.Zip(reached.Skip(1)).All(p => p.First.CompareTo(p.Second) <= 0), $"resumed from: {string.Join(", ", starts)}");
+        Assert.NotNull(starts[^1]);
+        // A run killed after two epoch lines has written the checkpoint of the first (it comes before the second line),
+        // so the next run starts further on: the seeded draws wait for two lines four times, hence five places at least.
+        Assert.True(starts.Distinct().Count() >= 5, $"the kills landed in few places: {string.Join(", ", starts)}");
         ResultComparison.AssertSameResults(Path.Combine(Folder, "reference.txt"), Path.Combine(Folder, "soak.txt"));
+    }
+
+    /// <summary>
+    /// The checkpoint a run said it resumed from ("resumed from the checkpoint (task 1, after epoch 3)" or "(after
+    /// task 0)"), as the task being trained and the epochs of it done; null for a run that started from the beginning.
+    /// </summary>
+    private static (int Task, int Epoch)? ResumedFrom(string output)
+    {
+        var line = output.Split('\n').SingleOrDefault(l => l.StartsWith("resumed from the checkpoint (", StringComparison.Ordinal));
+        if (line is null) return null;
+        if (System.Text.RegularExpressions.Regex.Match(line, @"\(task (\d+), after epoch (\d+)\)") is { Success: true } epoch)
+            return (int.Parse(epoch.Groups[1].Value), int.Parse(epoch.Groups[2].Value));
+        var task = System.Text.RegularExpressions.Regex.Match(line, @"\(after task (\d+)\)");
+        Assert.True(task.Success, line);
+        return (int.Parse(task.Groups[1].Value) + 1, 0);
     }
 
     [Theory]

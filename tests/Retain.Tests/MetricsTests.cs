@@ -266,17 +266,10 @@ public sealed class MetricsTests : IDisposable
 
     private void WriteMatrix(string fileName, double[][] matrix) => ResultFiles.WriteAccuracyMatrix(Path.Combine(_dir, fileName), matrix);
 
-    private (int ExitCode, string Output) RunCli(params string[] args)
+    private static (int ExitCode, string Output) RunCli(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        console.Profile.Width = 200;
-        var exitCode = RetainApp.Create(console).Run(args);
-        return (exitCode, output.ToString());
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Output);
     }
 
     [Fact]
@@ -327,13 +320,9 @@ public sealed class MetricsTests : IDisposable
         WriteMatrix("exp3_random_0.txt", Random);
         var file = Path.Combine(_dir, "exp3_sgd_0.txt");
 
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(output) });
-        // The app propagates user errors; Program.cs turns a RetainException into its message and exit code 2.
-        var error = Assert.Throws<MissingReferenceRunsException>(() => RetainApp.Create(console).Run(["metrics", file]));
-        Assert.Equal(Path.Combine(_dir, "exp3_joint_0.txt"), Assert.Single(error.Missing).Path);
-        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} (make it with: retain run --experiment exp3 --approach joint --seed 0 --output ", error.Message);
-        Assert.DoesNotContain("exp3_random_0.txt", error.Message);
+        var error = CliRunner.Refuses("metrics", file);
+        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} (make it with: retain run --experiment exp3 --approach joint --seed 0 --output ", error);
+        Assert.DoesNotContain("exp3_random_0.txt", error);
 
         // Everything the command prints, on both streams: each missing reference once, with its command.
         var (exitCode, printed) = RunCliWithErrors("metrics", file);
@@ -351,13 +340,8 @@ public sealed class MetricsTests : IDisposable
     /// <summary>Exit code and everything printed, the error line included, as the retain executable does.</summary>
     private static (int ExitCode, string Printed) RunCliWithErrors(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(output) });
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RetainApp.Run(args, console), output.ToString() + error); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Printed);
     }
 
     /// <summary>The JSON record retain run writes beside a matrix, with the fields the reference check reads.</summary>
@@ -367,9 +351,11 @@ public sealed class MetricsTests : IDisposable
             $$"""{ "experiment": "{{experiment}}", "seed": {{seed}}, "task_names": [{{tasks}}], "data_source": "{{source}}", "limit": {{limit}} }""");
 
     [Theory]
-    [InlineData("exp3_joint_0.json", "limit", "500", "{0}exp3_joint_0.json: reference run has limit 500, {0}exp3_sgd_0.json has none")]
-    [InlineData("exp3_random_0.json", "experiment", "\"pmnist\"", "{0}exp3_random_0.json: reference run has experiment pmnist, {0}exp3_sgd_0.json has exp3")]
-    [InlineData("exp3_joint_0.json", "seed", "1", "{0}exp3_joint_0.json: reference run has seed 1, {0}exp3_sgd_0.json has 0")]
+    [InlineData("exp3_joint_0.json", "approach", "\"random\"", "{0}exp3_joint_0.json: the joint reference's record says approach random, not joint")]
+    [InlineData("exp3_random_0.json", "approach", "\"sgd\"", "{0}exp3_random_0.json: the random reference's record says approach sgd, not random")]
+    [InlineData("exp3_joint_0.json", "limit", "500", "{0}exp3_joint_0.json: reference run has --limit 500, {0}exp3_sgd_0.json has none")]
+    [InlineData("exp3_random_0.json", "experiment", "\"pmnist\"", "{0}exp3_random_0.json: reference run has --experiment pmnist, {0}exp3_sgd_0.json has exp3")]
+    [InlineData("exp3_joint_0.json", "seed", "1", "{0}exp3_joint_0.json: reference run has --seed 1, {0}exp3_sgd_0.json has 0")]
     [InlineData("exp3_joint_0.json", "task_names", "[\"b\", \"a\", \"c\"]", "{0}exp3_joint_0.json: reference run has tasks [b, a, c], {0}exp3_sgd_0.json has [a, b, c]")]
     [InlineData("exp3_random_0.json", "data_source", "\"elsewhere\"", "{0}exp3_random_0.json: reference run has data source elsewhere, {0}exp3_sgd_0.json has dat/exp3")]
     public void ReferenceRunsOfOtherTasksAreRefused(string reference, string field, string value, string expected)
@@ -389,6 +375,29 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal("retain: error: " + string.Format(CultureInfo.InvariantCulture, expected, _dir + Path.DirectorySeparatorChar), printed.Trim());
     }
 
+    [Theory]
+    [InlineData("limit", "500", "--limit 500", "none")]
+    [InlineData("network", "\"alexnet\"", "--network alexnet", "mlp")]
+    [InlineData("parameters", "{\"lamb\": \"1\"}", "--lamb 1", "5000")]
+    public void SeedsThatDifferInMoreThanTheSeedAreNotAveraged(string field, string value, string theirs, string mine)
+    {
+        foreach (var seed in new[] { 0, 1 })
+            foreach (var (approach, matrix) in new[] { ("ewc", Run), ("random", Random), ("joint", Joint) })
+            {
+                WriteMatrix($"exp3_{approach}_{seed}.txt", matrix);
+                var record = System.Text.Json.Nodes.JsonNode.Parse(
+                    $$"""{ "experiment": "exp3", "approach": "{{approach}}", "seed": {{seed}}, "task_names": ["a", "b", "c"], "data_source": "dat/exp3", "limit": null, "network": "mlp", "parameters": {"lamb": "5000"} }""")!;
+                // Seed 1 and its references differ in one option: each seed matches its references, the seeds do not match.
+                if (seed == 1 && (approach == "ewc" || field != "parameters")) record[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+                if (approach != "ewc") record["parameters"] = new System.Text.Json.Nodes.JsonObject();
+                File.WriteAllText(Path.Combine(_dir, $"exp3_{approach}_{seed}.json"), record.ToJsonString());
+            }
+        var error = CliRunner.Refuses("metrics", Path.Combine(_dir, "exp3_ewc_0.txt"), Path.Combine(_dir, "exp3_ewc_1.txt"));
+        Assert.Equal($"retain: error: {Path.Combine(_dir, "exp3_ewc_1.json")}: seed has {theirs}, {Path.Combine(_dir, "exp3_ewc_0.json")} has {mine}", error);
+        // Each seed alone is fine.
+        Assert.Equal(0, RunCli("metrics", Path.Combine(_dir, "exp3_ewc_1.txt")).ExitCode);
+    }
+
     [Fact]
     public void WithoutJsonRecordsTheTaskCountIsStillCheckedAndTheRestIsSaidToBeUnchecked()
     {
@@ -406,23 +415,23 @@ public sealed class MetricsTests : IDisposable
         WriteRecord("exp3_sgd_0.json");
         (exitCode, printed) = RunCliWithErrors("metrics", run);
         Assert.Equal(0, exitCode);
-        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} matches {run} in experiment, seed, task count; tasks, data source, limit could not be checked (no JSON record beside {Path.Combine(_dir, "exp3_joint_0.txt")})", printed);
+        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} matches {run} in --experiment, --seed, task count; tasks, data source, --limit could not be checked (no JSON record beside {Path.Combine(_dir, "exp3_joint_0.txt")})", printed);
     }
 
     [Fact]
     public void CommandRejectsMissingAndMalformedFilesAsUserErrors()
     {
         var absent = Path.Combine(_dir, "exp3_sgd_0.txt");
-        Assert.Contains("file not found", Assert.Throws<DataFileException>(() => RunCli("metrics", absent)).Message);
+        Assert.Equal($"retain: error: {absent}: file not found", CliRunner.Refuses("metrics", absent));
 
         File.WriteAllText(absent, "0.9 0.0\n0.8\n");
-        Assert.Equal(absent, Assert.Throws<DataFileException>(() => RunCli("metrics", absent)).Path);
+        Assert.StartsWith($"retain: error: {absent}: row 2 has 1 values", CliRunner.Refuses("metrics", absent));
 
         var badName = Path.Combine(_dir, "results.txt");
         File.WriteAllText(badName, "0.9\n");
-        Assert.Equal(badName, Assert.Throws<DataFileException>(() => RunCli("metrics", badName)).Path);
+        Assert.StartsWith($"retain: error: {badName}: cannot tell experiment", CliRunner.Refuses("metrics", badName));
 
-        Assert.Contains("--references", Assert.Throws<RetainException>(() => RunCli("metrics", badName, "--references", Path.Combine(_dir, "none"))).Message);
+        Assert.Contains("--references", CliRunner.Refuses("metrics", badName, "--references", Path.Combine(_dir, "none")));
     }
 
     [Fact]
@@ -433,9 +442,9 @@ public sealed class MetricsTests : IDisposable
         WriteMatrix("exp3_joint_0.txt", Joint);
         var json = Path.Combine(_dir, "exp3_sgd_0.json");
         File.WriteAllText(json, """{ "accuracy_before_training": [0.1, 0.6] }""");
-        var error = Assert.Throws<DataFileException>(() => RunCli("metrics", Path.Combine(_dir, "exp3_sgd_0.txt")));
-        Assert.Equal(json, error.Path);
-        Assert.Contains("2 values, but the run completed 3 tasks", error.Message);
+        var error = CliRunner.Refuses("metrics", Path.Combine(_dir, "exp3_sgd_0.txt"));
+        Assert.StartsWith($"retain: error: {json}: ", error);
+        Assert.Contains("2 values, but the run completed 3 tasks", error);
     }
 
     [Fact]

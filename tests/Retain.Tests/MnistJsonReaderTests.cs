@@ -2,13 +2,11 @@ using Retain.Data;
 
 namespace Retain.Tests;
 
-public class MnistJsonReaderTests
+public class MnistJsonReaderTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
     private string Write(string text)
     {
-        var path = Path.Combine(_dir, "d.json");
+        var path = Path.Combine(Folder, "d.json");
         File.WriteAllText(path, text);
         return path;
     }

@@ -34,8 +34,8 @@ public class PinnedResultsTests : TempFolderTests
     private (double[][] Accuracy, double[][] Loss) Run(string name, string[] args)
     {
         var output = Path.Combine(Folder, name + ".txt");
-        var code = RetainApp.Run(["run", .. Tiny, .. args, "-o", output]);
-        Assert.Equal(0, code);
+        var result = CliRunner.Run(["run", .. Tiny, .. args, "-o", output]);
+        Assert.True(result.Code == 0, result.Printed);
         var record = ResultFiles.ReadRecord<Matrices>(ResultFiles.JsonPathFor(output));
         return (record.Accuracy, record.Loss);
     }

@@ -3,19 +3,8 @@ using Retain.Data;
 namespace Retain.Tests;
 
 /// <summary>The table of data sets: expected files, presence, and loading through the right reader.</summary>
-public class ReadersDatasetFilesTests : IDisposable
+public class ReadersDatasetFilesTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private void Write(string relative, byte[] bytes)
-    {
-        var path = Path.Combine(_dir, relative);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, bytes);
-    }
-
     [Fact]
     public void ListsEveryDatasetOfTheSeed()
     {
@@ -30,8 +19,8 @@ public class ReadersDatasetFilesTests : IDisposable
     [Fact]
     public void NothingIsPresentInAnEmptyFolderAndLoadingSaysWhatToPutWhere()
     {
-        Assert.All(DatasetFiles.All, d => Assert.False(d.IsPresent(_dir), d.Id));
-        var e = Assert.Throws<RetainException>(() => DatasetFiles.Get("svhn").Load(_dir));
+        Assert.All(DatasetFiles.All, d => Assert.False(d.IsPresent(Folder), d.Id));
+        var e = Assert.Throws<RetainException>(() => DatasetFiles.Get("svhn").Load(Folder));
         Assert.Contains("data set 'svhn' not found", e.Message);
         Assert.Contains("train_32x32.mat, test_32x32.mat", e.Message);
     }
@@ -43,8 +32,8 @@ public class ReadersDatasetFilesTests : IDisposable
         for (var b = 1; b <= 5; b++)
             Write($"cifar-10-batches-bin/data_batch_{b}.bin", ReadersCifarBinaryTests.Records([[(byte)b], [(byte)(b + 1)]], seed: b));
         Write("cifar-10-batches-bin/test_batch.bin", ReadersCifarBinaryTests.Records([[0]]));
-        Assert.True(cifar10.IsPresent(_dir));
-        var (train, test) = cifar10.Load(_dir);
+        Assert.True(cifar10.IsPresent(Folder));
+        var (train, test) = cifar10.Load(Folder);
         Assert.Equal(new byte[] { 1, 2, 2, 3, 3, 4, 4, 5, 5, 6 }, train.Labels);
         Assert.Equal(ReadersCifarBinaryTests.Pixels(1, seed: 5), train.Pixels[^3072..]);
         Assert.Single(test.Labels);
@@ -53,7 +42,7 @@ public class ReadersDatasetFilesTests : IDisposable
         for (var b = 1; b <= 5; b++)
             Write($"cifar-10-batches-py/data_batch_{b}", ReadersPickleTests.CifarPickle(PickleFlavour.Python2, new byte[3072], [9]));
         Write("cifar-10-batches-py/test_batch", ReadersPickleTests.CifarPickle(PickleFlavour.Python2, new byte[2 * 3072], [7, 8]));
-        (train, test) = cifar10.Load(_dir);
+        (train, test) = cifar10.Load(Folder);
         Assert.Equal(new byte[] { 9, 9, 9, 9, 9 }, train.Labels);
         Assert.Equal(new byte[] { 7, 8 }, test.Labels);
     }
@@ -63,29 +52,29 @@ public class ReadersDatasetFilesTests : IDisposable
     {
         Write("cifar-100-python/train", ReadersPickleTests.CifarPickle(PickleFlavour.Python2, new byte[3072], [55], cifar100: true));
         Write("cifar-100-python/test", ReadersPickleTests.CifarPickle(PickleFlavour.Python2, new byte[3072], [66], cifar100: true));
-        Assert.Equal(55, DatasetFiles.Get("cifar100").Load(_dir).Train.Labels[0]);
+        Assert.Equal(55, DatasetFiles.Get("cifar100").Load(Folder).Train.Labels[0]);
 
         Write("train_32x32.mat", ReadersSvhnTests.SvhnFile(true, [10]));
         Write("test_32x32.mat", ReadersSvhnTests.SvhnFile(true, [4, 5]));
-        Assert.Equal(new byte[] { 4, 5 }, DatasetFiles.Get("svhn").Load(_dir).Test.Labels);
+        Assert.Equal(new byte[] { 4, 5 }, DatasetFiles.Get("svhn").Load(Folder).Test.Labels);
 
         byte[] Features(string key, NdArray features, NdArray labels) =>
             PickleWriter.Dumps(new Dictionary<string, object> { [key] = features, ["labels"] = labels }, PickleFlavour.Protocol4);
         Write("lab 2 data/train.p", Features("features", NdArray.UInt8([1, 32, 32, 3], new byte[3072]), NdArray.Int64(42)));
         Write("lab 2 data/test.p", Features("features", NdArray.UInt8([1, 32, 32, 3], new byte[3072]), NdArray.Int64(1)));
-        Assert.Equal(42, DatasetFiles.Get("traffic_signs").Load(_dir).Train.Labels[0]);
+        Assert.Equal(42, DatasetFiles.Get("traffic_signs").Load(Folder).Train.Labels[0]);
         Write("facescrub_train_100.pkl", Features("features", NdArray.Int8([1, 3, 32, 32], new byte[3072]), NdArray.Int64(99)));
         Write("facescrub_test_100.pkl", Features("features", NdArray.Int8([1, 3, 32, 32], new byte[3072]), NdArray.Int64(0)));
-        Assert.Equal(99, DatasetFiles.Get("facescrub").Load(_dir).Train.Labels[0]);
+        Assert.Equal(99, DatasetFiles.Get("facescrub").Load(Folder).Train.Labels[0]);
         Write("notmnist_train.pkl", Features("features", NdArray.UInt8([1, 1, 32, 32], new byte[1024]), NdArray.Int64(3)));
         Write("notmnist_test.pkl", Features("features", NdArray.UInt8([1, 1, 32, 32], new byte[1024]), NdArray.Int64(4)));
-        Assert.Equal(1, DatasetFiles.Get("not_mnist").Load(_dir).Test.Channels);
+        Assert.Equal(1, DatasetFiles.Get("not_mnist").Load(Folder).Test.Channels);
 
-        ReadersImageTests.WriteCub(_dir);
-        Assert.True(DatasetFiles.Get("cub200").IsPresent(_dir));
-        Assert.Equal(2, DatasetFiles.Get("cub200").Load(_dir).Train.Count);
+        ReadersImageTests.WriteCub(Folder);
+        Assert.True(DatasetFiles.Get("cub200").IsPresent(Folder));
+        Assert.Equal(2, DatasetFiles.Get("cub200").Load(Folder).Train.Count);
 
-        Assert.All(DatasetFiles.All.Where(d => d.Id is not ("mnist" or "fashion_mnist" or "cifar10")), d => Assert.True(d.IsPresent(_dir), d.Id));
+        Assert.All(DatasetFiles.All.Where(d => d.Id is not ("mnist" or "fashion_mnist" or "cifar10")), d => Assert.True(d.IsPresent(Folder), d.Id));
     }
 
     [Fact]
@@ -96,17 +85,17 @@ public class ReadersDatasetFilesTests : IDisposable
         Write("fashion_mnist/train-images-idx3-ubyte.gz", IdxReaderTests.Gzip(images));
         Write("fashion_mnist/train-labels-idx1-ubyte.gz", IdxReaderTests.Gzip(labels));
         Write("fashion_mnist/t10k-images-idx3-ubyte", images);
-        Assert.False(DatasetFiles.Get("fashion_mnist").IsPresent(_dir));
+        Assert.False(DatasetFiles.Get("fashion_mnist").IsPresent(Folder));
         Write("fashion_mnist/t10k-labels-idx1-ubyte", labels);
-        Assert.True(DatasetFiles.Get("fashion_mnist").IsPresent(_dir));
-        var (train, test) = DatasetFiles.Get("fashion_mnist").Load(_dir);
+        Assert.True(DatasetFiles.Get("fashion_mnist").IsPresent(Folder));
+        var (train, test) = DatasetFiles.Get("fashion_mnist").Load(Folder);
         Assert.Equal(new byte[] { 3, 9 }, train.Labels);
         Assert.Equal((1, 28, 28), (test.Channels, test.Height, test.Width));
 
         foreach (var name in Mnist.IdxFiles)
             Write($"MNIST/raw/{name}.gz", IdxReaderTests.Gzip(name.Contains("images") ? images : labels));
-        Assert.True(DatasetFiles.Get("mnist").IsPresent(_dir));
-        Assert.Equal(new byte[] { 3, 9 }, DatasetFiles.Get("mnist").Load(_dir).Test.Labels);
+        Assert.True(DatasetFiles.Get("mnist").IsPresent(Folder));
+        Assert.Equal(new byte[] { 3, 9 }, DatasetFiles.Get("mnist").Load(Folder).Test.Labels);
     }
 
     [Fact]

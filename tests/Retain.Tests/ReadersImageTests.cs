@@ -4,12 +4,8 @@ using SkiaSharp;
 namespace Retain.Tests;
 
 /// <summary>CUB-200-2011 and image-folder readers, on folders of images made with SkiaSharp.</summary>
-public class ReadersImageTests : IDisposable
+public class ReadersImageTests : TempFolderTests
 {
-    private readonly string _dir = TestSupport.TempDir();
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     /// <summary>
     /// A CUB_200_2011 folder with three images of unequal sides: a white 64x32 PNG (train, class 3), a red 20x40 JPEG
     /// (test, class 1) and a blue 10x10 PNG (train, class 2); ids listed out of order in images.txt.
@@ -35,7 +31,7 @@ public class ReadersImageTests : IDisposable
     [Fact]
     public void CubImagesAreFittedIntoTheCentreOfABlack32x32Square()
     {
-        var (train, test) = Cub200Reader.Load(WriteCub(_dir));
+        var (train, test) = Cub200Reader.Load(WriteCub(Folder));
         Assert.Equal((2, 3, 32, 32), (train.Count, train.Channels, train.Height, train.Width));
         Assert.Equal(new byte[] { 2, 1 }, train.Labels); // class ids 3 and 2, shifted to start at 0
         Assert.Equal(new byte[] { 0 }, test.Labels);
@@ -63,7 +59,7 @@ public class ReadersImageTests : IDisposable
     [Fact]
     public void MissingOrCorruptCubImageNamesTheImageFile()
     {
-        var folder = WriteCub(_dir);
+        var folder = WriteCub(Folder);
         var image = Path.Combine(folder, "images", "001.A", "small.png");
         File.WriteAllBytes(image, TestImages.Solid(10, 10, SKColors.Blue)[..40]);
         Assert.StartsWith(image, Assert.Throws<DataFileException>(() => Cub200Reader.Load(folder)).Message);
@@ -76,7 +72,7 @@ public class ReadersImageTests : IDisposable
     [Fact]
     public void InconsistentCubIndexFilesAreClearErrors()
     {
-        var folder = WriteCub(_dir);
+        var folder = WriteCub(Folder);
         File.WriteAllText(Path.Combine(folder, "image_class_labels.txt"), "1 3\n2 1\n");
         Assert.Contains("image_class_labels.txt: no line for image id 3", Assert.Throws<DataFileException>(() => Cub200Reader.Load(folder)).Message);
         File.WriteAllText(Path.Combine(folder, "image_class_labels.txt"), "1 3\n2 1\n3 9\n");
@@ -92,7 +88,7 @@ public class ReadersImageTests : IDisposable
     [Fact]
     public void ImageFolderReadsClassesInNameOrderStretchedToTheRequestedSize()
     {
-        var root = Path.Combine(_dir, "custom");
+        var root = Path.Combine(Folder, "custom");
         Directory.CreateDirectory(Path.Combine(root, "zebra"));
         Directory.CreateDirectory(Path.Combine(root, "apple", "more"));
         File.WriteAllBytes(Path.Combine(root, "zebra", "b.png"), TestImages.Solid(7, 3, new SKColor(0, 255, 0)));
@@ -120,7 +116,7 @@ public class ReadersImageTests : IDisposable
     [Fact]
     public void ImageFolderProblemsAreClearErrors()
     {
-        var root = Path.Combine(_dir, "bad");
+        var root = Path.Combine(Folder, "bad");
         Directory.CreateDirectory(root);
         Assert.Contains("no class folders", Assert.Throws<DataFileException>(() => ImageFolderReader.Read(root, 3, 8, 8)).Message);
         Directory.CreateDirectory(Path.Combine(root, "empty"));

@@ -53,29 +53,23 @@ public static class ReportFixtures
 
     /// <summary>The JSON record retain run writes, with what a report reads; name is experiment_approach_seed[_label].</summary>
     public static void Record(string folder, string name, double[][] accuracy, double[] beforeTraining, double[][] valid,
-        List<EpochRecord> history, int? testMode = null, string[]? tasks = null)
+        List<EpochRecord> history, int? testMode = null, string[]? tasks = null, int? limit = null)
     {
         var parts = name.Split('_');
         var completed = Array.FindLastIndex(accuracy, row => row.Any(v => v != 0)) + 1;
         ResultFiles.WriteRecord(Path.Combine(folder, name + ".json"), new RunRecord
         {
             Experiment = parts[0], Approach = parts[1], Seed = int.Parse(parts[2], CultureInfo.InvariantCulture), Device = "cpu", DataSource = "dat/test",
-            TaskNames = tasks ?? ["a", "b", "c"], ClassCounts = [2, 2, 2], InputSize = [1, 2, 2], Training = new TrainingOptions(), Network = "mlp",
+            TaskNames = tasks ?? ["a", "b", "c"], ClassCounts = [.. (tasks ?? ["a", "b", "c"]).Select(_ => 2)], InputSize = [1, 2, 2], Training = new TrainingOptions(), Network = "mlp",
             Parameters = [], ParameterCount = 10, Accuracy = accuracy, Loss = accuracy, ValidAccuracy = valid, AccuracyBeforeTraining = beforeTraining,
-            History = history, TasksCompleted = completed, TestMode = testMode,
+            History = history, TasksCompleted = completed, TestMode = testMode, Limit = limit,
         });
     }
 
     /// <summary>Runs <c>retain</c> in-process as the executable does: exit code, and everything printed on both streams.</summary>
     public static (int ExitCode, string Printed) RetainCli(params string[] args)
     {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(output) });
-        console.Profile.Width = 300;
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { return (RetainApp.Run(args, console), output.ToString() + error); }
-        finally { Console.SetError(saved); }
+        var result = CliRunner.Run(args);
+        return (result.Code, result.Printed);
     }
 }

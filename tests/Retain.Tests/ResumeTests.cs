@@ -64,6 +64,8 @@ public class ResumeTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFix
     {
         ["pathnet"] = new() { ["generations"] = "2", ["paths"] = "2" },
         ["dwa"] = new() { ["emb_size"] = "16", ["processor_feats"] = "8,16" },
+        // Both tasks pruned and retrained (equal shares would leave the last one nothing to release).
+        ["packnet"] = new() { ["prune"] = "0.5", ["retrain-epochs"] = "2" },
     };
 
     private RunConfig Config(string approach, string name, bool resume = false) => new()
@@ -101,5 +103,24 @@ public class ResumeTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFix
         Assert.Equal(approach == "random" ? 1 : 3, interruptions);
         ResultComparison.AssertSameResults(reference.Output, resumed.Output);
         Assert.False(File.Exists(CheckpointFile.PathFor(resumed.Output)), "a complete run keeps no checkpoint");
+    }
+
+    /// <summary>
+    /// PackNet's task 0 is two epochs of training (0, 1), pruning, then two of retraining (2, 3): stopped when training
+    /// ends (before pruning), three steps into the retraining, and between its two epochs, it still ends bit for bit.
+    /// </summary>
+    [Fact]
+    public void PackNetResumesWithinItsRetrainingBitForBit()
+    {
+        var reference = Config("packnet", "reference");
+        ExperimentRunner.Run(reference);
+        var resumed = Config("packnet", "resumed", resume: true);
+        foreach (var stop in new[] { new InterruptAt(epochEnd: (0, 1)), new InterruptAt(step: 3), new InterruptAt(epochEnd: (0, 2)) })
+        {
+            var plan = RunPlan.Resolve(resumed);
+            Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(plan, [.. plan.FileSinks(), stop], stop.Interruption));
+        }
+        ExperimentRunner.Run(resumed);
+        ResultComparison.AssertSameResults(reference.Output, resumed.Output);
     }
 }

@@ -95,11 +95,11 @@ public class RunSetupTests : TempFolderTests
     [Fact]
     public void EverySpecBuildsTheNetworkItsRequirementsDeclare()
     {
-        string[] plain = ["sgd", "sgd-restart", "sgd-frozen", "joint", "random", "ewc", "lwf", "lfl", "imm-mean", "imm-mode"];
+        string[] plain = ["sgd", "sgd-restart", "sgd-frozen", "joint", "random", "ewc", "lwf", "lfl", "imm-mean", "imm-mode", "si", "mas"];
         var gated = new Dictionary<string, Type>
         {
             ["hat"] = typeof(HatUnitGates), ["hat-test"] = typeof(HatUnitGates), ["dwa"] = typeof(DwaWeightMasks),
-            ["pathnet"] = typeof(PathNetModules), ["progressive"] = typeof(ProgressiveColumns),
+            ["pathnet"] = typeof(PathNetModules), ["progressive"] = typeof(ProgressiveColumns), ["packnet"] = typeof(PackNetMasks),
         };
         foreach (var name in plain) Assert.Equal(NetworkRequirement.AnyBackbone, ApproachRegistry.Get(name).Spec.Network);
         foreach (var (name, gating) in gated)

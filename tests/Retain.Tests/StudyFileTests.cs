@@ -15,23 +15,27 @@ public class StudyFileTests : TempFolderTests
 
     private string Error(string yaml) => Assert.ThrowsAny<RetainException>(() => Read(yaml)).Message;
 
+    /// <summary>A study with a grid and a zip, two experiments and two seeds (the fuzz tests start from it too).</summary>
+    internal const string GridStudy = """
+        name: grid
+        output: out
+        experiments: [mnist2, pmnist]
+        seeds: 2
+        options: {nepochs: 3, limit: 200}
+        approaches:
+          sgd: {}
+          hat:
+            smax: 400
+            grid: {lamb: [0.5, 1], thres-emb: [6, 4]}
+          ewc:
+            zip: {lamb: [100, 1000], fisher-merge: [mean, sum]}
+
+        """;
+
     [Fact]
     public void ExpandsExperimentsApproachesGridPointsAndSeedsWithTheReferences()
     {
-        var study = Read("""
-            name: grid
-            output: out
-            experiments: [mnist2, pmnist]
-            seeds: 2
-            options: {nepochs: 3, limit: 200}
-            approaches:
-              sgd: {}
-              hat:
-                smax: 400
-                grid: {lamb: [0.5, 1], thres-emb: [6, 4]}
-              ewc:
-                zip: {lamb: [100, 1000], fisher-merge: [mean, sum]}
-            """);
+        var study = Read(GridStudy);
         var output = Path.Combine(Folder, "out");
         Assert.Equal(output, study.Output);
         // Per experiment and seed: sgd, 4 hat points, 2 zipped ewc points, joint, random.

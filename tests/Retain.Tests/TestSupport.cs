@@ -47,9 +47,11 @@ public abstract class TempFolderTests : IDisposable
 {
     protected string Folder { get; } = TestSupport.TempDir();
 
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="name"/> (a path relative to the folder, whose folders are made).</summary>
     protected string Write(string name, byte[] bytes)
     {
         var path = Path.Combine(Folder, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllBytes(path, bytes);
         return path;
     }

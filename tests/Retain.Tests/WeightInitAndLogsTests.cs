@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-public class WeightInitAndLogsTests
+public class WeightInitAndLogsTests : TempFolderTests
 {
     [Theory]
     [InlineData("kaiming:xavier", "kaiming,zeros:xavier,zeros")]
@@ -44,7 +44,7 @@ public class WeightInitAndLogsTests
     [Fact]
     public void LogPathWritesPerEpochLogsAndAModelThatLoadsBack()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         var output = Path.Combine(dir, "res", "mnist2_sgd_0.txt");
         var record = ExperimentRunner.Run(new RunConfig
         {
@@ -70,7 +70,7 @@ public class WeightInitAndLogsTests
     [Fact]
     public void ACorruptModelFileIsAClearError()
     {
-        var dir = TestSupport.TempDir();
+        var dir = Folder;
         File.WriteAllText(Path.Combine(dir, "m.model.json"), "{\"experiment\":\"mnist2\",\"approach\":\"sgd\",\"network\":\"mlp\",\"input_size\":[1,28,28],\"class_counts\":[5,5],\"task_names\":[\"a\",\"b\"],\"parameters\":{},\"weights\":\"m.weights\"}");
         File.WriteAllText(Path.Combine(dir, "m.weights"), "not torch");
         var e = Assert.Throws<DataFileException>(() => SavedModel.Load(Path.Combine(dir, "m.model.json")));

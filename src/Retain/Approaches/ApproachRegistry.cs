@@ -31,6 +31,9 @@ public static class ApproachRegistry
         new("imm-mode", "Mode incremental moment matching: L2 transfer from the merged model, then a Fisher-weighted merge of the task solutions.", new ImmModeSpec()),
         new("progressive", "Progressive networks: a new column per task with lateral connections from the frozen columns of earlier tasks.", new ProgressiveSpec()),
         new("pathnet", "PathNet: an evolutionary search of a path through per-layer modules for each task; earlier tasks' paths are frozen.", new PathNetSpec()),
+        new("si", "Synaptic Intelligence: each parameter's importance is its path integral of the loss's gradient over its updates, normalised by how far it moved; a quadratic pull towards the previous solution.", new SiSpec()),
+        new("mas", "Memory Aware Synapses: importance is the mean magnitude of the gradient of the output's squared L2 norm on the task's data; a quadratic pull towards the previous solution.", new MasSpec()),
+        new("packnet", "PackNet: after each task, prune its smallest weights per layer and retrain the rest; the kept weights are frozen, and each task sees only its own and earlier tasks' weights.", new PackNetSpec()),
         new("dwa", "Dynamic Weight Allocation: per-sample weight masks generated from a context embedding, shaped by anchor, plasticity and sparsity losses.", new DwaSpec()),
     ];
 

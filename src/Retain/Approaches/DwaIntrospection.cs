@@ -64,9 +64,12 @@ public static class DwaIntrospection
     private const int FigureSide = 256;
     private const int CellPixels = 160;
 
+    /// <summary>The folder's name is the run's with this extension.</summary>
+    public const string FolderExtension = ".dwa";
+
     public static IReadOnlyList<string> Write(Dwa dwa, Benchmark benchmark, int tasksCompleted, string folder, string runName)
     {
-        folder = Path.Combine(folder, runName + ".dwa");
+        folder = Path.Combine(folder, runName + FolderExtension);
         Directory.CreateDirectory(folder);
         var model = dwa.Model;
         var device = model.parameters().First().device;

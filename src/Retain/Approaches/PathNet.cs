@@ -20,12 +20,17 @@ public sealed record PathNetOptions : IValidatedOptions
     [Option("active", "N: modules per layer on a path; the layer's output is the sum of theirs.")]
     public int Active { get; init; } = 3;
 
+    /// <summary>Each module is a network layer of its own: more than this per layer is a mistake, refused before any is built.</summary>
+    public const int MaxModules = 256, MaxPaths = 256;
+
     public void Validate()
     {
         OptionValues.RequireAtLeast("--generations", Generations, 1);
         OptionValues.RequireAtLeast("--paths", Paths, 1);
         OptionValues.RequireAtLeast("--modules", Modules, 1);
         OptionValues.RequireAtLeast("--active", Active, 1);
+        OptionValues.RequireAtMost("--modules", Modules, MaxModules);
+        OptionValues.RequireAtMost("--paths", Paths, MaxPaths);
         if (Active > Modules)
             throw new RetainException($"--active ({Active}) cannot exceed --modules ({Modules}): a random path takes distinct modules");
     }

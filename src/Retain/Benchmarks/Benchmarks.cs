@@ -15,13 +15,16 @@ public sealed record BenchResult(string Name, double Value, string Unit, string 
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch", "dwa-epoch"];
+    public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "pmnist-sgd", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch", "dwa-epoch"];
 
     /// <param name="retainCommand">The command that starts <c>retain</c> in a child process (study-throughput runs studies).</param>
     public static IEnumerable<BenchResult> Run(string name, string dataDir, IReadOnlyList<string> retainCommand) => name switch
     {
         "roofline" => [Roofline()],
-        "mlp-step" => [MlpStep(Roofline().Value)],
+        "mlp-step" => MlpStep(),
+        "dwa-step" => [DwaStep()],
+        "wait-policy" => WaitPolicies(retainCommand),
+        "pmnist-sgd" => RunBenchmarks.Results(dataDir),
         "entropy" => [Entropy()],
         "fashion-load" => FashionLoad(dataDir),
         "dwa-layers" => DwaBenchmarks.MaskedLayers().Select(t => new BenchResult($"dwa-{t.Layer}", t.Speedup, "x", ">= 5x", t.Speedup >= 5,
@@ -34,7 +37,7 @@ public static class Benchmarks
         _ => throw new RetainException($"bench: unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
     };
 
-    private static double Median(int repetitions, Action action)
+    internal static double Median(int repetitions, Action action)
     {
         action(); // warm-up
         var times = new double[repetitions];
@@ -113,26 +116,39 @@ public static class Benchmarks
         return new BenchResult("roofline", 2.0 * 1024 * 1024 * 1024 / seconds / 1e9, "GFLOP/s", "", null, "1024x1024x1024 float32 matmul");
     }
 
-    /// <summary>An SGD step (forward, backward, update) of the seed's MLP on a batch of 64, as a fraction of the roofline.</summary>
-    public static BenchResult MlpStep(double rooflineGflops)
+    /// <summary>
+    /// The sgd approach's training step on the seed's MLP (784-800-800-800, one head of 10, batch 64) as a run does it,
+    /// against the machine's roofline and against the step's GEMM floor, all measured in this process.
+    /// </summary>
+    public static IEnumerable<BenchResult> MlpStep()
     {
-        manual_seed(0);
-        var net = NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [10]);
-        net.train();
-        using var optimizer = optim.SGD(net.parameters(), 0.05);
-        using var x = randn(64, 1, 28, 28);
-        using var y = randint(0, 10, 64);
-        var seconds = Median(50, () =>
-        {
-            using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            nn.functional.cross_entropy(net.Forward(x, 0), y).backward();
-            optimizer.step();
-        });
-        var weights = net.parameters().Where(p => p.dim() == 2).Sum(p => p.numel());
-        var gflops = 6.0 * weights * 64 / seconds / 1e9; // forward 2, backward 4 FLOPs per weight and sample
-        return new BenchResult("mlp-step", seconds * 1000, "ms", "", null,
-            $"{gflops:F0} GFLOP/s = {100 * gflops / rooflineGflops:F0}% of the roofline");
+        var roofline = Roofline();
+        var step = StepBenchmarks.ApproachStep("sgd", [10], steps: 200);
+        var floor = StepBenchmarks.Floor(StepBenchmarks.DenseLayers(NetworkFactory.Create(BackboneRegistry.Mlp, [1, 28, 28], [10])), step.Batch);
+        var gflops = floor.Flops / step.SecondsPerStep / 1e9;
+        var share = gflops / roofline.Value;
+        var ratio = step.SecondsPerStep / floor.Seconds;
+        return [roofline,
+            new BenchResult("mlp-step floor", 1000 * floor.Seconds, "ms", "", null, FormattableString.Invariant(
+                $"the step's matrix products alone ({floor.Flops / 1e6:F0} MFLOP): {floor.Gflops:F0} GFLOP/s = {100 * floor.Gflops / roofline.Value:F0}% of the roofline")),
+            new BenchResult("mlp-step", 1000 * step.SecondsPerStep, "ms", ">= 60% of the roofline", share >= 0.6, FormattableString.Invariant(
+                $"sgd's training step, MLP 784-800-800-800-10, batch {step.Batch}: {gflops:F0} GFLOP/s = {100 * share:F0}% of the roofline")),
+            new BenchResult("mlp-step / floor", ratio, "x", "<= 1.3x", ratio <= 1.3, "the step's time over its GEMM floor")];
+    }
+
+    /// <summary>DWA's training step on the MLP with mnist2's shapes (two tasks of 5 classes, batch 32, DWA's defaults), as a run does it.</summary>
+    public static BenchResult DwaStep()
+    {
+        var step = StepBenchmarks.ApproachStep("dwa", [5, 5], steps: 40);
+        return new BenchResult("dwa-step", 1000 * step.SecondsPerStep, "ms", "", null, $"dwa's training step on the MLP, mnist2's shapes, batch {step.Batch}, default options");
+    }
+
+    /// <summary>Every candidate OpenMP wait policy on mlp-step and dwa-step, alone and beside a second training process.</summary>
+    private static IEnumerable<BenchResult> WaitPolicies(IReadOnlyList<string> retainCommand)
+    {
+        var current = WaitPolicy.OfThisProcess;
+        var timings = WaitPolicyBenchmarks.Measure(retainCommand, WaitPolicyBenchmarks.Candidates(current));
+        return WaitPolicyBenchmarks.Results(timings, current);
     }
 
     public static BenchResult Entropy()

@@ -78,8 +78,14 @@ public static class CustomBenchmark
     private static void Validate(string path, CustomBenchmarkSpec spec)
     {
         void Require(bool ok, string problem) { if (!ok) throw new DataFileException(path, problem); }
-        Require(spec.Datasets.Count > 0, "\"datasets\" is empty");
-        Require(spec.Image is { Channels: 1 or 3, Height: > 0, Width: > 0 }, "\"image\" needs channels 1 or 3 and a positive height and width");
+        // JSON null passes the deserialiser even for required members.
+        Require(spec.Name is not null, "\"name\" is null");
+        Require(spec.Datasets is not null && spec.Datasets.All(d => d is { Name: not null, Format: not null }), "\"datasets\" must be a list of data sets, each with a name and a format");
+        Require(spec.Tasks is { Type: not null }, "\"tasks\" needs a \"type\"");
+        Require(spec.Normalisation is null || spec.Normalisation is { Mean: not null, Std: not null }, "\"normalisation\" needs \"mean\" and \"std\"");
+        Require(spec.Datasets!.Count > 0, "\"datasets\" is empty");
+        Require(spec.Image is { Channels: 1 or 3, Height: > 0 and <= ImageFolderReader.MaxSide, Width: > 0 and <= ImageFolderReader.MaxSide },
+            $"\"image\" needs channels 1 or 3 and a height and width of 1..{ImageFolderReader.MaxSide}");
         // 0 would leave no validation sample (a NaN validation loss: no epoch is ever best, the trained weights are
         // thrown away), 1 no training sample.
         Require(spec.ValidFraction is > 0 and < 1, $"\"valid_fraction\" must be strictly between 0 and 1 (got {spec.ValidFraction.ToString(CultureInfo.InvariantCulture)})");
@@ -98,6 +104,7 @@ public static class CustomBenchmark
             case "class-groups":
                 Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
                 Require(spec.Tasks.Groups is { Count: > 0 }, "\"tasks.groups\" needs at least one group of class labels");
+                Require(spec.Tasks.Groups!.Count <= MaxTasks, $"\"tasks.groups\" has {spec.Tasks.Groups.Count} groups, at most {MaxTasks} tasks are supported");
                 for (var i = 0; i < spec.Tasks.Groups!.Count; i++)
                 {
                     var group = spec.Tasks.Groups[i] ?? []; // JSON null
@@ -108,7 +115,7 @@ public static class CustomBenchmark
                 break;
             case "permutations":
                 Require(spec.Tasks.Dataset is not null && known.Contains(spec.Tasks.Dataset), "\"tasks.dataset\" must name one of the data sets");
-                Require(spec.Tasks.Count > 0, "\"tasks.count\" must be positive");
+                Require(spec.Tasks.Count is > 0 and <= MaxTasks, $"\"tasks.count\" must be 1..{MaxTasks} (got {spec.Tasks.Count})");
                 break;
             case "datasets":
                 break;
@@ -117,6 +124,9 @@ public static class CustomBenchmark
                 break;
         }
     }
+
+    /// <summary>More tasks than this is a mistake in the file, refused before anything is allocated.</summary>
+    public const int MaxTasks = 1000;
 
     private static string GroupName(int index, List<int> group) => $"\"tasks.groups\"[{index}] [{string.Join(", ", group)}]";
 
@@ -132,6 +142,8 @@ public static class CustomBenchmark
         var (mean, std) = spec.Normalisation is { } n ? (n.Mean, n.Std) : ImageSet.ChannelMeanAndStd(images.Values.Select(i => i.Train).ToArray());
         if (mean.Length != spec.Image.Channels || std.Length != spec.Image.Channels || std.Any(s => !(s > 0)))
             throw new DataFileException(path, $"\"normalisation\" needs {spec.Image.Channels} means and {spec.Image.Channels} positive stds");
+
+        RequireMemory(path, spec, images);
 
         // Labels: the data set's label of each class of the task (class-groups relabel theirs to 0..k-1).
         var raw = new List<(string Name, int[] Labels, ImageSet Train, ImageSet Test, long[]? Permutation)>();
@@ -175,6 +187,10 @@ public static class CustomBenchmark
             {
                 var (name, labels, trainSet, testSet, permutation) = raw[k];
                 if (trainSet.Count == 0 || testSet.Count == 0) throw new DataFileException(path, $"task {name} has no training or no test images");
+                // A test label never trained is scored as a mistake the network cannot avoid (and one past the head's classes cannot be scored).
+                var trained = trainSet.Labels.ToHashSet();
+                if (testSet.Labels.Where(l => !trained.Contains(l)).Select(l => (int?)l).FirstOrDefault() is { } untrained)
+                    throw new DataFileException(path, $"task {name}: its test data has label {(untrained < labels.Length ? labels[untrained] : untrained)}, which its training data does not have");
                 using var full = Permute(trainSet.ToNormalisedSplit(mean, std), permutation);
                 var present = full.SamplesPerClass(labels.Length);
                 var classesPresent = present.Count(n => n > 0);
@@ -199,6 +215,27 @@ public static class CustomBenchmark
         }
         var size = new[] { spec.Image.Channels, spec.Image.Height, spec.Image.Width };
         return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path)) { Backbone = Backbone(spec) };
+    }
+
+    /// <summary>
+    /// The tasks' samples as float tensors (4 bytes a value) must fit in this machine's memory: refused before they
+    /// are built, naming what to reduce, rather than ending in an allocation failure.
+    /// </summary>
+    private static void RequireMemory(string path, CustomBenchmarkSpec spec, Dictionary<string, (ImageSet Train, ImageSet Test)> images)
+    {
+        long Samples((ImageSet Train, ImageSet Test) d, Func<byte, bool> keep) =>
+            d.Train.Labels.LongCount(keep) + d.Test.Labels.LongCount(keep);
+        var samples = spec.Tasks.Type switch
+        {
+            "class-groups" => spec.Tasks.Groups!.Sum(g => Samples(images[spec.Tasks.Dataset!], l => g.Contains(l))),
+            "permutations" => spec.Tasks.Count * Samples(images[spec.Tasks.Dataset!], _ => true),
+            _ => images.Values.Sum(d => Samples(d, _ => true)),
+        };
+        var bytes = samples * spec.Image.Channels * spec.Image.Height * spec.Image.Width * sizeof(float);
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new DataFileException(path, string.Create(CultureInfo.InvariantCulture,
+                $"its tasks hold {samples} samples of {spec.Image.Channels}x{spec.Image.Height}x{spec.Image.Width}, {bytes / 1e9:F1} GB as tensors, more than this machine's {available / 1e9:F1} GB of memory: use fewer tasks or smaller images"));
     }
 
     /// <summary>The benchmark's network: the registered backbone it names, AlexNet when it names none.</summary>

@@ -13,7 +13,8 @@ public static class ImageFolderReader
 {
     private static readonly string[] Extensions = [".png", ".jpg", ".jpeg"];
     private const int MaxClasses = 256; // labels are bytes
-    private const int MaxSide = 4096;
+    /// <summary>The largest image side a benchmark may ask for.</summary>
+    public const int MaxSide = 4096;
 
     public static ImageFolder Read(string folder, int channels, int height, int width)
     {
@@ -38,6 +39,8 @@ public static class ImageFolderReader
         }
 
         var imageBytes = channels * height * width;
+        if ((long)files.Count * imageBytes > Array.MaxLength)
+            throw new DataFileException(folder, $"{files.Count} images of {channels}x{height}x{width} need {(long)files.Count * imageBytes} bytes, more than one array holds ({Array.MaxLength}): give a smaller \"image\" size");
         var pixels = new byte[(long)files.Count * imageBytes];
         var errors = new DataFileException?[files.Count];
         Parallel.For(0, files.Count, i =>

@@ -187,7 +187,9 @@ public static class MatFile
                 throw new DataFileException(path, $"compressed element at byte {position} claims {size} bytes, more than its {compressedSize} compressed bytes can hold");
             ReadMatrix(path, new ElementStream(path, inflated, size, bigEndian, position), names, found, verifyChecksum: true);
         }
-        catch (InvalidDataException e)
+        // Some undecodable streams raise zlib's ZLibException, an IOException that .NET does not make public; the body is
+        // already in memory, so any IOException here comes from the data.
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             // .NET words every undecodable deflate stream as "unsupported compression method", which misleads here.
             throw new DataFileException(path, $"corrupt or truncated compressed element at byte {position}: its zlib data cannot be decoded", e);

@@ -62,14 +62,11 @@ public sealed class AccuracyMatrix
     public static AccuracyMatrix Read(string path)
     {
         var record = Path.ChangeExtension(path, ".json");
-        return Read(path, File.Exists(record) ? ResultFiles.ReadRecord<CompletedTasksOfRecord>(record).TasksCompleted : null);
+        return Read(path, File.Exists(record) ? Experiments.RunRecordFile.ReadFields(record).TasksCompleted : null);
     }
 
     /// <summary>Reads an accuracy-matrix text file whose run's record the caller has read already.</summary>
     public static AccuracyMatrix Read(string path, int? completedTasks) => new(ResultFiles.ReadAccuracyMatrix(path), path, completedTasks);
-
-    /// <summary>The one field of a run's JSON record this needs (records written before it existed lack it).</summary>
-    private sealed record CompletedTasksOfRecord(int? TasksCompleted);
 
     /// <summary>Throws unless this reference run trained at least <paramref name="tasks"/> tasks.</summary>
     public void RequireCompleted(int tasks, string forRun)

@@ -12,7 +12,7 @@ namespace Retain.Evaluation;
 /// JSON file beside it holds everything: configuration, per-epoch history, accuracy and loss matrices.
 /// Both are written atomically (temporary file, then rename) after every task.
 /// </summary>
-public static class ResultFiles
+public static partial class ResultFiles
 {
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -59,24 +59,49 @@ public static class ResultFiles
 
     public static T ReadRecord<T>(string path)
     {
-        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new DataFileException(path, "empty JSON"); }
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DataFileException(path, $"cannot read ({e.Message.TrimEnd('.')})", e); }
+        try { return JsonSerializer.Deserialize<T>(text, Json) ?? throw new DataFileException(path, "empty JSON"); }
+        catch (JsonException e) when (MissingFields().Match(e.Message) is { Success: true } missing)
+        {
+            throw new DataFileException(path, $"invalid result JSON (it lacks {missing.Groups[1].Value.Replace('\'', '"')})", e);
+        }
         catch (JsonException e) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
+        // A value the record's types parse themselves (a curriculum) and reject.
+        catch (RetainException e) when (e is not DataFileException) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
     }
+
+    /// <summary>System.Text.Json's message for absent required members, which names the .NET type rather than the file's keys.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (.*?)\\.?$")]
+    private static partial System.Text.RegularExpressions.Regex MissingFields();
 
     /// <summary>Writes a text file (CSV, for example) atomically, as the result files.</summary>
     public static void WriteText(string path, string content) => WriteAtomically(path, content);
 
     /// <summary>
     /// Writes a file through <paramref name="write"/> (which creates it at the path it is given) to a temporary name
-    /// in the same folder, then renames it: readers never see a half-written file.
+    /// in the same folder, then renames it: readers never see a half-written file. When the write fails (a full
+    /// disk), the temporary file is removed, so that it does not keep the disk full, and the error names the file.
     /// </summary>
     public static void WriteAtomically(string path, Action<string> write)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        write(tmp);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            write(tmp);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            try { File.Delete(tmp); }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
+            if (e is IOException or UnauthorizedAccessException)
+                throw new RetainException($"{path}: cannot write ({e.Message.TrimEnd('.')})", e);
+            throw;
+        }
     }
 
     private static void WriteAtomically(string path, string content) => WriteAtomically(path, tmp => File.WriteAllText(tmp, content));

@@ -45,11 +45,6 @@ public sealed record RunMetrics
 /// </summary>
 public static class AccuracyBeforeTraining
 {
-    private sealed record Recorded
-    {
-        public double[]? AccuracyBeforeTraining { get; init; }
-    }
-
     /// <summary>
     /// The recorded accuracies, or null when there is no JSON record or it does not hold them; an error when they
     /// do not cover the <paramref name="completedTasks"/> of the run or are not accuracies.
@@ -58,13 +53,10 @@ public static class AccuracyBeforeTraining
     {
         var jsonPath = ResultFiles.JsonPathFor(accuracyMatrixPath);
         if (!File.Exists(jsonPath)) return null;
-        var values = ResultFiles.ReadRecord<Recorded>(jsonPath).AccuracyBeforeTraining;
+        var values = Experiments.RunRecordFile.ReadFields(jsonPath).AccuracyBeforeTraining;
         if (values is null) return null;
         if (values.Length < completedTasks)
             throw new DataFileException(jsonPath, $"accuracy_before_training has {values.Length} values, but the run completed {completedTasks} tasks");
-        for (var u = 0; u < values.Length; u++)
-            if (!(values[u] >= 0 && values[u] <= 1))
-                throw new DataFileException(jsonPath, $"accuracy_before_training[{u}] = {values[u]} is not an accuracy in [0,1]");
         return values;
     }
 }
@@ -75,20 +67,12 @@ public static class AccuracyBeforeTraining
 /// </summary>
 public sealed record AgnosticRecord(string Predictor, AccuracyMatrix Accuracy, AccuracyMatrix TaskAccuracy)
 {
-    private sealed record Recorded
-    {
-        public Dictionary<string, Matrices>? Agnostic { get; init; }
-        public string? AgnosticPredictor { get; init; }
-    }
-
-    private sealed record Matrices(double[][] Accuracy, double[][] TaskAccuracy);
-
     /// <summary>The agnostic results beside <paramref name="accuracyMatrixPath"/>, or null when the run has none (<c>--eval aware</c>, older records).</summary>
     public static AgnosticRecord? TryRead(string accuracyMatrixPath)
     {
         var jsonPath = ResultFiles.JsonPathFor(accuracyMatrixPath);
         if (!File.Exists(jsonPath)) return null;
-        var recorded = ResultFiles.ReadRecord<Recorded>(jsonPath);
+        var recorded = Experiments.RunRecordFile.ReadFields(jsonPath);
         if (recorded is not { Agnostic: { } all, AgnosticPredictor: { } predictor } || !all.TryGetValue(predictor, out var matrices)) return null;
         return new AgnosticRecord(predictor, new AccuracyMatrix(matrices.Accuracy, jsonPath), new AccuracyMatrix(matrices.TaskAccuracy, jsonPath));
     }

@@ -63,25 +63,38 @@ public interface ICompressionObserver
 /// </summary>
 public static class CompressionExperiment
 {
+    /// <summary>The extensions of the files written at <see cref="CompressionConfig.Output"/>.</summary>
+    public static readonly IReadOnlyList<string> Extensions = [".csv", ".json", ".png"];
+
+    /// <summary>
+    /// Checks everything that can be checked before the data is loaded: the options, and where the results go (a file
+    /// name in a writable folder; existing results, only with <paramref name="overwrite"/>, and never a run's record).
+    /// </summary>
+    public static void Check(CompressionConfig config, bool overwrite)
+    {
+        Setup(config, config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment), config.Seeds.FirstOrDefault());
+        OutputPaths.RequireStem(config.Output, "--output", Extensions, overwrite);
+        if (Extensions.Contains(Path.GetExtension(config.Output), StringComparer.OrdinalIgnoreCase))
+            throw new RetainException($"--output {config.Output}: give the path without extension; compress writes .csv, .json and .png files there (e.g. {Path.ChangeExtension(config.Output, null)})");
+        var json = config.Output + ".json";
+        if (File.Exists(json) && !IsCompressionRecord(json))
+            throw new RetainException($"--output: {json} is there and is not a compression result (a retain run's record?); write elsewhere");
+    }
+
     public static CompressionRecord Run(CompressionConfig config, ICompressionObserver observer)
     {
         if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
         var spec = new HatTestSpec();
         var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         var backbone = config.Network ?? data.DefaultBackbone;
-        // The set-up of a run of hat-test, as retain run resolves it, for each seed.
-        RunSetup Setup(int seed) => RunSetup.Resolve(spec.With(config.Hat), backbone, t => t with
-        {
-            Epochs = config.Epochs ?? t.Epochs, BatchSize = config.BatchSize ?? t.BatchSize, LearningRate = config.LearningRate ?? t.LearningRate,
-        }, seed, config.Device);
-        var training = Setup(config.Seeds[0]).Training;
+        var training = Setup(config, backbone, config.Seeds[0]).Training;
         var record = new CompressionRecord
         {
             Experiment = config.Experiment, Lamb = config.Hat.Lamb, Smax = config.Hat.Smax, Network = backbone.Name, Training = training, Runs = [],
         };
         foreach (var seed in config.Seeds)
         {
-            var setup = Setup(seed);
+            var setup = Setup(config, backbone, seed);
             using var benchmark = data.Load(seed);
             torch.manual_seed(seed);
             var task = benchmark.Tasks[0];
@@ -101,12 +114,33 @@ public static class CompressionExperiment
         return record;
     }
 
+    /// <summary>The set-up of a run of hat-test, as retain run resolves it (options checked), for one seed.</summary>
+    private static RunSetup Setup(CompressionConfig config, BackboneArchitecture backbone, int seed)
+    {
+        if (config.Seeds.Count == 0) throw new RetainException("--seed: give at least one seed");
+        return RunSetup.Resolve(new HatTestSpec().With(config.Hat), backbone, t => t with
+        {
+            Epochs = config.Epochs ?? t.Epochs, BatchSize = config.BatchSize ?? t.BatchSize, LearningRate = config.LearningRate ?? t.LearningRate,
+        }, seed, config.Device);
+    }
+
+    /// <summary>A JSON file as <see cref="Write"/> writes it (an object with the experiment's lamb, smax and runs).</summary>
+    private static bool IsCompressionRecord(string path)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) is System.Text.Json.Nodes.JsonObject o
+                   && o.ContainsKey("lamb") && o.ContainsKey("smax") && o.ContainsKey("runs");
+        }
+        catch (System.Text.Json.JsonException) { return false; }
+    }
+
     /// <summary>Rewrites <c>.csv</c>, <c>.json</c> and <c>.png</c> at <paramref name="output"/> (after every seed).</summary>
     public static void Write(string output, CompressionRecord record)
     {
-        ResultFiles.WriteRecord(output + ".json", record);
-        ResultFiles.WriteText(output + ".csv", Csv(record));
-        HatPlots.CompressionCurves(output + ".png", record);
+        ResultFiles.WriteRecord(output + Extensions[1], record);
+        ResultFiles.WriteText(output + Extensions[0], Csv(record));
+        HatPlots.CompressionCurves(output + Extensions[2], record);
     }
 
     /// <summary>One row per seed and epoch: test accuracy, share of gated weights in use, and per layer the shares of units and weights in use.</summary>

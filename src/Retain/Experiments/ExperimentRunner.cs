@@ -90,6 +90,7 @@ public sealed class ExperimentRun(RunRecord record, Approach approach, NumpyRand
     public void Load(StateDict state)
     {
         Record = state.Value<RunRecord>("run/record");
+        RunRecordFile.Check(Record, "the checkpoint's run/record");
         NextTask = state.Value<int>("run/next_task");
         TaskStarted = state.Value<bool>("run/task_started");
         batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
@@ -122,7 +123,7 @@ public static class ExperimentRunner
     /// </summary>
     public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
-        if (plan.Start == RunStart.AlreadyComplete) return ResultFiles.ReadRecord<RunRecord>(plan.Paths.Json);
+        if (plan.Start == RunStart.AlreadyComplete) return RunOutputs.Complete(plan.Paths).Record;
         using var benchmark = plan.Data.Load(plan.Setup.Seed);
         using var checkpoint = plan.Checkpoint is { } values ? CheckpointFile.ReadTensors(plan.Paths.Checkpoint, values) : null;
         return Run(benchmark, plan.Setup, plan.Names, sinks, checkpoint, interruption);
@@ -143,6 +144,7 @@ public static class ExperimentRunner
         var tasksToRun = setup.TasksToRun(taskCount);
 
         var shape = new NetworkShape(benchmark.InputSize, benchmark.ClassCounts);
+        NetworkBudget.Require(setup.Approach, setup.Backbone, shape, names.Approach);
         var prepared = setup.Approach.Prepare(setup.Backbone, shape);
         var network = prepared.Network;
         setup.WeightInit?.Apply(network);

@@ -45,10 +45,12 @@ public sealed class RunLogsSink(string folder, string runName) : IRunSink
 {
     private MultiHeadNetwork? _model;
 
+    public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + "_logs.json");
+
     public void RunStarted(RunRecord record, MultiHeadNetwork network, CheckpointPosition? resumedFrom) => _model = network;
 
     public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
-        ResultFiles.WriteRecord(Path.Combine(folder, runName + "_logs.json"), RunLogs.From(record));
+        ResultFiles.WriteRecord(PathFor(folder, runName), RunLogs.From(record));
 
     public void RunFinished(RunRecord record) => SavedModel.Save(_model!, folder, runName, record);
 }
@@ -87,13 +89,18 @@ public sealed record SavedModel
     /// <summary>Tasks trained when the model was saved (the first of <see cref="TaskNames"/>; fewer with --test-mode). Null in older files: all.</summary>
     public int? TasksCompleted { get; init; }
 
+    public const string WeightsExtension = ".weights";
+
     public static string PathFor(string logPath, string runName) => Path.Combine(logPath, runName + ".model.json");
+
+    public static string WeightsFor(string logPath, string runName) => Path.Combine(logPath, runName + WeightsExtension);
 
     /// <summary>Rebuilds the network described by <paramref name="path"/> (a .model.json file) and loads its weights.</summary>
     public static (SavedModel Description, MultiHeadNetwork Network) Load(string path)
     {
         if (!File.Exists(path)) throw new DataFileException(path, "file not found");
         var description = ResultFiles.ReadRecord<SavedModel>(path);
+        Check(description, path);
         var approach = Approaches.ApproachRegistry.Get(description.Approach);
         var backbone = BackboneRegistry.All.FirstOrDefault(b => b.Name == description.Network)
             ?? throw new DataFileException(path, $"unknown network '{description.Network}' (registered: {BackboneRegistry.KnownNames})");
@@ -106,14 +113,25 @@ public sealed record SavedModel
         return (description, network);
     }
 
+    /// <summary>A description edited by hand (a null, a missing or inconsistent size) is one line naming the file, before any network is built.</summary>
+    private static void Check(SavedModel d, string path)
+    {
+        void Require(bool ok, string problem) { if (!ok) throw new DataFileException(path, problem); }
+        Require(d.Experiment is not null && d.Approach is not null && d.Network is not null && d.Parameters is not null && d.Parameters.Values.All(v => v is not null),
+            "\"experiment\", \"approach\", \"network\" and \"parameters\" must all be given");
+        Require(d.InputSize is [1 or 3, > 0 and <= Data.ImageFolderReader.MaxSide, > 0 and <= Data.ImageFolderReader.MaxSide],
+            $"\"input_size\" must be [C, H, W] with C 1 or 3 and sides 1..{Data.ImageFolderReader.MaxSide}");
+        Require(d.TaskNames is { Length: > 0 } names && names.All(n => n is not null) && d.ClassCounts is { } counts && counts.Length == names.Length && counts.All(c => c is >= 1 and <= 100_000),
+            "\"task_names\" and \"class_counts\" must name the same tasks, each with a positive class count");
+        Require(d.TasksCompleted is null || (d.TasksCompleted >= 0 && d.TasksCompleted <= d.TaskNames.Length), $"\"tasks_completed\" must be between 0 and {d.TaskNames.Length}");
+        Require(d.Weights is { Length: > 0 } w && w == Path.GetFileName(w), "\"weights\" must be the name of the weights file beside it");
+    }
+
     public static void Save(MultiHeadNetwork network, string logPath, string runName, RunRecord record)
     {
         var description = PathFor(logPath, runName);
-        var weights = Path.ChangeExtension(Path.ChangeExtension(description, null), ".weights");
-        Directory.CreateDirectory(logPath);
-        var tmp = weights + ".tmp";
-        network.save(tmp);
-        File.Move(tmp, weights, overwrite: true);
+        var weights = WeightsFor(logPath, runName);
+        ResultFiles.WriteAtomically(weights, tmp => network.save(tmp));
         ResultFiles.WriteRecord(description, new SavedModel
         {
             Experiment = record.Experiment, Approach = record.Approach, Network = record.Network, InputSize = record.InputSize,

@@ -12,6 +12,8 @@ public sealed record RunPaths(string Output, string? LogPath, string? TensorBoar
 {
     public string Json => ResultFiles.JsonPathFor(Output);
     public string Checkpoint => CheckpointFile.PathFor(Output);
+    /// <summary>Claimed by the run for its whole life (<see cref="RunOutputs.Lock"/>).</summary>
+    public string Lock => Path.ChangeExtension(Output, OutputLock.Extension);
     /// <summary>Where an unexpected error's full trace goes.</summary>
     public string CrashLog => Path.ChangeExtension(Output, ".crash.log");
     public string Name => Path.GetFileNameWithoutExtension(Output);
@@ -31,9 +33,11 @@ public sealed record ExistingRun(RunState State, int TasksCompleted, int TasksTo
         var checkpoint = File.Exists(paths.Checkpoint) ? paths.Checkpoint : null;
         if (File.Exists(paths.Json))
         {
-            var record = ResultFiles.ReadRecord<RecordProgress>(paths.Json);
+            var record = RunRecordFile.ReadFields(paths.Json);
+            if (record.TaskNames is null) throw new DataFileException(paths.Json, "\"task_names\" is missing or null: not the record of a retain run");
             var toRun = record.TestMode ?? record.TaskNames.Length;
-            return new ExistingRun(record.TasksCompleted >= toRun ? RunState.Complete : RunState.Partial, record.TasksCompleted, toRun, checkpoint);
+            var completed = record.TasksCompleted ?? 0;
+            return new ExistingRun(completed >= toRun ? RunState.Complete : RunState.Partial, completed, toRun, checkpoint);
         }
         if (File.Exists(paths.Output)) return new ExistingRun(RunState.Complete, 0, 0, checkpoint);
         return new ExistingRun(checkpoint is null ? RunState.Missing : RunState.Partial, 0, 0, checkpoint);
@@ -46,13 +50,6 @@ public sealed record ExistingRun(RunState State, int TasksCompleted, int TasksTo
         _ when TasksToRun == 0 => "an unfinished run (a checkpoint, no task finished yet)",
         _ => $"an unfinished run ({TasksCompleted} of {TasksToRun} tasks{(Checkpoint is null ? ", no checkpoint" : "")})",
     };
-
-    private sealed record RecordProgress
-    {
-        public string[] TaskNames { get; init; } = [];
-        public int TasksCompleted { get; init; }
-        public int? TestMode { get; init; }
-    }
 }
 
 /// <summary>How a planned run starts: from the beginning, from its checkpoint, or not at all (already complete).</summary>
@@ -166,12 +163,8 @@ public sealed class RunPlan
         var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         if (config.CheckpointEvery is < 0) throw new RetainException($"--checkpoint-every must be 0 (task ends only) or a number of epochs (got {config.CheckpointEvery})");
 
-        if (config.Output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            throw new RetainException($"--output {config.Output}: the accuracy matrix needs another extension than .json (the JSON record is written beside it, e.g. {Path.ChangeExtension(config.Output, ".txt")})");
         var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
-        WritablePath.RequireFile(paths.Output, "--output");
-        if (paths.LogPath is { } logs) WritablePath.RequireFolder(logs, "--log-path");
-        if (paths.TensorBoard is { } board) WritablePath.RequireFolder(board, "--tensorboard");
+        RunOutputs.Check(paths);
 
         var existing = ExistingRun.Inspect(paths);
         var start = Decide(config.Resume, config.Overwrite, existing, paths);
@@ -212,42 +205,4 @@ public sealed class RunPlan
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Names.Experiment} / {Names.Approach} / seed {Setup.Seed} ({Start})");
-}
-
-/// <summary>Checks, before any training, that a file or folder can be written where the user asked.</summary>
-public static class WritablePath
-{
-    /// <summary>A file path: not a folder, no file on its way, and its nearest existing folder writable.</summary>
-    public static void RequireFile(string path, string option)
-    {
-        if (Directory.Exists(path)) throw new RetainException($"{option} {path}: is a folder, not a file");
-        RequireWritableAncestor(Path.GetDirectoryName(Path.GetFullPath(path))!, path, option);
-    }
-
-    /// <summary>A folder path: not a file, no file on its way, and writable (or creatable).</summary>
-    public static void RequireFolder(string path, string option)
-    {
-        if (File.Exists(path)) throw new RetainException($"{option} {path}: is a file, not a folder");
-        RequireWritableAncestor(Path.GetFullPath(path), path, option);
-    }
-
-    private static void RequireWritableAncestor(string folder, string given, string option)
-    {
-        var existing = folder;
-        while (!Directory.Exists(existing))
-        {
-            if (File.Exists(existing)) throw new RetainException($"{option} {given}: {existing} is a file, not a folder");
-            existing = Path.GetDirectoryName(existing) ?? throw new RetainException($"{option} {given}: no existing folder on its path");
-        }
-        // Permissions alone do not tell (root ignores them, read-only file systems do not show in them): try it.
-        var probe = Path.Combine(existing, $".retain-write-test-{Environment.ProcessId}");
-        try
-        {
-            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new RetainException($"{option} {given}: cannot write in {existing} ({e.Message.TrimEnd('.')})");
-        }
-    }
 }

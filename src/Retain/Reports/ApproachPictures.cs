@@ -17,14 +17,14 @@ public static class ApproachPictures
         foreach (var folder in Folders(run.PictureFolders))
         {
             foreach (var file in Directory.GetFiles(folder, $"{run.RunName}_masks_*.png").Order(StringComparer.Ordinal))
-                Add(pictures, notes, file, $"{run.RunName}: HAT task masks, layer {Path.GetFileNameWithoutExtension(file)[(run.RunName.Length + "_masks_".Length)..]}",
+                Add(pictures, notes, file, $"{run.Label}: HAT task masks, layer {Path.GetFileNameWithoutExtension(file)[(run.RunName.Length + "_masks_".Length)..]}",
                     "Gates at s = smax per task (rows) and unit (columns), from retain inspect masks.");
             var dwa = Path.Combine(folder, run.RunName + ".dwa");
             if (!Directory.Exists(dwa)) continue;
             foreach (var file in Directory.GetFiles(dwa, "*.masks.png").Order(StringComparer.Ordinal))
-                Add(pictures, notes, file, $"{run.RunName}: DWA attention masks, {Path.GetFileName(file)[..^".masks.png".Length]}",
+                Add(pictures, notes, file, $"{run.Label}: DWA attention masks, {Path.GetFileName(file)[..^".masks.png".Length]}",
                     "As the DWA paper's figure 7: per sampled test input (rows), the input and each masked layer's mask (conv masks averaged over the kernel), colour map plasma.");
-            Add(pictures, notes, Path.Combine(dwa, "embedding_pca.png"), $"{run.RunName}: DWA embeddings (PCA)",
+            Add(pictures, notes, Path.Combine(dwa, "embedding_pca.png"), $"{run.Label}: DWA embeddings (PCA)",
                 "The context embeddings of test inputs per task, on their first two principal components.");
         }
         return pictures;

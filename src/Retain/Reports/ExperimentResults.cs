@@ -33,7 +33,7 @@ public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyLi
         {
             var (folder, approach, label) = group.Key;
             var name = approach + (label is null ? "" : " " + label) + (multipleFolders ? $" ({Path.GetFileName(folder)})" : "");
-            var s = Reports.Series.Of(name, group.ToArray(), run => run.IsReference ? null : Measure(run, references));
+            var s = Reports.Series.Of(name, Comparable(group.OrderBy(r => r.Name.Seed).ToArray(), name, notes), run => run.IsReference ? null : Measure(run, references));
             series.Add(s);
             Describe(s, notes);
         }
@@ -44,6 +44,18 @@ public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyLi
         var named = runs.FirstOrDefault(r => r.Record is not null);
         var taskNames = Enumerable.Range(0, tasks).Select(u => named?.TaskName(u) ?? $"task {u + 1}").ToArray();
         return new ExperimentResults(experiment, tasks, taskNames, series, notes);
+    }
+
+    /// <summary>The seeds that may be averaged with the first (<see cref="RunCompatibility.AsSeeds"/>); each other one is left out with a note naming the difference.</summary>
+    private static ReportRun[] Comparable(ReportRun[] seeds, string series, List<string> notes)
+    {
+        var first = RunDescription.Read(seeds[0].MatrixPath, seeds[0].Name, seeds[0].Accuracy);
+        return seeds.Where((run, i) =>
+        {
+            if (i == 0 || RunCompatibility.AsSeeds(first, RunDescription.Read(run.MatrixPath, run.Name, run.Accuracy)) is not { } difference) return true;
+            notes.Add($"{run.Label}: left out of {series}'s means ({difference})");
+            return false;
+        }).ToArray();
     }
 
     /// <summary>A seed's metrics, as <c>retain metrics</c> computes them; ρ and FWT need both references.</summary>
@@ -67,7 +79,7 @@ public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyLi
     private static void Describe(Series s, List<string> notes)
     {
         foreach (var left in s.Runs.Except(s.Seeds))
-            notes.Add($"{left.RunName}: completed {left.CompletedTasks} of {left.TasksToRun} tasks, fewer than the other seeds' {s.Tasks}; left out of {s.DisplayName}'s means (a partial run)");
+            notes.Add($"{left.Label}: completed {left.CompletedTasks} of {left.TasksToRun} tasks, fewer than the other seeds' {s.Tasks}; left out of {s.DisplayName}'s means (a partial run)");
         if (s.Seeds.Any(r => r.IsPartial))
             notes.Add($"{s.DisplayName}: partial run{(s.Seeds.Count > 1 ? "s" : "")}, {s.Tasks} of {s.Seeds[0].TasksToRun} tasks so far");
         if (s.Seeds.Count == 1)

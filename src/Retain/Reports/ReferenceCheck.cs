@@ -4,7 +4,7 @@ namespace Retain.Reports;
 
 /// <summary>
 /// A run's random and joint references, found where <c>retain metrics</c> looks (<see cref="ReferenceRuns.PathFor"/>:
-/// the run's folder) and checked as it checks them (same tasks, <see cref="RunDescription.Difference"/>, and enough of
+/// the run's folder) and checked as it checks them (<see cref="RunCompatibility.AsReference"/>, and enough of
 /// them completed). Where <c>retain metrics</c> stops with an error, a report only leaves the seed's ρ and FWT out
 /// and says why, once per missing or unusable reference.
 /// </summary>
@@ -32,12 +32,12 @@ public sealed class ReferenceCheck(Func<string, ReportRun?> find)
             _notes.TryAdd(path, $"{path} is missing (make it with: {missing.Command}): runs of seed {run.Name.Seed} have no ρ or FWT");
             return null;
         }
-        var problem = RunDescription.Difference(description, RunDescription.Read(reference.MatrixPath, reference.Name, reference.Accuracy))
+        var problem = RunCompatibility.AsReference(description, RunDescription.Read(reference.MatrixPath, reference.Name, reference.Accuracy), approach)
             ?? (reference.CompletedTasks < run.CompletedTasks
                 ? $"{reference.MatrixPath}: this reference completed {reference.CompletedTasks} tasks, {run.MatrixPath} completed {run.CompletedTasks}"
                 : null);
         if (problem is null) return reference;
-        _notes.TryAdd(path + "\n" + problem, $"{problem}: not used, so {run.RunName} has no ρ or FWT");
+        _notes.TryAdd(path + "\n" + problem, $"{problem}: not used, so {run.Label} has no ρ or FWT");
         return null;
     }
 }

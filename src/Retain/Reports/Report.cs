@@ -24,8 +24,8 @@ public static class Report
 
     public static ReportResult Write(ReportSources sources, string output, SummaryMetric gridMetric, string title)
     {
+        OutputPaths.RequireFolder(output, "--output");
         output = Path.GetFullPath(output);
-        if (File.Exists(output)) throw new RetainException($"--output: {output} is a file; a report needs a folder");
         Directory.CreateDirectory(output);
         var colours = new ApproachColours(sources.Runs.Select(r => r.Name.Approach));
         var values = new PlottedValues();

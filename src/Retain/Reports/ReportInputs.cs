@@ -49,7 +49,32 @@ public static class ReportInputs
                 var path = Path.GetFullPath(ReferenceRuns.PathFor(run.Name, approach, run.Folder));
                 if (!runs.ContainsKey(path) && File.Exists(path)) Add(ReportRun.Read(path));
             }
-        return new ReportSources(runs.Values.ToArray(), notes, defaultOutput!);
+        return new ReportSources(Labelled(runs.Values), notes, defaultOutput!);
+    }
+
+    /// <summary>
+    /// The runs, told apart by their paths: runs of one name from different folders are labelled with their nearest
+    /// folders (<c>a/mnist2_sgd_0</c>, <c>b/mnist2_sgd_0</c>), so that none of their figures replaces another's.
+    /// </summary>
+    private static IReadOnlyList<ReportRun> Labelled(IEnumerable<ReportRun> runs)
+    {
+        var labelled = runs.ToArray();
+        foreach (var twins in labelled.Select((run, i) => (run, i)).GroupBy(r => r.run.RunName).Where(g => g.Count() > 1))
+        {
+            var folders = twins.Select(t => t.run.Folder.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries)).ToArray();
+            var depth = 1;
+            string Label(int k) => string.Join('/', folders[k].TakeLast(depth).Append(twins.Key));
+            while (depth < folders.Max(f => f.Length) && Enumerable.Range(0, folders.Length).Select(Label).Distinct().Count() < folders.Length) depth++;
+            var k = 0;
+            foreach (var (run, i) in twins) labelled[i] = run with { Label = Label(k++) };
+        }
+        // Labels become file names; two that differ only in characters a file name cannot hold are numbered.
+        foreach (var twins in labelled.Select((run, i) => (run, i)).GroupBy(r => FigureStyle.FileName(r.run.Label)).Where(g => g.Count() > 1))
+        {
+            var number = 1;
+            foreach (var (run, i) in twins.Skip(1)) labelled[i] = run with { Label = $"{run.Label} ({++number})" };
+        }
+        return labelled;
     }
 
     private static IEnumerable<ReportRun> Folder(string folder, List<string> notes)

@@ -64,7 +64,7 @@ public static class ReportPage
         html.Append("<h3>Runs</h3>\n");
         foreach (var run in section.Runs)
         {
-            html.Append($"<h4 id=\"{Id(run.Run.RunName)}\">{E(run.Run.RunName)}</h4>\n");
+            html.Append($"<h4 id=\"{Id(run.Run.Label)}\">{E(run.Run.Label)}</h4>\n");
             if (run.Figures.Count == 0)
                 html.Append(run.Run.Record is null ? "<p><em>No JSON record beside the accuracy matrix: no learning curves.</em></p>\n"
                     : "<p><em>No epochs in the record (this approach does not train).</em></p>\n");

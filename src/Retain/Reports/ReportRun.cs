@@ -14,7 +14,14 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
     /// <summary>The study options of the run (empty outside a study).</summary>
     public IReadOnlyList<StudyOption> Options { get; init; } = [];
 
+    /// <summary>The file name of the run's results, without extension (what its approach pictures are named after).</summary>
     public string RunName => Path.GetFileNameWithoutExtension(MatrixPath);
+
+    /// <summary>
+    /// How the report names the run (titles, figure files, the CSV): its <see cref="RunName"/>, with as much of its
+    /// folder as tells it apart from another run of the same name (<see cref="ReportInputs"/> sets it).
+    /// </summary>
+    public string Label { get; init; } = Path.GetFileNameWithoutExtension(MatrixPath);
     public string Folder => Path.GetDirectoryName(Path.GetFullPath(MatrixPath))!;
     public bool IsReference => Name.IsReference;
     public int CompletedTasks => Accuracy.CompletedTasks;
@@ -42,7 +49,7 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
         var matrixPath = Path.GetFullPath(isRecord ? Path.ChangeExtension(path, ".txt") : path);
         var name = ResultFileName.Parse(matrixPath);
         var jsonPath = ResultFiles.JsonPathFor(matrixPath);
-        var record = File.Exists(jsonPath) ? ResultFiles.ReadRecord<RunRecord>(jsonPath) : null;
+        var record = File.Exists(jsonPath) ? RunRecordFile.Read(jsonPath) : null;
         var accuracy = File.Exists(matrixPath) ? AccuracyMatrix.Read(matrixPath, record?.TasksCompleted is > 0 and var n ? n : (int?)null) : new AccuracyMatrix(record!.Accuracy, jsonPath);
         return new ReportRun(matrixPath, name, accuracy, record);
     }

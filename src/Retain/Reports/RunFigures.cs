@@ -43,15 +43,15 @@ public static class RunFigures
             Curve(plot, xs, history.Select(valid).ToArray(), colour, LinePattern.Dashed, "valid", values, run, "valid " + name);
             var rings = plot.Add.Markers(kept.Select(i => xs[i]).ToArray(), kept.Select(i => valid(history[i])).ToArray(), MarkerShape.OpenCircle, 15, Colors.Black);
             rings.LegendText = "model kept for the task";
-            foreach (var i in kept) values.Add("learning_curves", run.Name.Experiment, run.RunName, "kept epoch (valid " + name + ")", Text(i + 1), "", valid(history[i]));
-            Style(plot, history, unit, p == 0 ? $"{run.RunName}: learning curves{(run.IsPartial ? $" (partial: {run.CompletedTasks} of {run.TasksToRun} tasks)" : "")}" : null);
+            foreach (var i in kept) values.Add("learning_curves", run.Name.Experiment, run.Label, "kept epoch (valid " + name + ")", Text(i + 1), "", valid(history[i]));
+            Style(plot, history, unit, p == 0 ? $"{run.Label}: learning curves{(run.IsPartial ? $" (partial: {run.CompletedTasks} of {run.TasksToRun} tasks)" : "")}" : null);
             plot.ShowLegend(Edge.Right);
         }
 
         var lr = figure.GetPlot(2);
         var logRate = history.Select(e => Math.Log10(e.LearningRate)).ToArray();
         Curve(lr, xs, logRate, colour, LinePattern.Solid, "learning rate", null, run, "");
-        for (var i = 0; i < history.Count; i++) values.Add("learning_curves", run.Name.Experiment, run.RunName, "learning rate", Text(i + 1), "", history[i].LearningRate);
+        for (var i = 0; i < history.Count; i++) values.Add("learning_curves", run.Name.Experiment, run.Label, "learning rate", Text(i + 1), "", history[i].LearningRate);
         lr.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             IntegerTicksOnly = true, MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
@@ -60,8 +60,8 @@ public static class RunFigures
         lr.Axes.SetLimitsY(Math.Floor(logRate.Min()) - 0.1, Math.Ceiling(logRate.Max()) + 0.1);
         Style(lr, history, "learning rate (log scale)", null);
         lr.ShowLegend(Edge.Right);
-        return Save(figure, Path.Combine(folder, $"{FileName(run.RunName)}_curves.png"), Width, 3 * PanelHeight,
-            $"{run.RunName}: learning curves",
+        return Save(figure, Path.Combine(folder, $"{FileName(run.Label)}_curves.png"), Width, 3 * PanelHeight,
+            $"{run.Label}: learning curves",
             "Per epoch of every task in training order: train (solid) and valid (dashed) loss and accuracy, and the learning rate; " +
             "rings mark the epoch whose model was kept for each task (its last improvement of the validation loss), dotted lines the task boundaries.");
     }
@@ -82,11 +82,11 @@ public static class RunFigures
             var epochs = Enumerable.Range(0, history.Count).Where(i => history[i].Scalars.ContainsKey(names[p])).ToArray();
             Curve(plot, epochs.Select(i => i + 1.0).ToArray(), epochs.Select(i => history[i].Scalars[names[p]]).ToArray(),
                 colours[run.Name.Approach], LinePattern.Solid, names[p], values, run, names[p]);
-            Style(plot, history, Unit(names[p]), $"{run.RunName}: {names[p]}");
+            Style(plot, history, Unit(names[p]), $"{run.Label}: {names[p]}");
             plot.HideLegend();
         }
-        return Save(figure, Path.Combine(folder, $"{FileName(run.RunName)}_scalars.png"), Width, names.Length * PanelHeight,
-            $"{run.RunName}: approach scalars",
+        return Save(figure, Path.Combine(folder, $"{FileName(run.Label)}_scalars.png"), Width, names.Length * PanelHeight,
+            $"{run.Label}: approach scalars",
             "The scalars the approach reported for each epoch (epoch means), over the epochs of all tasks in training order; dotted lines are the task boundaries.");
     }
 
@@ -107,7 +107,7 @@ public static class RunFigures
         line.MarkerSize = xs.Length > 60 ? 0 : 4;
         line.LegendText = legend;
         if (values is null) return;
-        for (var i = 0; i < xs.Length; i++) values.Add("learning_curves", run.Name.Experiment, run.RunName, panel, Text((int)xs[i]), "", ys[i]);
+        for (var i = 0; i < xs.Length; i++) values.Add("learning_curves", run.Name.Experiment, run.Label, panel, Text((int)xs[i]), "", ys[i]);
     }
 
     /// <summary>

@@ -30,22 +30,62 @@ public static class StudyFile
     /// <summary>Run options a study sets itself, per run; the file may not give them.</summary>
     private static readonly HashSet<string> Reserved = ["experiment", "e", "approach", "a", "seed", "output", "o", "name", "resume", "overwrite", "threads"];
 
+    /// <summary>Bounds that no sensible study reaches; beyond them a file is refused before anything is built from it.</summary>
+    public const int MaxSeeds = 10_000, MaxRuns = 10_000, MaxNesting = 32;
+
+    private const long MaxFileBytes = 1 << 20;
+
     public static Study Read(string path, IReadOnlySet<string> runOptions)
     {
+        if (Directory.Exists(path)) throw new DataFileException(path, "is a folder, not a study file");
         if (!File.Exists(path)) throw new DataFileException(path, "study file not found");
+        if (new FileInfo(path).Length > MaxFileBytes) throw new DataFileException(path, $"larger than {MaxFileBytes} bytes: not a study file");
         YamlStream yaml = [];
         try
         {
-            using var reader = new StreamReader(path);
-            yaml.Load(reader);
+            var text = File.ReadAllText(path);
+            RequireShallow(path, text);
+            yaml.Load(new StringReader(text));
         }
         catch (YamlException e) { throw new DataFileException(path, $"line {e.Start.Line}: {FirstLine(e.Message)}"); }
+        // YamlDotNet reports some malformed input (a list never closed at the end of the file, a key given twice)
+        // with these instead of a YamlException.
+        catch (InvalidOperationException)
+        {
+            throw new DataFileException(path, "not valid YAML: it ends where more was expected (a [ or { not closed?)");
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataFileException(path, $"not valid YAML ({FirstLine(e.Message)})");
+        }
         if (yaml.Documents.Count != 1 || yaml.Documents[0].RootNode is not YamlMappingNode root)
             throw new DataFileException(path, "a study file is one YAML mapping (name, experiments, seeds, approaches or runs, ...)");
         return new Reader(path, runOptions).Study(root);
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
+
+    /// <summary>
+    /// Walks the file's YAML events (the parser keeps its own stack) and refuses nesting deeper than
+    /// <see cref="MaxNesting"/> before the node tree, which is built recursively, could exhaust the thread's stack.
+    /// </summary>
+    private static void RequireShallow(string path, string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxNesting) throw new DataFileException(path, $"line {parser.Current.Start.Line}: nested more than {MaxNesting} levels deep");
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
+    }
 
     private sealed class Reader(string path, IReadOnlySet<string> runOptions)
     {
@@ -76,6 +116,8 @@ public static class StudyFile
             if (variants.Count == 0) throw Error(root, "a study needs approaches or runs");
             var references = Get(root, "references") is not { } r || Bool(r);
 
+            var runCount = (long)experiments.Length * seeds.Length * (variants.Count + (references ? 2 : 0));
+            if (runCount > MaxRuns) throw Error(root, $"{runCount} runs (experiments x seeds x variants), at most {MaxRuns}: split the study");
             var all = new List<StudyRun>();
             foreach (var (experimentNode, experiment) in experiments)
                 foreach (var seed in seeds)
@@ -141,6 +183,7 @@ public static class StudyFile
                 {
                     var name = OptionName(key, approach);
                     var values = List(value, name).Select(v => new StudyOption(name, Value(v), (int)v.Start.Line)).ToArray();
+                    RequireFewRuns(grid, (long)points.Count * values.Length);
                     points = points.SelectMany(p => values.Select(v => (List<StudyOption>)[.. p, v])).ToList();
                 }
             if (zip is not null)
@@ -150,9 +193,15 @@ public static class StudyFile
                     throw Error(zip, $"the lists under 'zip' must have one length (got {string.Join(", ", columns.Select(c => $"{c.Name}: {c.Values.Count}"))})");
                 var rows = Enumerable.Range(0, columns[0].Values.Count)
                     .Select(i => columns.Select(c => new StudyOption(c.Name, Value(c.Values[i]), (int)c.Values[i].Start.Line)).ToList()).ToArray();
+                RequireFewRuns(zip, (long)points.Count * rows.Length);
                 points = points.SelectMany(p => rows.Select(row => (List<StudyOption>)[.. p, .. row])).ToList();
             }
             return points.Select(p => (p.Count == 0 ? null : Label(p), p));
+        }
+
+        private void RequireFewRuns(YamlNode node, long points)
+        {
+            if (points > MaxRuns) throw Error(node, $"{points} grid points, at most {MaxRuns} runs in a study");
         }
 
         /// <summary><c>lamb-100_smax-400</c>: a grid point as part of a file name.</summary>
@@ -213,6 +262,7 @@ public static class StudyFile
             {
                 if (!int.TryParse(Scalar(node), NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) || count < 1)
                     throw Error(node, $"seeds: a count of at least 1 or a list of seeds (got '{Scalar(node)}')");
+                if (count > MaxSeeds) throw Error(node, $"seeds: {count} seeds, at most {MaxSeeds}");
                 return Enumerable.Range(0, count).ToArray();
             }
             var seeds = List(node, "seeds").Select(s => int.TryParse(Scalar(s), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0

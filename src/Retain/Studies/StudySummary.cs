@@ -22,24 +22,30 @@ public static class StudySummary
 {
     /// <summary>
     /// The rows of every group with at least one complete seed (references are not rows; they normalise ρ and FWT).
-    /// Runs whose references are missing or incomplete count as missing seeds.
+    /// Runs whose references are missing or incomplete count as missing seeds. A reference that does not match its
+    /// run, or seeds that differ in more than the seed, are an error naming the option (<see cref="RunCompatibility"/>).
     /// </summary>
     public static IReadOnlyList<SummaryRow> Compute(Study study)
     {
         var references = study.Runs.Where(r => r.IsReference && r.State.State == RunState.Complete)
-            .ToDictionary(r => (r.Experiment, r.Approach, r.Seed), r => AccuracyMatrix.Read(r.Output));
+            .ToDictionary(r => (r.Experiment, r.Approach, r.Seed), r => Describe(r.Output));
         var rows = new List<SummaryRow>();
         foreach (var group in study.Runs.Where(r => !r.IsReference).GroupBy(r => (r.Experiment, r.Approach, Label: r.Label ?? "")))
         {
             var seeds = new List<(int Seed, RunMetrics Metrics, double Valid)>();
+            RunDescription? first = null;
             foreach (var run in group)
             {
                 if (run.State.State != RunState.Complete
                     || !references.TryGetValue((run.Experiment, ReferenceRuns.Random, run.Seed), out var random)
                     || !references.TryGetValue((run.Experiment, ReferenceRuns.Joint, run.Seed), out var joint)) continue;
-                var record = ResultFiles.ReadRecord<RunRecord>(ResultFiles.JsonPathFor(run.Output));
-                var accuracy = AccuracyMatrix.Read(run.Output, record.TasksCompleted is > 0 and var n ? n : (int?)null);
-                var metrics = RunMetrics.Compute(accuracy, random, joint, record.AccuracyBeforeTraining);
+                var record = RunRecordFile.Read(ResultFiles.JsonPathFor(run.Output));
+                var description = Describe(run.Output);
+                foreach (var (approach, reference) in new[] { (ReferenceRuns.Random, random), (ReferenceRuns.Joint, joint) })
+                    if (RunCompatibility.AsReference(description, reference, approach) is { } mismatch) throw new RetainException(mismatch);
+                if (first is not null && RunCompatibility.AsSeeds(first, description) is { } unequal) throw new RetainException(unequal);
+                first ??= description;
+                var metrics = RunMetrics.Compute(description.Matrix, random.Matrix, joint.Matrix, record.AccuracyBeforeTraining);
                 seeds.Add((run.Seed, metrics, FinalMeanValidAccuracy(record)));
             }
             if (seeds.Count == 0) continue;
@@ -59,6 +65,9 @@ public static class StudySummary
             })
             .ToArray();
     }
+
+    private static RunDescription Describe(string output) =>
+        RunDescription.Read(output, ResultFileName.Parse(output), AccuracyMatrix.Read(output));
 
     /// <summary>The mean over tasks of the validation accuracy after the last completed task.</summary>
     public static double FinalMeanValidAccuracy(RunRecord record) =>

@@ -73,13 +73,21 @@ public abstract class Approach : IDisposable, IStateful
     /// </summary>
     public virtual IReadOnlyList<EpochRecord> Train(int task, TaskData data, ITrainingEvents events)
     {
-        if (data.Valid.Count == 0)
-            throw new RetainException($"task {task} ({data.Name}) has no validation samples: model selection and the learning-rate schedule need them");
         BeginTask(task, data);
+        TrainEpochs(task, data, events, Options.Epochs);
+        return EndTask(task, data);
+    }
+
+    /// <summary>
+    /// The base loop's epochs of the current task, from where <see cref="Current"/> stands until epoch
+    /// <paramref name="end"/> (exclusive) or until the learning-rate schedule stops the task.
+    /// </summary>
+    protected void TrainEpochs(int task, TaskData data, ITrainingEvents events, int end)
+    {
         var run = Current!;
         var trainComplexity = ComplexityOf(data.Train);
         SetLearningRate(run.Schedule.LearningRate);
-        while (!run.Stopped && run.Epoch < Options.Epochs)
+        while (!run.Stopped && run.Epoch < end)
         {
             var clock = Stopwatch.StartNew();
             if (run.Order is null) PrepareEpoch(task, run.Epoch, data, trainComplexity);
@@ -94,12 +102,29 @@ public abstract class Approach : IDisposable, IStateful
             EndEpoch(new EpochRecord(task, run.Epoch, train.Loss, train.Accuracy, valid.Loss, valid.Accuracy, lr, improved, clock.Elapsed.TotalSeconds),
                 stop, events);
         }
-        return EndTask(task, data);
+    }
+
+    /// <summary>
+    /// Starts the rest of the current task as a new stage (PackNet's retraining after pruning): a fresh learning-rate
+    /// schedule at <paramref name="learningRate"/>, the parameters as they are now as its best so far, every training
+    /// sample. The epochs go on being numbered and recorded after the earlier stage's. The schedule is otherwise the
+    /// run's, so a run resumed within the stage continues it bit for bit.
+    /// </summary>
+    protected void RestartSchedule(double learningRate)
+    {
+        var earlier = Current!;
+        var restarted = new TaskTraining(earlier.Task, Options, Model.CopyParameters()) { Epoch = earlier.Epoch, Threshold = 1 };
+        restarted.Schedule.Restart(learningRate);
+        restarted.History.AddRange(earlier.History);
+        earlier.Dispose();
+        Current = restarted;
     }
 
     /// <summary>Starts task <paramref name="task"/>'s training (<see cref="PrepareTask"/>), unless a loaded checkpoint is continuing it.</summary>
     protected void BeginTask(int task, TaskData data)
     {
+        if (data.Valid.Count == 0)
+            throw new RetainException($"task {task} ({data.Name}) has no validation samples: model selection and the learning-rate schedule need them");
         if (Current is { } resumed)
         {
             if (resumed.Task != task) throw new InvalidOperationException($"the approach is in the middle of task {resumed.Task}, not {task}");
@@ -177,10 +202,10 @@ public abstract class Approach : IDisposable, IStateful
         var value = loss.item<float>();
         if (!float.IsFinite(value))
             throw new NonFiniteLossException(batch.Task, Current?.Epoch ?? 0, value, Optimizer.ParamGroups.First().LearningRate);
-        Optimizer.zero_grad();
-        loss.backward();
+        // zero_grad, backward and clip_grad_norm_ as before, without the passes that leave the gradients as they are.
+        Gradients.Backward(loss, Optimizer.parameters().ToArray());
         AdjustGradients(batch.Task);
-        nn.utils.clip_grad_norm_(Model.parameters(), Options.ClipGradient);
+        Gradients.ClipNorm(Model.parameters(), Options.ClipGradient);
         Optimizer.step();
         AfterStep(batch.Task);
     }

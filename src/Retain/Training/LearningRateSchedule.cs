@@ -24,6 +24,9 @@ public sealed class LearningRateSchedule : IStateful
     public double BestLoss { get; private set; } = double.PositiveInfinity;
     public int PatienceLeft { get; private set; }
 
+    /// <summary>Continues from <paramref name="learningRate"/>, as if the schedule had just started there (after any warm-up).</summary>
+    public void Restart(double learningRate) => (LearningRate, BestLoss, PatienceLeft) = (learningRate, double.PositiveInfinity, _options.Patience);
+
     public void Save(StateDict state) =>
         state.SetValue("lr", LearningRate).SetValue("best_loss", BestLoss).SetValue("patience_left", PatienceLeft);
 

@@ -78,8 +78,8 @@ public class ExampleExperimentTests : TempFolderTests
     [Fact]
     public void TheCommandLineRunsIt()
     {
-        Assert.Equal(0, Cli.RetainApp.Run(["run", "-e", "split-mnist", "-a", "ewc", "--nepochs", "1", "--limit", "40", "--test-mode", "2",
-            "--data", TestSupport.DataDir, "--output", Path.Combine(Folder, "ewc.txt")]));
+        Assert.Equal(0, CliRunner.Run("run", "-e", "split-mnist", "-a", "ewc", "--nepochs", "1", "--limit", "40", "--test-mode", "2",
+            "--data", TestSupport.DataDir, "--output", Path.Combine(Folder, "ewc.txt")).Code);
         Assert.Equal(5, File.ReadAllLines(Path.Combine(Folder, "ewc.txt")).Length);
     }
 }
