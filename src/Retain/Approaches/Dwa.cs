@@ -318,12 +318,12 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// <summary>The name under which a predictor's results are recorded.</summary>
     public static string PredictorName(DwaTaskPredictor predictor) => predictor switch
     {
-        DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
+        DwaTaskPredictor.MaxProb => TaskPredictors.MaxProbability, DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
         DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor,
         _ => throw new ArgumentOutOfRangeException(nameof(predictor), predictor, null),
     };
 
-    /// <summary>With a context processor, the embedding predictor of --task_predictor; without one, the generic default.</summary>
+    /// <summary>With a context processor, the predictor of --task_predictor; without one (no embedding to predict from), the generic default.</summary>
     public override string DefaultTaskPredictor => _masks.HasProcessor ? PredictorName(_options.TaskPredictor) : base.DefaultTaskPredictor;
 
     /// <summary>
