@@ -25,7 +25,11 @@ public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double A
 public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsity, IReadOnlyList<MaskSummary> Masks)
 {
     /// <summary>Mean |M| of each masked layer's masks over the batch, averaged over the layers.</summary>
-    public double MaskUsage => Masks.Average(m => m.Magnitude.detach().mean().item<float>() / m.Elements);
+    public double MaskUsage => Masks.Average(m =>
+    {
+        using var scope = NewDisposeScope();   // roots the chain's temporaries: see TensorChains
+        return m.Magnitude.detach().mean().item<float>() / m.Elements;
+    });
 }
 
 /// <summary>

@@ -66,7 +66,8 @@ public sealed class DwaState : IDisposable
 
     public static float[] ToArray(Tensor t)
     {
-        using var flat = t.detach().to_type(ScalarType.Float32).cpu().contiguous().flatten();
+        using var scope = NewDisposeScope();   // roots the chain's temporaries: see TensorChains
+        var flat = t.detach().to_type(ScalarType.Float32).cpu().contiguous().flatten();
         return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }
 

@@ -63,7 +63,7 @@ public sealed class PathNet : Approach, IPortableState
         _options = options;
         using var _ = no_grad();
         foreach (var (layer, module, name, p) in ModuleParameters())
-            _initial[$"{layer}.{module}.{name}"] = p.detach().clone();
+            _initial[$"{layer}.{module}.{name}"] = TensorChains.DetachedClone(p);
     }
 
     /// <summary>Every path trains nepochs / generations epochs in each generation.</summary>

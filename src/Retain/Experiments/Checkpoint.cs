@@ -55,7 +55,8 @@ public static class CheckpointFile
             {
                 using var bytes = new MemoryStream();
                 using (var writer = new BinaryWriter(bytes, Encoding.UTF8, leaveOpen: true))
-                using (var cpu = tensor.detach().cpu())
+                using (var detached = tensor.detach())   // held (not a temporary): see TensorChains
+                using (var cpu = detached.cpu())
                     cpu.Save(writer);
                 Add(TensorPrefix + name, bytes.ToArray(), CompressionLevel.NoCompression);
             }

@@ -175,7 +175,11 @@ public static class PyTorchFile
     };
 
     /// <summary>A CPU copy with its own storage (PyBridge writes a tensor's storage from offset 0).</summary>
-    private static Tensor Portable(Tensor tensor) => tensor.detach().cpu().clone();
+    private static Tensor Portable(Tensor tensor)
+    {
+        using var scope = torch.NewDisposeScope();   // roots the chain's temporaries: see Training.TensorChains
+        return tensor.detach().cpu().clone().MoveToOuterDisposeScope();
+    }
 
     private static List<object> List<T>(IEnumerable<T> items) => items.Select(i => (object)i!).ToList();
 

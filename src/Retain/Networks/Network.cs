@@ -96,7 +96,7 @@ public sealed class MultiHeadNetwork : Module
     public Dictionary<string, Tensor> CopyParameters()
     {
         using var _ = no_grad();
-        return named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        return named_parameters().ToDictionary(p => p.name, p => Training.TensorChains.DetachedClone(p.parameter));
     }
 
     /// <summary>Overwrites every parameter with the value of the same name in <paramref name="values"/>.</summary>
