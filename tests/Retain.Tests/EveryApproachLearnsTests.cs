@@ -27,7 +27,9 @@ public class EveryApproachLearnsTests : TempFolderTests
             Experiment = "split-fashion", Approach = approach.Name, Network = backbone, Seed = 0, DataDir = TestSupport.DataDir,
             Output = output, TestMode = 2, Limit = 100, BatchSize = 8, Scenario = scenario,
             Evaluation = scenario == Scenario.Task ? EvaluationSetting.Aware : EvaluationSetting.Both,
-            Epochs = Math.Max(3, setup.FewestEpochs),
+            // Domain-IL retrains the one shared head on each task's new meaning of its outputs: 3 epochs of 100
+            // samples left sgd-restart (AlexNet) at 51% on the second task, 5 learn it.
+            Epochs = Math.Max(scenario == Scenario.Domain ? 5 : 3, setup.FewestEpochs),
             Warmup = defaults.Warmup is null ? null : new Warmup(0, 1),
             Curriculum = defaults.Curriculum is null ? null : Curriculum.CurriculumSchedule.Parse("linear:1:1"),
         };
@@ -53,7 +55,7 @@ public class EveryApproachLearnsTests : TempFolderTests
         // two-task run of 100 samples is the predictor's, not what the approach learnt (ScenarioTests tests that path).
         foreach (var approach in ApproachRegistry.All.Where(a => a.Spec.LearnsTasks))
             foreach (var backbone in BackboneRegistry.All)
-                foreach (var scenario in Scenarios.All.Where(s => s == Scenario.Task || !approach.Spec.NeedsTaskId))
+                foreach (var scenario in Scenarios.All.Where(s => (s == Scenario.Task || !approach.Spec.NeedsTaskId) && approach.Spec.Refuses(s) is null))
                     cases.Add(approach.Name, backbone.Name, scenario);
         return cases;
     }

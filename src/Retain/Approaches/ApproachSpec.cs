@@ -62,6 +62,9 @@ public abstract class ApproachSpec
     /// </summary>
     public virtual bool NeedsTaskId => false;
 
+    /// <summary>Why the approach cannot learn in <paramref name="scenario"/> (null: it can); a run there is refused with it.</summary>
+    public virtual string? Refuses(Scenario scenario) => null;
+
     /// <summary>The heads the approach trains in <paramref name="scenario"/> on tasks of <paramref name="classCounts"/> classes.</summary>
     public HeadLayout HeadsIn(Scenario scenario, IReadOnlyList<int> classCounts) =>
         HeadLayout.For(NeedsTaskId ? Scenario.Task : scenario, classCounts);

@@ -53,6 +53,8 @@ public sealed class RunSetup
         int seed = 0, string device = "cpu", WeightInit? weightInit = null, int? testMode = null, EvaluationSetting evaluation = EvaluationSetting.Both,
         Scenario scenario = Scenario.Task)
     {
+        if (approach.Spec.Refuses(scenario) is { } why)
+            throw new SettingException(typeof(RunSetup), nameof(Scenario), $"{scenario.Name()}: {why}");
         if (scenario != Scenario.Task && evaluation == EvaluationSetting.Aware)
             throw new SettingException(typeof(RunSetup), nameof(Evaluation),
                 $"aware needs the task id, which the {scenario.Name()} scenario does not give (it applies to the task scenario)");
