@@ -83,7 +83,7 @@ public sealed class ExperimentRun(RunRecord record, Approach approach, NumpyRand
         state.SetValue("run/position", Position)
             .SetValue("run/record", Record).SetValue("run/next_task", NextTask).SetValue("run/task_started", TaskStarted);
         var (mt, index) = batchOrder.Snapshot();
-        state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", torch.random.get_rng_state());
+        state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", TorchRandom.GetState());
         approach.Save(state.Scope("approach"));
     }
 
@@ -94,7 +94,7 @@ public sealed class ExperimentRun(RunRecord record, Approach approach, NumpyRand
         NextTask = state.Value<int>("run/next_task");
         TaskStarted = state.Value<bool>("run/task_started");
         batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
-        torch.random.set_rng_state(state.Tensor("rng/torch"));
+        TorchRandom.SetState(state.Tensor("rng/torch"));
         approach.Load(state.Scope("approach"));
     }
 }
