@@ -31,6 +31,7 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
     {
         console.Write(new Rule($"[bold]{approach.Name}[/]").LeftJustified());
         console.WriteLine(approach.Description);
+        if (approach.Paper is { } paper) console.WriteLine($"  paper: {paper}");
         var spec = approach.Spec;
         var options = spec.Options();
         // Per backbone, the options whose default there differs from the options record's.
@@ -44,6 +45,7 @@ public sealed class ApproachesCommand(IAnsiConsole console) : Command<Approaches
         }
         if (spec.WithDefaults(BackboneRegistry.All[0]).TrainingRule is { } rule) console.WriteLine($"  base loop: {rule}");
         if (spec.Network.Gating is { } gating) console.WriteLine($"  network: its own gating ({gating.Name}) on a backbone of layers");
+        if (spec.NeedsTaskId) console.WriteLine("  scenarios: task; domain and class with one head per task and each test sample's task predicted");
         if (options.Count == 0)
         {
             console.WriteLine("  no options of its own");

@@ -10,12 +10,12 @@ namespace Retain.Cli;
 
 public sealed class InspectMasksSettings : CommandSettings
 {
-    [CommandArgument(0, "<MODEL>")]
-    [Description("A saved hat or hat-test model: the <output name>.model.json that `retain run --log-path DIR` writes (its .weights beside it).")]
+    [CommandArgument(0, "<RUN>")]
+    [Description("A hat or hat-test run made with --save-model: its result file (res/<experiment>_<approach>_<seed>.txt), its .json or its .model.")]
     public string Model { get; init; } = "";
 
     [CommandOption("-o|--output <DIR>")]
-    [Description("Folder for the mask images <model name>_masks_<layer>.png (default: the model's folder).")]
+    [Description("Folder for the mask images <run name>_masks_<layer>.png (default: the run's folder).")]
     public string? Output { get; init; }
 }
 
@@ -28,22 +28,23 @@ public sealed class InspectMasksCommand(IAnsiConsole console) : Command<InspectM
 {
     public override int Execute(CommandContext context, InspectMasksSettings settings, CancellationToken cancellation)
     {
-        if (!File.Exists(settings.Model)) throw new DataFileException(settings.Model, "file not found");
-        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(settings.Model))!;
+        var model = ExportCommand.KeptModelOf(settings.Model);
+        var folder = settings.Output ?? Path.GetDirectoryName(Path.GetFullPath(model))!;
         OutputPaths.RequireFolder(folder, "--output");
-        var stem = Path.GetFileName(settings.Model).Replace(".model.json", "", StringComparison.Ordinal);
+        var stem = Path.GetFileNameWithoutExtension(model);
         using var claim = OutputLock.Acquire(folder, Path.Combine(folder, stem + "_masks"));
-        var (description, network) = SavedModel.Load(settings.Model);
-        using var _ = network;
-        if (network.Backbone.Gating is not HatUnitGates gating)
+        var (description, approach) = KeptModel.Read(model);
+        using var _ = approach;
+        using var __ = approach.Model;
+        if (approach.Model.Backbone.Gating is not HatUnitGates gating)
             throw new RetainException($"inspect masks: {settings.Model} is a {description.Approach} model; task masks exist in hat and hat-test models");
-        if (!description.Parameters.TryGetValue("smax", out var smaxText) ||
+        if (!description.Options.TryGetValue("smax", out var smaxText) ||
             !double.TryParse(smaxText, NumberStyles.Float, CultureInfo.InvariantCulture, out var smax))
-            throw new DataFileException(settings.Model, "no smax among the approach's parameters");
-        var tasks = description.TaskNames.Take(description.TasksCompleted ?? description.TaskNames.Length).ToArray();
+            throw new DataFileException(model, "no smax among the approach's options");
+        var tasks = description.TaskNames.Take(description.TasksTrained).ToArray();
         var inspection = MaskInspection.Of(gating, tasks, smax);
 
-        console.MarkupLine(Markup.Escape($"{settings.Model}: {description.Approach} on {description.Experiment}, " +
+        console.MarkupLine(Markup.Escape($"{model}: {description.Approach} on {description.Experiment}, " +
             $"{tasks.Length} of {description.TaskNames.Length} tasks trained; gates at s = smax = {smax:G}"));
         var used = new Table().Title("Units in use (%): gate > 0.5").Border(TableBorder.Rounded);
         used.AddColumns("layer", "units");

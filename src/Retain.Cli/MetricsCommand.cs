@@ -108,8 +108,9 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         var completed = m.CompletedTasks == m.TaskCount
             ? $"{m.TaskCount} tasks"
             : $"{m.CompletedTasks} of {m.TaskCount} tasks completed (a partial run: metrics over the completed tasks)";
+        var scenario = RecordedScenario.TryRead(run.Path);
         Line($"experiment {run.Name.Experiment}, approach {run.Name.Approach}, seed {run.Name.Seed}" +
-             $"{(run.Name.Name is { } n ? $", name {n}" : "")}: {completed}");
+             $"{(run.Name.Name is { } n ? $", name {n}" : "")}{(scenario is { } s and not Scenario.Task ? $", scenario {s.Label()}" : "")}: {completed}");
 
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn(new TableColumn("after task t").RightAligned())
@@ -140,6 +141,14 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         var own = AgnosticRecord.TryRead(run.Path);
         if (own is null) return;
+        if (RecordedScenario.TryRead(run.Path) is { } scenario and not Scenario.Task)
+        {
+            // Outside task-IL the run's own matrix is already without the task id: only the task prediction is new.
+            var final = own.Accuracy.CompletedTasks - 1;
+            Line($"task predicted right ({own.Predictor} predictor): {Percent(Enumerable.Range(0, final + 1).Average(u => own.TaskAccuracy[final, u]))}" +
+                 $" (it needs the task id, which {scenario.Label()} does not give)");
+            return;
+        }
         var random = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Random, run.ReferenceFolder));
         var joint = AgnosticRecord.TryRead(ReferenceRuns.PathFor(run.Name, ReferenceRuns.Joint, run.ReferenceFolder));
         var last = own.Accuracy.CompletedTasks - 1;
@@ -155,7 +164,8 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         var groups = results
             .GroupBy(r => GroupOf(r.Run))
-            .Select(g => (Label: LabelOf(g.First().Run), Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
+            .Select(g => (Label: LabelOf(g.First().Run) + (g.Key.Scenario is not Scenario.Task ? $" ({g.Key.Scenario.Label()})" : ""),
+                          Seeds: g.Select(r => r.Run.Name.Seed).Order().ToArray(),
                           Aggregate: ForgettingRatioAggregate.Of(g.Select(r => (IReadOnlyList<double>)r.Metrics.ForgettingRatio).ToArray()),
                           UnequalTasks: g.Select(r => r.Metrics.CompletedTasks).Distinct().Count() > 1))
             .ToArray();
@@ -178,9 +188,10 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
             Line("n/a: a confidence interval needs at least two seeds");
     }
 
-    /// <summary>The runs aggregated over seeds together: one folder, experiment, approach and name.</summary>
-    private static (string Folder, string Experiment, string Approach, string? Name) GroupOf(Run run) =>
-        (Path.GetFullPath(Path.GetDirectoryName(run.Path) is { Length: > 0 } d ? d : "."), run.Name.Experiment, run.Name.Approach, run.Name.Name);
+    /// <summary>The runs aggregated over seeds together: one folder, experiment, approach, name and scenario (task-IL without a record).</summary>
+    private static (string Folder, string Experiment, string Approach, string? Name, Scenario Scenario) GroupOf(Run run) =>
+        (Path.GetFullPath(Path.GetDirectoryName(run.Path) is { Length: > 0 } d ? d : "."), run.Name.Experiment, run.Name.Approach, run.Name.Name,
+         RecordedScenario.TryRead(run.Path) ?? Scenario.Task);
 
     // Plain lines go straight to the console's writer: Spectre would wrap them at the console width (80 columns when
     // output is redirected), which breaks the commands and paths they carry.

@@ -51,12 +51,15 @@ public static class RetainApp
             Add<DwaTermsCommand>("dwa-terms")
                 .WithDescription("DWA's auxiliary terms in the published (seed) and the corrected form on the same model and batches: the factors by which each term's magnitude changed, and the λ that rescales it.")
                 .WithExample("dwa-terms", "--experiment", "mnist2", "--limit", "1000", "--preset", "published");
+            Add<ExportCommand>("export")
+                .WithDescription("A run's trained model (kept with `retain run --save-model`) for another framework: a PyTorch state dict under the seed's parameter names, with the approach's state.")
+                .WithExample("export", "res/mnist2_hat_0.txt", "--format", "pytorch");
             config.AddBranch("inspect", inspect =>
             {
                 inspect.SetDescription("Look inside a saved model.");
                 AddTo<InspectMasksCommand>(inspect, "inspect masks")
                     .WithDescription("HAT's task masks: units each task uses per layer, overlap between tasks, one heat map per layer.")
-                    .WithExample("inspect", "masks", "res/mnist2_hat_0.model.json");
+                    .WithExample("inspect", "masks", "res/mnist2_hat_0.txt");
             });
             config.AddBranch("study", study =>
             {

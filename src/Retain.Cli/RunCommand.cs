@@ -67,8 +67,12 @@ public sealed class RunSettings : CommandSettings
     public string? WeightInit { get; init; }
 
     [CommandOption("--log-path <DIR>")]
-    [Description("Also write per-epoch logs (<output name>_logs.json) and the trained model (.weights + .model.json) here.")]
+    [Description("Also write per-epoch logs (<output name>_logs.json) here, and DWA's introspection (<output name>.dwa/).")]
     public string? LogPath { get; init; }
+
+    [CommandOption("--save-model")]
+    [Description("Keep the trained model and the approach's state in <output name>.model beside the results when the run completes (for `retain export`).")]
+    public bool SaveModel { get; init; }
 
     [CommandOption("--datasets <LIST>")]
     [Description("mixture: the data sets to use, comma-separated (cifar10, cifar100, mnist, svhn, fashion_mnist, traffic_signs, facescrub, not_mnist, cub200); default the seed's first eight, all of which must be present.")]
@@ -102,6 +106,10 @@ public sealed class RunSettings : CommandSettings
     [Description("cpu or cuda[[:N]].")]
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
+
+    [CommandOption("--scenario <NAME>")]
+    [Description("task (default): one head per task, the task id given at test; domain: one head shared by the tasks, no task id; class: one head over every class seen so far, no task id. Results go to res/<scenario>/ unless --output says otherwise.")]
+    public string? Scenario { get; init; }
 
     [CommandOption("--eval <SETTING>")]
     [Description("both (default): after each task also evaluate without the task id, predicting each sample's task; aware: only with the task id.")]
@@ -204,11 +212,13 @@ public sealed class RunCommand : Command<RunSettings>
             // Far more threads than cores only slows torch down; a million of them never starts.
             OptionValues.RequireAtMost("--threads", threads, MaxThreads);
         }
+        var scenario = s.Scenario is null ? Retain.Scenario.Task : Scenarios.Parse(s.Scenario);
         return new RunConfig
         {
             Experiment = s.Experiment, Approach = s.Approach, Seed = s.Seed, Device = s.Device, TestMode = s.TestMode, Limit = s.Limit,
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
-            Output = s.Output ?? ResultFiles.DefaultOutput("res", s.Experiment, s.Approach, s.Seed, s.Name),
+            Output = s.Output ?? ResultFiles.DefaultOutput(ScenarioFolder("res", scenario), s.Experiment, s.Approach, s.Seed, s.Name),
+            Scenario = scenario,
             Epochs = s.Epochs, LearningRate = s.LearningRate, MinLearningRate = s.MinLearningRate,
             LearningRateFactor = s.LearningRateFactor, Patience = s.Patience, BatchSize = s.BatchSize,
             ClipGradient = s.ClipGradient, Warmup = Retain.Training.Warmup.Parse(s.Warmup),
@@ -216,7 +226,7 @@ public sealed class RunCommand : Command<RunSettings>
             WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath, TensorBoard = s.TensorBoard,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
-            Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery,
+            Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery, SaveModel = s.SaveModel,
             Evaluation = s.Eval switch
             {
                 null or "both" => EvaluationSetting.Both,
@@ -225,6 +235,14 @@ public sealed class RunCommand : Command<RunSettings>
             },
         };
     }
+
+    /// <summary>
+    /// Where results of <paramref name="scenario"/> go under <paramref name="folder"/>: task-IL's in it (as always),
+    /// the others' in a subfolder named after the scenario, so that a run finds its references (random, joint) of the
+    /// same scenario beside it.
+    /// </summary>
+    public static string ScenarioFolder(string folder, Scenario scenario) =>
+        scenario == Retain.Scenario.Task ? folder : Path.Combine(folder, scenario.Name());
 
     /// <summary>
     /// Resolves the plan of a <c>retain run</c> command line without running it (a study checks every run this way
@@ -288,11 +306,14 @@ public sealed class RunCommand : Command<RunSettings>
     private static void PrintPlan(RunPlan plan)
     {
         var (names, setup) = (plan.Names, plan.Setup);
-        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(names.Experiment)}[/], approach [cyan]{Markup.Escape(names.Approach)}[/], seed {setup.Seed}, device {setup.Device}, network {setup.Backbone.Name}");
+        AnsiConsole.MarkupLine($"[bold]retain run[/] experiment [cyan]{Markup.Escape(names.Experiment)}[/], approach [cyan]{Markup.Escape(names.Approach)}[/], seed {setup.Seed}, device {setup.Device}, network {setup.Backbone.Name}" +
+                               (setup.Scenario == Retain.Scenario.Task ? "" : $", scenario [cyan]{setup.Scenario.Label()}[/]"));
         if (plan.OptionValues.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"  {names.Approach}: " + string.Join(", ", plan.OptionValues.Select(o => $"{o.Name} {o.Value}"))));
         AnsiConsole.MarkupLine(Markup.Escape("  " + DescribeTraining(setup.Training)));
         foreach (var note in plan.ScheduleNotes) AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape(note));
+        if (setup.Scenario != Retain.Scenario.Task && setup.Approach.Spec.NeedsTaskId)
+            AnsiConsole.MarkupLine("  [yellow]note:[/] " + Markup.Escape($"{names.Approach} needs the task id, which {setup.Scenario.Label()} does not give: it keeps one head per task and predicts each test sample's task with its task predictor"));
         var start = plan.Start switch
         {
             RunStart.Resume => $"resuming from {plan.Paths.Checkpoint}",

@@ -26,6 +26,7 @@ public static class SettingFlags
         [(typeof(TrainingOptions), nameof(TrainingOptions.Curriculum))] = "--curriculum",
         [(typeof(RunSetup), nameof(RunSetup.Device))] = "--device",
         [(typeof(RunSetup), nameof(RunSetup.TestMode))] = "--test-mode",
+        [(typeof(RunSetup), nameof(RunSetup.Evaluation))] = "--eval",
         // DWA's network options are given as DWA's own options.
         [(typeof(DwaNetworkOptions), nameof(DwaNetworkOptions.StemLayers))] = DwaOption(nameof(DwaOptions.StemLayers)),
         [(typeof(DwaNetworkOptions), nameof(DwaNetworkOptions.BottleneckFeatures))] = DwaOption(nameof(DwaOptions.ProcessorFeatures)),

@@ -252,9 +252,9 @@ public sealed class StudySummaryCommand : Command<StudySettings>
         if (rows.Count == 0) throw new RetainException($"{s.File}: no complete run with complete joint and random references yet (see `retain study status {s.File}`)");
         static string F(MeanWithConfidence m, string format) => double.IsNaN(m.Mean) ? "n/a"
             : m.Mean.ToString(format, CultureInfo.InvariantCulture) + (double.IsNaN(m.HalfWidth) ? "" : " ± " + m.HalfWidth.ToString(format, CultureInfo.InvariantCulture));
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "approach", "point", "seeds", "ACC", "BWT", "FWT", "ρ (last task)", "valid ACC");
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("scenario", "experiment", "approach", "point", "seeds", "ACC", "BWT", "FWT", "ρ (last task)", "valid ACC");
         foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Experiment), Markup.Escape(r.Approach), Markup.Escape(r.Label + (r.Selected ? " (best)" : "")),
+            table.AddRow(r.Scenario.Label(), Markup.Escape(r.Experiment), Markup.Escape(r.Approach), Markup.Escape(r.Label + (r.Selected ? " (best)" : "")),
                 $"{r.Seeds.Length}{(r.MissingSeeds > 0 ? $" (+{r.MissingSeeds} missing)" : "")}",
                 F(r.Accuracy, "F3"), F(r.BackwardTransfer, "F3"), F(r.ForwardTransfer, "F3"), F(r.ForgettingRatio, "F3"), F(r.ValidAccuracy, "F3"));
         AnsiConsole.Write(table);

@@ -40,10 +40,10 @@ public class BaselinesNetworkTests
     [Fact]
     public void LflNetworkIsTheBackboneWithoutDropoutOnItsLastLayer()
     {
-        var lfl = Lfl.CreateNetwork(BackboneRegistry.Mlp, [1, 28, 28], [5, 5]);
+        var lfl = Lfl.CreateNetwork(BackboneRegistry.Mlp, new NetworkShape([1, 28, 28], [5, 5]));
         Assert.Equal([0.5, 0.5, 0.0], lfl.Backbone.Specs.Select(s => s.Dropout));
         Assert.Equal(1917610L, lfl.ParameterCount); // the seed's mlp on mnist2
-        Assert.Equal(0.0, Lfl.CreateNetwork(BackboneRegistry.AlexNet, [3, 32, 32], Mixture).Backbone.Specs[^1].Dropout);
+        Assert.Equal(0.0, Lfl.CreateNetwork(BackboneRegistry.AlexNet, new NetworkShape([3, 32, 32], Mixture)).Backbone.Specs[^1].Dropout);
     }
 
     [Theory]

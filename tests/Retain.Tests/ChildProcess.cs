@@ -8,6 +8,18 @@ public static class ChildProcess
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
+    /// <summary>
+    /// Runs one of the project's set-up scripts (<c>tools/&lt;script&gt;</c>) and returns what it prints (the path of what it
+    /// installed); a failure throws with the script's reason, which every test that needs it then reports.
+    /// </summary>
+    public static string RunSetupScript(string script, TimeSpan timeout)
+    {
+        var result = Run(Path.Combine(TestSupport.RepositoryRoot, "tools", script), [], timeout);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"tools/{script} failed (exit {result.ExitCode}): {result.Error.Trim()}");
+        return result.Output.Trim();
+    }
+
     /// <summary>Runs <paramref name="program"/>; past <paramref name="timeout"/> it and its children are killed and a
     /// <see cref="TimeoutException"/> names the command.</summary>
     public static Result Run(string program, IEnumerable<string> arguments, TimeSpan timeout,

@@ -183,7 +183,7 @@ public class OutputPathTests : TempFolderTests
         var file = Path.Combine(Folder, "a-file");
         File.WriteAllText(file, "");
         var checkpointFolder = Directory.CreateDirectory(Path.Combine(Folder, "taken.ckpt")).FullName;
-        var ownExtensions = "a run writes .json, .ckpt, .lock, .log, .weights, .dwa files itself beside its output";
+        var ownExtensions = "a run writes .json, .ckpt, .lock, .log, .model, .dwa files itself beside its output";
         var cases = new (string[] Args, string Expected)[]
         {
             (["--output", ""], "--output: empty path, give a file"),
@@ -194,7 +194,7 @@ public class OutputPathTests : TempFolderTests
             (["--output", "/sys/x.txt"], "--output /sys/x.txt: cannot write in /sys"),
             (["--output", Path.Combine(Folder, "r", "x.json")], ownExtensions),
             (["--output", Path.Combine(Folder, "x.ckpt")], ownExtensions),
-            (["--output", Path.Combine(Folder, "x.weights"), "--log-path", Folder], ownExtensions),
+            (["--output", Path.Combine(Folder, "x.model")], ownExtensions),
             (["--output", Path.Combine(Folder, "x.lock")], ownExtensions),
             (["--output", Path.Combine(Folder, "x.dwa")], ownExtensions),
             (["--output", Path.Combine(Folder, "taken.txt")], $"--output: {checkpointFolder} is a folder, where a file of this command goes"),

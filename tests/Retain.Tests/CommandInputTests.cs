@@ -151,7 +151,7 @@ public class CommandInputTests(BaselinesSmallMnist mnist) : TempFolderTests, ICl
         var folder = Directory.CreateDirectory(Path.Combine(Folder, "adir")).FullName;
         var results = Directory.CreateDirectory(Path.Combine(Folder, "res")).FullName;
         ResultFiles.WriteAccuracyMatrix(Path.Combine(results, "mnist2_sgd_0.txt"), [[0.9, 0], [0.8, 0.9]]);
-        var model = Path.Combine(Folder, "m.model.json");
+        var model = Path.Combine(Folder, "m.model");
         File.WriteAllText(model, "{}");
         var cases = new (string[] Args, string Expected)[]
         {

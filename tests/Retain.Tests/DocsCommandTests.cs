@@ -54,6 +54,8 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         ["report"] = args => new Step(args, args.Any(a => a.EndsWith(".yaml", StringComparison.Ordinal)) ? Expect.SuccessOrNoStudyResultsYet : Expect.Success),
         ["metrics"] = args => new Step(args, Expect.Success),
         ["inspect masks"] = args => new Step(args, Expect.Success),
+        // An export of a run made above it on the page (the run itself is trimmed).
+        ["export"] = args => new Step(args, Expect.Success),
         ["approaches"] = args => new Step(args, Expect.Success),
         ["data list"] = args => new Step(args, Expect.Success),
         ["data fetch"] = args => new Step(args, Expect.Success),
@@ -75,6 +77,7 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         ["dotnet"] = "the launcher-free form of ./retain; the suite itself is built and run with it",
         ["tools/slurm-cluster.sh"] = "the test Slurm cluster; SlurmClusterTests start and use it",
         ["tools/setup-chromium.sh"] = "installs Chromium; HeadlessChromiumTests call it",
+        ["tools/setup-pytorch.sh"] = "installs Debian's PyTorch; PyTorchExportTests call it",
         ["export"] = "a shell variable for the Slurm commands",
     };
 
@@ -324,6 +327,27 @@ public partial class DocsCommandTests(ITestOutputHelper log)
         foreach (var block in blocks)
             Assert.True(examples.Any(file => Enumerable.Range(0, file.Length - block.Length + 1).Any(at => file.AsSpan(at, block.Length).SequenceEqual(block))),
                 $"docs/extending.md quotes code that no file of tests/Retain.Tests/Extending has (update the quote):\n{string.Join('\n', block)}");
+    }
+
+    /// <summary>docs/library.md quotes the sample samples/OwnModel: each C# block is a piece of its Program.cs, each XML block of its project file.</summary>
+    [Fact]
+    public void TheLibraryGuideQuotesTheSample()
+    {
+        static string[] Lines(string text) => text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        var sample = Path.Combine(TestSupport.RepositoryRoot, "samples", "OwnModel");
+        var page = File.ReadAllText(Path.Combine(TestSupport.RepositoryRoot, "docs", "library.md"));
+        var quoted = 0;
+        foreach (var (language, file) in new[] { ("csharp", "Program.cs"), ("xml", "OwnModel.csproj") })
+        {
+            var source = Lines(File.ReadAllText(Path.Combine(sample, file)));
+            foreach (var block in Blocks(page, language).Select(Lines))
+            {
+                quoted++;
+                Assert.True(Enumerable.Range(0, source.Length - block.Length + 1).Any(at => source.AsSpan(at, block.Length).SequenceEqual(block)),
+                    $"docs/library.md quotes code that samples/OwnModel/{file} does not have (update the quote):\n{string.Join('\n', block)}");
+            }
+        }
+        Assert.True(quoted >= 6, $"only {quoted} quotes of the sample in docs/library.md");
     }
 
     // ---- size and links ----

@@ -1,5 +1,6 @@
 using Retain.Approaches;
 using Retain.Cli;
+using Retain.Data;
 using Retain.Evaluation;
 using Retain.Experiments;
 using Retain.Networks;
@@ -50,41 +51,36 @@ public class HatCompressionAndInspectionTests : TempFolderTests
     }
 
     /// <summary>
-    /// A hat model saved as <c>retain run --log-path</c> saves it (here straight from a network whose embeddings are set
+    /// A hat model kept as <c>retain run --save-model</c> keeps it (here straight from a network whose embeddings are set
     /// by hand) loads back with the same weights, and <c>inspect masks</c> reports the units each task uses and their
     /// overlap, and draws one heat map per layer.
     /// </summary>
     [Fact]
-    public void SavedHatModelIsRebuiltAndInspected()
+    public void KeptHatModelIsRebuiltAndInspected()
     {
-        var options = new HatOptions { Smax = 200 };
-        var (network, gating) = new HatSpec().CreateNetwork(BackboneRegistry.Mlp, new NetworkShape([1, 28, 28], [5, 5]), options);
-        using var _ = network;
+        var setup = new HatSpec().With(new HatOptions { Smax = 200 });
+        var prepared = setup.Prepare(BackboneRegistry.Mlp, new NetworkShape([1, 28, 28], [5, 5]));
+        using var network = prepared.Network;
+        using var hat = prepared.Create(new ApproachContext(network, new TrainingOptions(), CPU, new NumpyRandomState(0)));
         using (no_grad())
         {
             // Task 0 uses the first 1000 units of each layer, task 1 units 500..1999: 500 shared of 2000.
-            foreach (var table in gating.Embeddings)
+            foreach (var table in ((HatUnitGates)network.Backbone.Gating).Embeddings)
             {
                 table[0].fill_(-1); table[0, ..1000].fill_(1);
                 table[1].fill_(-1); table[1, 500..].fill_(1);
             }
         }
         var dir = Folder;
-        var record = new RunRecord
-        {
-            Experiment = "mnist2", Approach = "hat", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["mnist-0-4", "mnist-5-9"],
-            ClassCounts = [5, 5], InputSize = [1, 28, 28], Training = new TrainingOptions(), Network = "mlp", ParameterCount = network.ParameterCount,
-            Parameters = ApproachOptions.Describe(options).ToDictionary(o => o.Name, o => o.Value),
-            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 2,
-        };
-        SavedModel.Save(network, dir, "mnist2_hat_0", record);
-        var path = SavedModel.PathFor(dir, "mnist2_hat_0");
+        var run = Path.Combine(dir, "mnist2_hat_0.txt");
+        KeptModel.Write(KeptModel.PathFor(run), hat, Record("mnist2", "hat", ["mnist-0-4", "mnist-5-9"], [5, 5], [1, 28, 28], setup.OptionValues, network.ParameterCount));
 
-        var (description, loaded) = SavedModel.Load(path);
-        using (loaded)
+        var (description, approach) = KeptModel.Read(KeptModel.PathFor(run));
+        using (approach)
+        using (var loaded = approach.Model)
         {
-            Assert.Equal("200", description.Parameters["smax"]);
-            Assert.Equal(2, description.TasksCompleted);
+            Assert.Equal("200", description.Options["smax"]);
+            Assert.Equal(2, description.TasksTrained);
             var original = network.CopyParameters();
             var copy = loaded.CopyParameters();
             Assert.Equal(original.Keys, copy.Keys);
@@ -99,7 +95,7 @@ public class HatCompressionAndInspectionTests : TempFolderTests
             Assert.Equal(500.0 / 2000, fc2.Overlap[0, 1], 12);
         }
 
-        var (code, output) = RunCli("inspect", "masks", path);
+        var (code, output) = RunCli("inspect", "masks", run);
         Assert.Equal(0, code);
         Assert.Contains("fc1", output);
         Assert.Contains("75.0", output);   // task 1 uses 75% of the units
@@ -108,22 +104,30 @@ public class HatCompressionAndInspectionTests : TempFolderTests
             Assert.Equal(PngSignature, File.ReadAllBytes(Path.Combine(dir, $"mnist2_hat_0_masks_{layer}.png")).Take(8));
     }
 
+    /// <summary>A two-task run's record, as a complete run of it would have it (for a model kept by hand).</summary>
+    private static RunRecord Record(string experiment, string approach, string[] tasks, int[] classes, int[] inputSize, IReadOnlyList<OptionInfo> options, long parameters) => new()
+    {
+        Experiment = experiment, Approach = approach, Seed = 0, Device = "cpu", DataSource = "", TaskNames = tasks,
+        ClassCounts = classes, InputSize = inputSize, Training = new TrainingOptions(), Network = "mlp", ParameterCount = parameters,
+        Parameters = options.ToDictionary(o => o.Name, o => o.Value),
+        Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = tasks.Length,
+    };
+
     [Fact]
     public void InspectMasksExplainsWhatItNeeds()
     {
         var dir = Folder;
-        var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.model.json"));
+        var (code, error) = RunCliError("inspect", "masks", Path.Combine(dir, "none.txt"));
         Assert.Equal(2, code);
-        Assert.Contains("file not found", error);
+        Assert.Contains("none.txt: no such run", error);
 
-        using var network = new SgdSpec().CreateNetwork(BackboneRegistry.Mlp, new NetworkShape([1, 2, 2], [2]), new NoOptions());
-        SavedModel.Save(network, dir, "toy_sgd_0", new RunRecord
-        {
-            Experiment = "toy", Approach = "sgd", Seed = 0, Device = "cpu", DataSource = "", TaskNames = ["toy"], ClassCounts = [2],
-            InputSize = [1, 2, 2], Training = new TrainingOptions(), Network = "mlp", ParameterCount = 0, Parameters = [],
-            Accuracy = [], Loss = [], AccuracyBeforeTraining = [], History = [], TasksCompleted = 1,
-        });
-        (code, error) = RunCliError("inspect", "masks", SavedModel.PathFor(dir, "toy_sgd_0"));
+        var setup = new SgdSpec().With(new NoOptions());
+        var prepared = setup.Prepare(BackboneRegistry.Mlp, new NetworkShape([1, 2, 2], [2]));
+        using var network = prepared.Network;
+        using var sgd = prepared.Create(new ApproachContext(network, new TrainingOptions(), CPU, new NumpyRandomState(0)));
+        var run = Path.Combine(dir, "toy_sgd_0.txt");
+        KeptModel.Write(KeptModel.PathFor(run), sgd, Record("toy", "sgd", ["toy"], [2], [1, 2, 2], [], network.ParameterCount));
+        (code, error) = RunCliError("inspect", "masks", run);
         Assert.Equal(2, code);
         Assert.Contains("is a sgd model; task masks exist in hat and hat-test models", error);
     }

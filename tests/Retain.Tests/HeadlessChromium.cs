@@ -26,15 +26,8 @@ public sealed class HeadlessChromium
 
     private HeadlessChromium(string executable) => Executable = executable;
 
-    private static HeadlessChromium Install()
-    {
-        var script = Path.Combine(TestSupport.RepositoryRoot, "tools", "setup-chromium.sh");
-        // Generous: on a fresh machine the script installs the package first (about 30 s here).
-        var result = ChildProcess.Run(script, [], TimeSpan.FromMinutes(10));
-        if (result.ExitCode != 0)
-            throw new InvalidOperationException($"tools/setup-chromium.sh failed (exit {result.ExitCode}): {result.Error.Trim()}");
-        return new HeadlessChromium(result.Output.Trim());
-    }
+    // Generous: on a fresh machine the script installs the package first (about 30 s here).
+    private static HeadlessChromium Install() => new(ChildProcess.RunSetupScript("setup-chromium.sh", TimeSpan.FromMinutes(10)));
 
     /// <summary>The page's DOM as serialised after its scripts ran.</summary>
     public string DumpDom(string htmlFile) => Run(htmlFile, ["--dump-dom"]);

@@ -415,7 +415,7 @@ public sealed class MetricsTests : IDisposable
         WriteRecord("exp3_sgd_0.json");
         (exitCode, printed) = RunCliWithErrors("metrics", run);
         Assert.Equal(0, exitCode);
-        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} matches {run} in --experiment, --seed, task count; tasks, data source, --limit could not be checked (no JSON record beside {Path.Combine(_dir, "exp3_joint_0.txt")})", printed);
+        Assert.Contains($"{Path.Combine(_dir, "exp3_joint_0.txt")} matches {run} in --experiment, --seed, task count; tasks, data source, --limit, --scenario could not be checked (no JSON record beside {Path.Combine(_dir, "exp3_joint_0.txt")})", printed);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public class OutputLockTests(BaselinesSmallMnist mnist) : TempFolderTests, IClas
     public void EveryCommandThatWritesIsRefusedWhileAnotherHoldsItsOutputs()
     {
         // This process holds the locks (as a run in it would); each command runs in this process or a child process.
-        var model = Path.Combine(Folder, "m.model.json");
+        var model = Path.Combine(Folder, "m.model");
         File.WriteAllText(model, "{}");
         var study = Path.Combine(Folder, "s.yaml");
         File.WriteAllText(study, $"name: s\noutput: out\nexperiments: [mnist2]\nseeds: 1\noptions: {{nepochs: 1, limit: 100, data: {mnist.DataDir}}}\napproaches: [sgd]\nreferences: false\n");

@@ -104,6 +104,6 @@ public class StudySummaryCsvTests
         var m = new Evaluation.MeanWithConfidence(0.5, 0.25, 3);
         var row = new Studies.SummaryRow("pmnist", "dwa", "lamb_loss-20,1.3", [0, 1, 2], 0, m, m, m, m, m) { Selected = true };
         var lines = Studies.StudySummary.Csv([row]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("pmnist,dwa,\"lamb_loss-20,1.3\",0 1 2,0,0.5,0.25,0.5,0.25,0.5,0.25,0.5,0.25,0.5,0.25,yes", lines[1]);
+        Assert.Equal("task,pmnist,dwa,\"lamb_loss-20,1.3\",0 1 2,0,0.5,0.25,0.5,0.25,0.5,0.25,0.5,0.25,0.5,0.25,yes", lines[1]);
     }
 }

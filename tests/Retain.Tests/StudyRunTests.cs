@@ -57,10 +57,10 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         (code, output, error) = CliProcess.Run(Folder, "study", "summary", file);
         Assert.True(code == 0, error);
         var csv = File.ReadAllLines(Path.Combine(study.Output, "summary.csv"));
-        var ewc = csv.Single(l => l.StartsWith("mnist2,ewc,", StringComparison.Ordinal)).Split(',');
+        var ewc = csv.Single(l => l.StartsWith("task,mnist2,ewc,", StringComparison.Ordinal)).Split(',');
         double Acc(int seed) => Metrics.AverageAccuracy(AccuracyMatrix.Read(study.Runs.Single(r => r.Name == $"mnist2_ewc_{seed}").Output));
-        Assert.Equal((Acc(0) + Acc(1)) / 2, double.Parse(ewc[5], System.Globalization.CultureInfo.InvariantCulture), 6);
-        Assert.Equal("0 1", ewc[3]);
+        Assert.Equal((Acc(0) + Acc(1)) / 2, double.Parse(ewc[6], System.Globalization.CultureInfo.InvariantCulture), 6);
+        Assert.Equal("0 1", ewc[4]);
     }
 
     [Fact]

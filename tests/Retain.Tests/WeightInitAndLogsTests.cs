@@ -42,14 +42,14 @@ public class WeightInitAndLogsTests : TempFolderTests
     }
 
     [Fact]
-    public void LogPathWritesPerEpochLogsAndAModelThatLoadsBack()
+    public void LogPathWritesPerEpochLogsAndSaveModelAModelThatLoadsBack()
     {
         var dir = Folder;
         var output = Path.Combine(dir, "res", "mnist2_sgd_0.txt");
         var record = ExperimentRunner.Run(new RunConfig
         {
             Experiment = "mnist2", Approach = "sgd", DataDir = TestSupport.DataDir, Output = output, Epochs = 2,
-            LogPath = Path.Combine(dir, "logs"), WeightInit = WeightInit.Parse("kaiming:xavier"),
+            LogPath = Path.Combine(dir, "logs"), WeightInit = WeightInit.Parse("kaiming:xavier"), SaveModel = true,
         });
 
         var logs = Evaluation.ResultFiles.ReadRecord<RunLogs>(Path.Combine(dir, "logs", "mnist2_sgd_0_logs.json"));
@@ -57,12 +57,15 @@ public class WeightInitAndLogsTests : TempFolderTests
         Assert.Equal(record.History.Where(e => e.Task == 1).Select(e => e.ValidLoss), logs.ValidLoss[1]);
         Assert.Equal([record.Accuracy[0][0], record.Accuracy[1][0]], logs.TestAcc[0]); // task 0 was tested twice
         Assert.Single(logs.TestAcc[1]);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "logs"), "*.model*"));   // the model is kept beside the results, once
 
-        var (description, network) = SavedModel.Load(Path.Combine(dir, "logs", "mnist2_sgd_0.model.json"));
+        var (description, approach) = KeptModel.Read(KeptModel.PathFor(output));
+        using var _ = approach;
+        using var network = approach.Model;
         Assert.Equal("sgd", description.Approach);
         using var mnist = Data.ExperimentCatalog.Load("mnist2", TestSupport.DataDir, 0);
         network.eval();
-        using var _ = no_grad();
+        using var __ = no_grad();
         var accuracy = network.Forward(mnist.Tasks[1].Test.X, 1).argmax(1).eq(mnist.Tasks[1].Test.Y).to_type(ScalarType.Float32).mean().item<float>();
         Assert.Equal(record.Accuracy[1][1], accuracy, 4);
     }
@@ -71,9 +74,8 @@ public class WeightInitAndLogsTests : TempFolderTests
     public void ACorruptModelFileIsAClearError()
     {
         var dir = Folder;
-        File.WriteAllText(Path.Combine(dir, "m.model.json"), "{\"experiment\":\"mnist2\",\"approach\":\"sgd\",\"network\":\"mlp\",\"input_size\":[1,28,28],\"class_counts\":[5,5],\"task_names\":[\"a\",\"b\"],\"parameters\":{},\"weights\":\"m.weights\"}");
-        File.WriteAllText(Path.Combine(dir, "m.weights"), "not torch");
-        var e = Assert.Throws<DataFileException>(() => SavedModel.Load(Path.Combine(dir, "m.model.json")));
-        Assert.Contains("cannot load the weights", e.Message);
+        File.WriteAllText(Path.Combine(dir, "m.model"), "not a kept model");
+        var e = Assert.Throws<DataFileException>(() => KeptModel.Read(Path.Combine(dir, "m.model")));
+        Assert.Contains("m.model", e.Message);
     }
 }

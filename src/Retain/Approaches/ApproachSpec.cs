@@ -52,6 +52,20 @@ public abstract class ApproachSpec
     /// </summary>
     public virtual bool LearnsTasks => true;
 
+    /// <summary>
+    /// Whether the approach needs each test sample's task: its own gates, masks, columns or heads per task (hat, dwa,
+    /// pathnet, progressive, sgd-frozen), or the task's labels (the random reference). Without the task id (the
+    /// domain and class scenarios) such an approach keeps one head per task and is tested through its task predictor
+    /// (<see cref="Approach.DefaultTaskPredictor"/>, as task-agnostic evaluation does): the task it predicts for a
+    /// sample chooses the head that answers. Every other approach trains the scenario's own heads
+    /// (<see cref="HeadsIn"/>).
+    /// </summary>
+    public virtual bool NeedsTaskId => false;
+
+    /// <summary>The heads the approach trains in <paramref name="scenario"/> on tasks of <paramref name="classCounts"/> classes.</summary>
+    public HeadLayout HeadsIn(Scenario scenario, IReadOnlyList<int> classCounts) =>
+        HeadLayout.For(NeedsTaskId ? Scenario.Task : scenario, classCounts);
+
     /// <summary>The declared options with the options record's own defaults.</summary>
     public IReadOnlyList<OptionInfo> Options() => ApproachOptions.Describe(OptionsType);
 
@@ -145,7 +159,7 @@ public abstract class PlainApproachSpec<TOptions> : ApproachSpec<TOptions> where
 
     /// <summary>The network the approach trains on <paramref name="backbone"/>: by default its plain blocks.</summary>
     public virtual MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, TOptions options) =>
-        NetworkFactory.Create(backbone, shape.InputSize, shape.ClassCounts);
+        NetworkFactory.Create(backbone, shape);
 
     /// <summary>The approach on the network in <paramref name="context"/>.</summary>
     public abstract Approach Create(ApproachContext context, TOptions options);
@@ -162,6 +176,9 @@ public abstract class GatedApproachSpec<TOptions, TGating> : ApproachSpec<TOptio
 {
     public sealed override NetworkRequirement Network => NetworkRequirement.Gated<TGating>();
 
+    /// <summary>Its gating is per task, and so are its heads: without the task id it predicts the task.</summary>
+    public sealed override bool NeedsTaskId => true;
+
     /// <summary>The approach's network on <paramref name="backbone"/>, and its gating strategy.</summary>
     public abstract GatedNetwork<TGating> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, TOptions options);
 
@@ -170,6 +187,7 @@ public abstract class GatedApproachSpec<TOptions, TGating> : ApproachSpec<TOptio
 
     internal sealed override PreparedApproach Prepare(BackboneArchitecture backbone, NetworkShape shape, TOptions options)
     {
+        if (shape.Heads.Shared) throw new ArgumentException("an approach that gates its backbone per task has one head per task", nameof(shape));
         var (network, gating) = CreateNetwork(backbone, shape, options);
         return new PreparedApproach(network, context => Create(context, options, gating));
     }

@@ -5,6 +5,11 @@ namespace Retain.Approaches;
 /// <summary>Which of DWA's predictors from the context embedding gives its task-agnostic results (docs/task-agnostic.md).</summary>
 public enum DwaTaskPredictor
 {
+    /// <summary>
+    /// Not from the embedding: the head whose largest softmax probability is highest (the generic max-prob). The default,
+    /// because every embedding predictor collapsed onto the last task in the runs measured (docs/task-agnostic.md).
+    /// </summary>
+    MaxProb,
     /// <summary>The stored task anchor nearest to the sample's embedding (the paper's mechanism).</summary>
     Anchor,
     /// <summary>The task whose stored embeddings' mean is nearest.</summary>

@@ -1,4 +1,5 @@
 using Retain.Data;
+using Retain.Interop;
 using Retain.Networks;
 using Retain.Training;
 using static TorchSharp.torch;
@@ -30,7 +31,7 @@ public sealed class EwcState
 /// information estimates how much each weight mattered; later tasks are trained with
 /// <c>CE + lamb/2 * sum_w F_w (theta_old,w - theta_w)^2</c>, heads included, which anchors important weights.
 /// </summary>
-public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(context)
+public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(context), IPortableState
 {
     public EwcOptions Settings { get; } = options;
     public EwcState State { get; } = new();
@@ -77,6 +78,26 @@ public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(
         State.OldParameters = state.Tensors("old_parameters", Device);
         State.Fisher = state.Tensors("fisher", Device);
     }
+
+    /// <summary>EWC's state for use outside Retain: the merged Fisher diagonal (<c>fisher</c>) and the anchor (<c>old_parameters</c>), by parameter; both empty before the first task ends.</summary>
+    public ApproachState ExportState(int tasksTrained)
+    {
+        var state = new ApproachState();
+        state.Groups["fisher"] = Copy(State.Fisher) ?? [];
+        state.Groups["old_parameters"] = Copy(State.OldParameters) ?? [];
+        return state;
+    }
+
+    public void ImportState(ApproachState state)
+    {
+        ParameterSet.DisposeAll(State.OldParameters);
+        ParameterSet.DisposeAll(State.Fisher);
+        State.Fisher = Copy(state.Groups.GetValueOrDefault("fisher") is { Count: > 0 } fisher ? fisher : null, Device);
+        State.OldParameters = Copy(state.Groups.GetValueOrDefault("old_parameters") is { Count: > 0 } old ? old : null, Device);
+    }
+
+    private static Dictionary<string, Tensor>? Copy(Dictionary<string, Tensor>? tensors, Device? device = null) =>
+        tensors?.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(device ?? kv.Value.device, copy: true));
 
     public override void Dispose()
     {

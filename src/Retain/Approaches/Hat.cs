@@ -1,4 +1,5 @@
 using Retain.Data;
+using Retain.Interop;
 using Retain.Networks;
 using Retain.Training;
 using TorchSharp;
@@ -65,7 +66,7 @@ public sealed class HatState : IDisposable
 /// <item>After a task (best model restored), its gates at s = smax join the cumulative masks.</item>
 /// </list>
 /// </summary>
-public class Hat : Approach
+public class Hat : Approach, IPortableState
 {
     public Hat(ApproachContext context, HatOptions options, HatUnitGates unitGates) : base(context)
     {
@@ -128,7 +129,7 @@ public class Hat : Approach
     {
         var hat = new HatForwardState { Scale = Model.training ? Scale : EvaluationScale };
         var logits = Model.Forward(batch.X, new ForwardContext(batch.Task).With(hat));
-        var loss = nn.functional.cross_entropy(logits, batch.Y) + Settings.Lamb * Regulariser(hat.Gates, State.CumulativeMasks);
+        var loss = TaskLoss(logits, batch.Y) + Settings.Lamb * Regulariser(hat.Gates, State.CumulativeMasks);
         return (loss, logits);
     }
 
@@ -166,10 +167,52 @@ public class Hat : Approach
             previous?.Dispose();
             State.CumulativeMasks[layer] = cumulative.DetachFromDisposeScope();
         }
+        UpdateGradientMasks();
+    }
+
+    /// <summary>The gradient masks that follow from the cumulative masks: 1 − view(mask_pre) per masked parameter.</summary>
+    private void UpdateGradientMasks()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         ParameterSet.DisposeAll(State.GradientMasks);
         State.GradientMasks.Clear();
+        if (State.CumulativeMasks.Count == 0) return;
         foreach (var name in UnitGates.MaskedParameterNames)
             State.GradientMasks[name] = (1 - UnitGates.WeightMaskView(name, State.CumulativeMasks)!).DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// HAT's state for use outside Retain: per gated layer, <c>masks</c> (tasks trained × units) holds each task's unit
+    /// gates as evaluation applies them (sigmoid(s · e) at s = <c>mask_scale</c>, smax for hat); <c>mask_pre</c> holds the
+    /// cumulative masks (the seed's name), from which the gradient masks follow. The embeddings themselves are
+    /// parameters of the network (<c>efc1.weight</c>, ...).
+    /// </summary>
+    public ApproachState ExportState(int tasksTrained)
+    {
+        var state = new ApproachState();
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            state.Groups["masks"] = tasksTrained == 0 ? [] : UnitGates.Layers.Select((spec, l) => (spec.Name, Gates: stack(
+                    Enumerable.Range(0, tasksTrained).Select(t => UnitGates.Gate(l, t, EvaluationScale)).ToArray()).DetachFromDisposeScope()))
+                .ToDictionary(p => p.Name, p => p.Gates);
+            state.Groups["mask_pre"] = State.CumulativeMasks.ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+        }
+        state.Scalars["mask_scale"] = EvaluationScale;
+        return state;
+    }
+
+    /// <summary>Continues from exported cumulative masks (<c>mask_pre</c>); the gradient masks are recomputed from them.</summary>
+    public void ImportState(ApproachState state)
+    {
+        var cumulative = state.Groups.GetValueOrDefault("mask_pre") ?? [];
+        foreach (var spec in UnitGates.Layers)
+            if (cumulative.Count > 0 && (!cumulative.TryGetValue(spec.Name, out var mask) || mask.numel() != spec.Outputs))
+                throw new ArgumentException($"mask_pre needs a mask of {spec.Outputs} units for layer {spec.Name}", nameof(state));
+        State.Dispose();
+        foreach (var (layer, mask) in cumulative) State.CumulativeMasks[layer] = mask.to(Device, copy: true).view(-1);
+        UpdateGradientMasks();
     }
 
     protected override void SaveState(StateDict state) =>

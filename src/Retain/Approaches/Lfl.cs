@@ -32,18 +32,18 @@ public sealed class Lfl : Approach
     public Lfl(ApproachContext context, LflOptions options) : base(context) => _options = options;
 
     /// <summary>The experiment's backbone without dropout on the layer whose features are distilled.</summary>
-    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts)
+    public static MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape)
     {
-        var specs = backbone.Layers(inputSize);
+        var specs = backbone.Layers(shape.InputSize);
         IReadOnlyList<LayerSpec> undropped = [.. specs.Take(specs.Count - 1), specs[^1] with { Dropout = 0 }];
-        return new MultiHeadNetwork(new Backbone(undropped, new Gating(), classCounts.Count), classCounts);
+        return new MultiHeadNetwork(new Backbone(undropped, new Gating(), shape.ClassCounts.Count), shape.Heads);
     }
 
     protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
         var features = Model.Features(batch.X, new ForwardContext(batch.Task));
         var logits = Model.Head(batch.Task, features);
-        var loss = nn.functional.cross_entropy(logits, batch.Y);
+        var loss = TaskLoss(logits, batch.Y);
         if (_old is not null && batch.Task > 0)
         {
             Tensor oldFeatures;
@@ -83,8 +83,9 @@ public sealed class LflSpec : PlainApproachSpec<LflOptions>
 
     public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, LflOptions options) => new() { ClipGradient = 200 };
 
+    /// <summary>A module of your own is distilled as it is (its own dropout, if any, included): it declares no blocks to change.</summary>
     public override MultiHeadNetwork CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, LflOptions options) =>
-        Lfl.CreateNetwork(backbone, shape.InputSize, shape.ClassCounts);
+        backbone.DeclaresLayers ? Lfl.CreateNetwork(backbone, shape) : base.CreateNetwork(backbone, shape, options);
 
     public override Approach Create(ApproachContext context, LflOptions options) => new Lfl(context, options);
 }

@@ -49,17 +49,16 @@ public sealed class Lwf : Approach
         {
             Tensor oldFeatures;
             using (no_grad()) oldFeatures = _old.Features(batch.X, new ForwardContext(batch.Task));
-            for (var k = 0; k < batch.Task; k++)
+            foreach (var k in Model.Heads.EarlierOutputs(batch.Task))
                 earlierHeads.Add((Model.Head(k, features), _old.Head(k, oldFeatures)));
         }
-        return (Objective(logits, batch.Y, earlierHeads, _options.Lamb, _options.Temperature), logits);
+        return (Objective(TaskLoss(logits, batch.Y), earlierHeads, _options.Lamb, _options.Temperature), logits);
     }
 
-    /// <summary>CE of the task's head plus λ times the distillation of every earlier head towards θ_old's answers.</summary>
-    public static Tensor Objective(Tensor logits, Tensor labels, IEnumerable<(Tensor Current, Tensor Old)> earlierHeads,
-        double lamb, double temperature)
+    /// <summary>The task's loss (CE by default) plus λ times the distillation of every earlier head towards θ_old's answers.</summary>
+    public static Tensor Objective(Tensor taskLoss, IEnumerable<(Tensor Current, Tensor Old)> earlierHeads, double lamb, double temperature)
     {
-        var loss = nn.functional.cross_entropy(logits, labels);
+        var loss = taskLoss;
         foreach (var (current, old) in earlierHeads)
             loss = loss + lamb * Distillation(current, old, temperature);
         return loss;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Retain.Data;
+using Retain.Interop;
 using Retain.Networks;
 using Retain.Training;
 using static TorchSharp.torch;
@@ -46,7 +47,7 @@ public sealed record PathNetOptions : IValidatedOptions
 /// weights when a task starts. Heads always train. Task u is evaluated through its best path.
 /// The seed's fork crashed here (its clipgrad landed in the wrong constructor argument); clipping at 1000 is applied.
 /// </summary>
-public sealed class PathNet : Approach
+public sealed class PathNet : Approach, IPortableState
 {
     /// <summary>The seed's defaults, clipping at 1000 (the fork's clipgrad landed in the wrong constructor argument).</summary>
     public static TrainingOptions Defaults => new() { ClipGradient = 1000 };
@@ -62,7 +63,10 @@ public sealed class PathNet : Approach
         _options = options;
         using var _ = no_grad();
         foreach (var (layer, module, name, p) in ModuleParameters())
-            _initial[$"{layer}.{module}.{name}"] = p.detach().clone();
+        {
+            using var detached = p.detach();   // referenced until clone() returns (see TorchRandom)
+            _initial[$"{layer}.{module}.{name}"] = detached.clone();
+        }
     }
 
     /// <summary>Every path trains nepochs / generations epochs in each generation.</summary>
@@ -163,6 +167,27 @@ public sealed class PathNet : Approach
         _search = state.Value<PathSearch?>("search");
         _modules.LoadPaths(state.Value<int[][][]>("paths"));
         ParameterSet.CopyInto(_initial, state, "initial");
+    }
+
+    /// <summary>
+    /// PathNet's state for use outside Retain: every task's path, without which the modules cannot be run
+    /// (<c>paths/best_path</c>, int64 tasks × layers × active modules, −1 for a task without a path: the seed's bestPath).
+    /// </summary>
+    public ApproachState ExportState(int tasksTrained)
+    {
+        var state = new ApproachState();
+        state.Groups["paths"] = new() { ["best_path"] = tensor(_modules.Paths.SelectMany(t => t.SelectMany(l => l)).Select(m => (long)m).ToArray(),
+            [_modules.Paths.Length, _modules.LayerCount, _modules.ActiveCount]) };
+        return state;
+    }
+
+    public void ImportState(ApproachState state)
+    {
+        var paths = state.Groups["paths"]["best_path"];
+        var (tasks, layers, active) = ((int)paths.shape[0], (int)paths.shape[1], (int)paths.shape[2]);
+        var values = paths.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
+        _modules.LoadPaths(Enumerable.Range(0, tasks).Select(t => Enumerable.Range(0, layers)
+            .Select(l => Enumerable.Range(0, active).Select(k => (int)values[(t * layers + l) * active + k]).ToArray()).ToArray()).ToArray());
     }
 
     /// <summary>Task t's forward follows <paramref name="path"/>; only its modules that no earlier task uses, and the heads, learn.</summary>

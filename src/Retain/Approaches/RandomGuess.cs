@@ -53,8 +53,12 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
         var labels = Enumerable.Range(0, learnedTasks).ToDictionary(k => k, k => Guesses(_trainingLabels[k], split.Count));
         var truth = split.Y.data<long>().ToArray();
         var taskRight = tasks.Count(k => k == task);
+        var classRight = tasks.Where((k, i) => labels[k][i] == truth[i]).Count();
         var correct = tasks.Where((k, i) => k == task && labels[k][i] == truth[i]).Count();
-        return new Dictionary<string, AgnosticResult> { [RandomPredictor] = new((double)correct / split.Count, (double)taskRight / split.Count) };
+        return new Dictionary<string, AgnosticResult>
+        {
+            [RandomPredictor] = new((double)correct / split.Count, (double)taskRight / split.Count, (double)classRight / split.Count),
+        };
     }
 
     protected override void SaveState(StateDict state) => state.SetValue("training_labels", _trainingLabels);
@@ -70,5 +74,8 @@ public sealed class RandomGuess(ApproachContext context) : Approach(context)
 public sealed class RandomGuessSpec : PlainApproachSpec<NoOptions>
 {
     public override bool LearnsTasks => false;
+
+    /// <summary>It guesses a task's labels: without the task id, a task drawn at random (its predictor) chooses them.</summary>
+    public override bool NeedsTaskId => true;
     public override Approach Create(ApproachContext context, NoOptions options) => new RandomGuess(context);
 }

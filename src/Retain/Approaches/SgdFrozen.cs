@@ -24,5 +24,8 @@ public sealed class SgdFrozen(ApproachContext context) : Approach(context)
 /// <summary>sgd-frozen: any backbone, the base loop's defaults.</summary>
 public sealed class SgdFrozenSpec : PlainApproachSpec<NoOptions>
 {
+    /// <summary>Later tasks train only their own head: without the task id, the task predicted chooses it.</summary>
+    public override bool NeedsTaskId => true;
+
     public override Approach Create(ApproachContext context, NoOptions options) => new SgdFrozen(context);
 }

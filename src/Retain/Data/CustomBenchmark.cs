@@ -22,6 +22,11 @@ public sealed record CustomBenchmarkSpec
     public bool ShuffleTasks { get; init; } = true;
     /// <summary>"mlp" or "alexnet"; default AlexNet (which needs images of at least 28x28).</summary>
     public string? Network { get; init; }
+    /// <summary>
+    /// The scenarios the benchmark may be run in (task, domain, class). Default: task and class, and domain where the
+    /// file shows every task with as many classes (class groups of one size, permutations).
+    /// </summary>
+    public List<string>? Scenarios { get; init; }
 
     public sealed record DatasetSpec
     {
@@ -98,6 +103,13 @@ public static class CustomBenchmark
                 _ => false,
             }, $"data set '{d.Name}': format \"idx\" needs train_images, train_labels, test_images, test_labels; format \"folder\" needs train and test");
         Require(spec.Datasets.Select(d => d.Name).Distinct().Count() == spec.Datasets.Count, "data set names must be unique");
+        if (spec.Scenarios is { } scenarios)
+        {
+            Require(scenarios.Count > 0 && scenarios.All(n => Retain.Scenarios.All.Any(sc => sc.Name() == n)),
+                $"\"scenarios\" must list task, domain or class (got [{string.Join(", ", scenarios)}])");
+            Require(!scenarios.Contains("domain") || EqualClassCounts(spec) != false,
+                $"\"scenarios\" lists domain, but the class groups have different sizes ({string.Join(", ", spec.Tasks.Groups?.Select(g => g?.Count ?? 0).Distinct() ?? [])}), and domain-IL shares one head over a task's classes");
+        }
         var known = spec.Datasets.Select(d => d.Name).ToHashSet();
         switch (spec.Tasks.Type)
         {
@@ -123,6 +135,26 @@ public static class CustomBenchmark
                 Require(false, $"\"tasks.type\" must be class-groups, permutations or datasets (got '{spec.Tasks.Type}')");
                 break;
         }
+    }
+
+    /// <summary>Whether every task has as many classes, as far as the file tells without the data (null: only the data tells).</summary>
+    private static bool? EqualClassCounts(CustomBenchmarkSpec spec) => spec.Tasks.Type switch
+    {
+        "class-groups" => spec.Tasks.Groups?.Select(g => g?.Count ?? 0).Distinct().Count() <= 1,
+        "permutations" => true,
+        _ => null,
+    };
+
+    /// <summary>The scenarios the benchmark file declares, or its default (task and class, domain where the file shows equal class counts).</summary>
+    public static ScenarioSupport Scenarios(CustomBenchmarkSpec spec, string path)
+    {
+        if (spec.Scenarios is { } declared)
+        {
+            var scenarios = Retain.Scenarios.All.Where(s => declared.Contains(s.Name())).ToArray();
+            return new ScenarioSupport(scenarios, scenarios.Length == 3 ? null : $"as {Path.GetFileName(path)} declares in \"scenarios\"");
+        }
+        return EqualClassCounts(spec) == true ? ScenarioSupport.All
+            : new ScenarioSupport([Scenario.Task, Scenario.Class], $"{Path.GetFileName(path)} declares no \"scenarios\", and domain-IL needs tasks of one class count: list it there if they have");
     }
 
     /// <summary>More tasks than this is a mistake in the file, refused before anything is allocated.</summary>
@@ -212,6 +244,11 @@ public static class CustomBenchmark
         {
             foreach (var task in tasks) task.Dispose();
             throw;
+        }
+        if (spec.Scenarios?.Contains("domain") == true && tasks.Select(t => t.ClassCount).Distinct().Count() > 1)
+        {
+            foreach (var task in tasks) task.Dispose();
+            throw new DataFileException(path, $"\"scenarios\" lists domain, but the tasks have different numbers of classes ({string.Join(", ", tasks.Select(t => $"{t.Name} {t.ClassCount}"))}), and domain-IL shares one head over a task's classes");
         }
         var size = new[] { spec.Image.Channels, spec.Image.Height, spec.Image.Width };
         return new Benchmark(spec.Name, tasks, size, Path.GetFullPath(path)) { Backbone = Backbone(spec) };

@@ -2,7 +2,32 @@ namespace Retain.Data;
 
 /// <summary>An experiment a research project adds (docs/extending.md): how to load it, and the backbone it runs on.</summary>
 /// <param name="Load">builds the tasks from the data folder and the seed (which orders tasks and draws validation splits).</param>
-public sealed record ExperimentEntry(string Name, Networks.BackboneArchitecture Backbone, Func<string, int, Benchmark> Load);
+public sealed record ExperimentEntry(string Name, Networks.BackboneArchitecture Backbone, Func<string, int, Benchmark> Load)
+{
+    /// <summary>The scenarios it can be run in (<c>--scenario</c>): task-IL only unless it says more.</summary>
+    public IReadOnlyList<Scenario> Scenarios { get; init; } = [Scenario.Task];
+}
+
+/// <summary>
+/// The scenarios an experiment can be run in, and why not the others (null when it supports all three). Known before
+/// any data is loaded, so <c>retain run --scenario</c> refuses the others at once.
+/// </summary>
+public sealed record ScenarioSupport(IReadOnlyList<Scenario> Scenarios, string? WhyNotOthers = null)
+{
+    public static ScenarioSupport All { get; } = new(Retain.Scenarios.All);
+
+    /// <summary>Task and class: tasks of different class counts cannot share one head over a task's classes (domain-IL).</summary>
+    public static ScenarioSupport DifferentClassCounts(IEnumerable<int> classCounts) =>
+        new([Scenario.Task, Scenario.Class], $"its tasks have different numbers of classes ({string.Join(", ", classCounts)}), and domain-IL shares one head over a task's classes");
+
+    /// <summary>One line saying that <paramref name="experiment"/> cannot be run in <paramref name="scenario"/>, unless it can.</summary>
+    public void Require(string experiment, Scenario scenario)
+    {
+        if (Scenarios.Contains(scenario)) return;
+        throw new RetainException($"--scenario {scenario.Name()}: {experiment} supports {Retain.Scenarios.Names(Scenarios)}" +
+                                  (WhyNotOthers is null ? "" : $" ({WhyNotOthers})"));
+    }
+}
 
 /// <summary>The experiments of the seed system, built from the files in a data folder, and those registered.</summary>
 public static class ExperimentCatalog
@@ -61,6 +86,27 @@ public static class ExperimentCatalog
         : Names.Contains(name) ? Networks.BackboneRegistry.DefaultFor(name)
         : Registered(name) is { } registered ? registered.Backbone
         : throw new RetainException($"--experiment: unknown experiment '{name}' (known: {Known}, or a benchmark description file ending in .json)");
+
+    /// <summary>
+    /// The scenarios <paramref name="name"/> supports, known without loading its data: all three for mnist2, pmnist and
+    /// split-fashion (tasks of equal class counts; the classic cases of van de Ven and Tolias), task and class for cifar
+    /// and mixture (tasks of different class counts; mixture's <paramref name="datasets"/> of one class count support
+    /// domain too), what a benchmark file or a registered experiment declares.
+    /// </summary>
+    public static ScenarioSupport Scenarios(string name, IReadOnlyList<string>? datasets = null)
+    {
+        if (CustomBenchmark.IsCustom(name)) return CustomBenchmark.Scenarios(CustomBenchmark.ReadSpec(name), name);
+        if (Registered(name) is { } registered)
+            return new ScenarioSupport(registered.Scenarios, registered.Scenarios.Count == 3 ? null : "as its registration declares");
+        return name switch
+        {
+            "mnist2" or "pmnist" or "split-fashion" => ScenarioSupport.All,
+            "cifar" => ScenarioSupport.DifferentClassCounts([2, 20]),
+            "mixture" => MixtureExperiments.ClassCounts(datasets) is var counts && counts.Distinct().Count() <= 1
+                ? ScenarioSupport.All : ScenarioSupport.DifferentClassCounts(counts.Distinct()),
+            _ => throw new RetainException($"--experiment: unknown experiment '{name}' (known: {Known}, or a benchmark description file ending in .json)"),
+        };
+    }
 
     /// <summary>
     /// mnist2: digits 0-4, then digits 5-9 relabelled 0-4; normalised with MNIST's mean and std.

@@ -31,6 +31,11 @@ public static class MixtureExperiments
     public const double MixtureValidFraction = 0.15;
     public const double CifarValidFraction = 0.10;
 
+    /// <summary>The class counts of the mixture's tasks with <paramref name="datasets"/> (default: the seed's eight), without loading them.</summary>
+    public static IReadOnlyList<int> ClassCounts(IReadOnlyList<string>? datasets) =>
+        (datasets is { Count: > 0 } ? Members.Where(m => datasets.Contains(m.Name)) : Members.Take(DefaultMemberCount))
+        .Select(m => DatasetFiles.Get(m.Name).ClassCount).ToArray();
+
     /// <summary>
     /// mixture: ids 0..7 shuffled by the seed (seed 0: facescrub, mnist, cifar100, not_mnist, svhn, cifar10,
     /// traffic_signs, fashion_mnist); <paramref name="datasets"/> restricts it to the named ones, in that order.

@@ -135,8 +135,12 @@ public sealed record TaskData(string Name, int ClassCount, Split Train, Split Va
     public void Dispose() { Train.Dispose(); Valid.Dispose(); Test.Dispose(); }
 }
 
-/// <summary>A sequence of tasks, the input size <c>[C, H, W]</c> they share, and where the data came from.</summary>
-public sealed record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
+/// <summary>
+/// A sequence of tasks, each sample's shape (<c>[C, H, W]</c> for images) they share, and where the data came from:
+/// a built-in experiment (<see cref="Load"/>), or your own data (<see cref="FromTensors"/>, <see cref="FromIdx"/>,
+/// <see cref="FromImageFolders"/>).
+/// </summary>
+public sealed partial record Benchmark(string Name, IReadOnlyList<TaskData> Tasks, int[] InputSize, string Source) : IDisposable
 {
     public IReadOnlyList<int> ClassCounts => Tasks.Select(t => t.ClassCount).ToArray();
     /// <summary>The backbone this benchmark uses unless told otherwise (<see cref="Networks.BackboneRegistry.DefaultFor"/>).</summary>

@@ -68,6 +68,8 @@ public static partial class ResultFiles
             throw new DataFileException(path, $"invalid result JSON (it lacks {missing.Groups[1].Value.Replace('\'', '"')})", e);
         }
         catch (JsonException e) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
+        // An object of several kinds (an optimiser, a loss) whose "type" is missing.
+        catch (NotSupportedException e) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
         // A value the record's types parse themselves (a curriculum) and reject.
         catch (RetainException e) when (e is not DataFileException) { throw new DataFileException(path, $"invalid result JSON ({e.Message})", e); }
     }

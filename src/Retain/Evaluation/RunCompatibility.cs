@@ -23,7 +23,7 @@ public sealed record RunDescription(string MatrixPath, ResultFileName Name, Accu
 
     /// <summary>
     /// The <c>retain run</c> options, besides experiment, approach and seed, that make a reference matching this run:
-    /// its <c>--limit</c>, and for mixture its data sets (the data source); null when there are none.
+    /// its <c>--limit</c>, for mixture its data sets (the data source), and its scenario outside task-IL; null when there are none.
     /// </summary>
     public string? ReferenceArguments
     {
@@ -32,6 +32,7 @@ public sealed record RunDescription(string MatrixPath, ResultFileName Name, Accu
             var arguments = new List<string>();
             if (Record?.Limit is { } limit) arguments.Add($"--limit {limit.ToString(CultureInfo.InvariantCulture)}");
             if (Record is { Experiment: "mixture", DataSource: { } datasets }) arguments.Add($"--datasets {datasets}");
+            if (Record?.Scenario is { } scenario and not Scenario.Task) arguments.Add($"--scenario {scenario.Name()}");
             return arguments.Count > 0 ? string.Join(" ", arguments) : null;
         }
     }
@@ -74,6 +75,8 @@ public static class RunCompatibility
         }
         if (r.DataSource is { } source) yield return new("data source", source, true, true);
         yield return new("--limit", Text(r.Limit), true, true);
+        // Runs of two scenarios are never combined; a record from before scenarios is of a task-IL run.
+        yield return new("--scenario", (r.Scenario ?? Scenario.Task).Name(), true, true);
         if (r.Network is { } network)
         {
             yield return new("--network", network, false, true);
@@ -123,7 +126,7 @@ public static class RunCompatibility
     }
 
     /// <summary>Every fact a reference is compared on, as a run with a complete record tells them.</summary>
-    private static readonly string[] ReferenceFactNames = ["--experiment", "--seed", "task count", "tasks", "data source", "--limit"];
+    private static readonly string[] ReferenceFactNames = ["--experiment", "--seed", "task count", "tasks", "data source", "--limit", "--scenario"];
 
     /// <summary>The first fact compared that both sides tell, and tell differently.</summary>
     private static string? FirstDifference(RunDescription run, RunDescription other, Func<Fact, bool> compared, string role)

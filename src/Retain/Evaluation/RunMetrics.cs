@@ -61,6 +61,21 @@ public static class AccuracyBeforeTraining
     }
 }
 
+/// <summary>The scenario a run's JSON record names (task-IL for a record from before scenarios), or null without a record.</summary>
+public static class RecordedScenario
+{
+    private sealed record Recorded
+    {
+        public Scenario Scenario { get; init; } = Scenario.Task;
+    }
+
+    public static Scenario? TryRead(string accuracyMatrixPath)
+    {
+        var jsonPath = ResultFiles.JsonPathFor(accuracyMatrixPath);
+        return File.Exists(jsonPath) ? ResultFiles.ReadRecord<Recorded>(jsonPath).Scenario : null;
+    }
+}
+
 /// <summary>
 /// A run's task-agnostic results, from its JSON record: the accuracy matrix of its own task predictor (each sample's
 /// task predicted, that task's head giving the class), and how often the task was predicted right.

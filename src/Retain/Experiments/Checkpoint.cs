@@ -91,6 +91,13 @@ public static class CheckpointFile
         }
     }
 
+    /// <summary>The whole checkpoint, its tensors on the CPU (what <see cref="Learner.Restore"/> continues from); the caller disposes it.</summary>
+    public static StateDict Read(string path)
+    {
+        using var values = ReadValues(path);
+        return ReadTensors(path, values);
+    }
+
     /// <summary>
     /// Only the plain values (configuration, position, records), without creating any tensor; the whole checkpoint
     /// is checked as <see cref="ReadTensors"/> checks it, so that a damaged one is refused before the run loads its data.
@@ -226,11 +233,11 @@ public sealed class CheckpointSink(string path, int? everyEpochs, IReadOnlyList<
     private readonly Stopwatch _sinceLast = Stopwatch.StartNew();
     private TimeSpan _lastWrite = TimeSpan.Zero;
     private int _epochsSinceLast;
-    private IStateful? _run;
+    private Learner? _learner;
 
     public string Path => path;
 
-    public void Attach(ExperimentRun run) => _run = run;
+    public void Attach(Learner learner) => _learner = learner;
 
     public void EpochFinished(EpochRecord epoch) => _epochsSinceLast++;
 
@@ -254,9 +261,8 @@ public sealed class CheckpointSink(string path, int? everyEpochs, IReadOnlyList<
     private void Write()
     {
         var clock = Stopwatch.StartNew();
-        var state = new StateDict();
+        var state = (_learner ?? throw new InvalidOperationException("a checkpoint is due before the run was attached")).State();
         state.SetValue(CheckpointFile.IdentityKey, identity.ToDictionary(kv => kv.Key, kv => kv.Value));
-        (_run ?? throw new InvalidOperationException("a checkpoint is due before the run was attached")).Save(state);
         CheckpointFile.Write(path, state);
         _lastWrite = clock.Elapsed;
         _sinceLast.Restart();

@@ -28,6 +28,10 @@ public sealed record RunConfig
     public WeightInit? WeightInit { get; init; }
     /// <summary>Folder for per-epoch logs and the trained model (null: neither is written).</summary>
     public string? LogPath { get; init; }
+    /// <summary>Task-, domain- or class-incremental (the experiment must support it).</summary>
+    public Scenario Scenario { get; init; } = Scenario.Task;
+    /// <summary>Keep the trained model and the approach's state beside the results when the run completes (<see cref="KeptModel"/>).</summary>
+    public bool SaveModel { get; init; }
     /// <summary>Also evaluate without the task id (task-agnostic) after each task; the task-aware evaluation always runs.</summary>
     public EvaluationSetting Evaluation { get; init; } = EvaluationSetting.Both;
     /// <summary>Folder for TensorBoard event files (null: none are written).</summary>

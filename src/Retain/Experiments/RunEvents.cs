@@ -31,11 +31,12 @@ public interface IRunSink
 
 /// <summary>
 /// A sink that needs the run itself, not only its events: checkpoints save its state, an approach's extra files are
-/// written from its approach and tasks. The runner attaches the run once it is built (and loaded from a checkpoint).
+/// written from its approach and tasks. The learner attaches itself when it starts (once built, and restored from a
+/// checkpoint), before <see cref="IRunSink.RunStarted"/>.
 /// </summary>
 public interface IRunAttachedSink : IRunSink
 {
-    void Attach(ExperimentRun run);
+    void Attach(Learner learner);
 }
 
 public enum CheckpointReason { TaskEnd, EpochEnd, Interrupted }

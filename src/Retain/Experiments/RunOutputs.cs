@@ -6,14 +6,14 @@ namespace Retain.Experiments;
 /// <summary>
 /// Everything a run writes, checked before it loads any data (<see cref="OutputPaths"/>) and claimed for its whole
 /// life (<see cref="OutputLock"/>): the accuracy matrix at <c>--output</c>; beside it the JSON record, the checkpoint,
-/// the lock file and, after an unexpected error, the crash log; with <c>--log-path</c> the logs, the model and its
-/// weights; DWA's folder of masks and embeddings; the TensorBoard folder.
+/// the lock file, the kept model (<c>--save-model</c>) and, after an unexpected error, the crash log; with
+/// <c>--log-path</c> the logs; DWA's folder of masks and embeddings; the TensorBoard folder.
 /// </summary>
 public static class RunOutputs
 {
     /// <summary>The extensions of the files a run writes itself beside its matrix: <c>--output</c> may not end in one.</summary>
     public static readonly IReadOnlyList<string> OwnExtensions =
-        [".json", CheckpointFile.Extension, OutputLock.Extension, ".log", SavedModel.WeightsExtension, DwaIntrospection.FolderExtension];
+        [".json", CheckpointFile.Extension, OutputLock.Extension, ".log", KeptModel.Extension, DwaIntrospection.FolderExtension];
 
     /// <summary>The files and folders of the run at <paramref name="paths"/>, each with the option that places it.</summary>
     public static IReadOnlyList<(string Path, string Option, bool IsFolder)> All(RunPaths paths)
@@ -21,15 +21,13 @@ public static class RunOutputs
         var all = new List<(string, string, bool)>
         {
             (paths.Output, "--output", false), (paths.Json, "--output", false), (paths.Checkpoint, "--output", false),
-            (paths.Lock, "--output", false), (paths.CrashLog, "--output", false),
+            (paths.Lock, "--output", false), (paths.CrashLog, "--output", false), (KeptModel.PathFor(paths.Output), "--output", false),
         };
         var artifacts = Path.GetDirectoryName(Path.GetFullPath(paths.Output))!;
         if (paths.LogPath is { } logs)
         {
             all.Add((logs, "--log-path", true));
             all.Add((RunLogsSink.PathFor(logs, paths.Name), "--log-path", false));
-            all.Add((SavedModel.PathFor(logs, paths.Name), "--log-path", false));
-            all.Add((SavedModel.WeightsFor(logs, paths.Name), "--log-path", false));
             artifacts = logs;
         }
         all.Add((Path.Combine(artifacts, paths.Name + DwaIntrospection.FolderExtension), paths.LogPath is null ? "--output" : "--log-path", true));

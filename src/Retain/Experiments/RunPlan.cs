@@ -64,10 +64,10 @@ public enum RunStart { Fresh, Resume, AlreadyComplete }
 /// </summary>
 public sealed class RunPlan
 {
-    private RunPlan(RunSetup setup, RunNames names, BenchmarkSource data, RunPaths paths, int? checkpointEvery, bool overwrite,
+    private RunPlan(RunSetup setup, RunNames names, BenchmarkSource data, RunPaths paths, int? checkpointEvery, bool saveModel, bool overwrite,
         ExistingRun existing, RunStart start, StateDict? checkpoint)
     {
-        (Setup, Names, Data, Paths, CheckpointEvery) = (setup, names, data, paths, checkpointEvery);
+        (Setup, Names, Data, Paths, CheckpointEvery, SaveModel) = (setup, names, data, paths, checkpointEvery, saveModel);
         (Overwrite, Existing, Start, Checkpoint) = (overwrite, existing, start, checkpoint);
     }
 
@@ -77,6 +77,8 @@ public sealed class RunPlan
     public RunPaths Paths { get; }
     /// <summary>Checkpoint every N epochs (0: only at task ends; null: automatically, costing under 5% of the run).</summary>
     public int? CheckpointEvery { get; }
+    /// <summary>Keep the trained model and the approach's state beside the results when the run completes (<see cref="KeptModel"/>).</summary>
+    public bool SaveModel { get; }
     /// <summary>The user asked to replace what exists (<c>--overwrite</c>).</summary>
     public bool Overwrite { get; }
     public ExistingRun Existing { get; }
@@ -93,7 +95,11 @@ public sealed class RunPlan
     /// </summary>
     public IReadOnlyList<IRunSink> FileSinks()
     {
-        var sinks = new List<IRunSink> { new CheckpointSink(Paths.Checkpoint, CheckpointEvery, Identity), new ResultFilesSink(this) };
+        var sinks = new List<IRunSink>
+        {
+            new CheckpointSink(Paths.Checkpoint, CheckpointEvery, Identity), new ResultFilesSink(this),
+            new KeptModelSink(KeptModel.PathFor(Paths.Output), SaveModel),
+        };
         if (Paths.LogPath is { } logPath) sinks.Add(new RunLogsSink(logPath, Paths.Name));
         if (Paths.TensorBoard is { } board) sinks.Add(new TensorBoardSink(board));
         sinks.Add(new ArtifactsSink(Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(Paths.Output))!, Paths.Name));
@@ -148,6 +154,8 @@ public sealed class RunPlan
                 new("--curriculum", t.Curriculum?.ToString() ?? "none"),
                 new("--eval", Text(Setup.Evaluation)),
             };
+            // Task-IL checkpoints were written before scenarios existed: only another scenario is part of the identity.
+            if (Setup.Scenario != Scenario.Task) identity.Add(new("--scenario", Setup.Scenario.Name()));
             identity.AddRange(OptionValues.Select(o => new KeyValuePair<string, string>("--" + o.Name, o.Value)));
             return identity;
         }
@@ -158,8 +166,9 @@ public sealed class RunPlan
     {
         var approach = ApproachRegistry.Get(config.Approach);
         var backbone = config.Network ?? ExperimentCatalog.DefaultBackbone(config.Experiment);
+        ExperimentCatalog.Scenarios(config.Experiment, config.Datasets).Require(config.Experiment, config.Scenario);
         var setup = RunSetup.Resolve(approach.Bind(config.Parameters, backbone), backbone, config.ApplyTraining,
-            config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation);
+            config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation, config.Scenario);
         var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         if (config.CheckpointEvery is < 0) throw new RetainException($"--checkpoint-every must be 0 (task ends only) or a number of epochs (got {config.CheckpointEvery})");
 
@@ -169,7 +178,7 @@ public sealed class RunPlan
         var existing = ExistingRun.Inspect(paths);
         var start = Decide(config.Resume, config.Overwrite, existing, paths);
         var checkpoint = start == RunStart.Resume ? CheckpointFile.ReadValues(paths.Checkpoint) : null;
-        var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.Overwrite,
+        var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.SaveModel, config.Overwrite,
             existing, start, checkpoint);
         if (checkpoint is not null) plan.RequireSameIdentityAs(checkpoint);
         return plan;

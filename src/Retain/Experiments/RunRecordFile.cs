@@ -17,6 +17,8 @@ public sealed record RecordFields
     public int? TasksCompleted { get; init; }
     public int? TestMode { get; init; }
     public int? Limit { get; init; }
+    /// <summary>The scenario of the run; a record from before scenarios has none and is of a task-IL run.</summary>
+    public Scenario? Scenario { get; init; }
     public string? Network { get; init; }
     public string? WeightInit { get; init; }
     public Training.TrainingOptions? Training { get; init; }

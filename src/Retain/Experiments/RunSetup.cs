@@ -9,17 +9,18 @@ namespace Retain.Experiments;
 /// <summary>
 /// A run's set-up, resolved once and immutable: the approach with its typed options, the backbone, the base loop as
 /// it runs (the approach's defaults on the backbone, the caller's changes, validated and as the approach adapts them),
-/// the seed, the device, the weight initialisation, how many tasks to train and what to evaluate. It has no names and
+/// the seed, the device, the weight initialisation, how many tasks to train, the scenario (what the network is told at
+/// test time) and what to evaluate. It has no names and
 /// no files: <see cref="ExperimentRunner"/> runs it on a benchmark and publishes to the sinks it is given; the command
 /// line's <see cref="RunPlan"/> holds one, and so do HAT's compression experiment and DWA's calibration.
 /// </summary>
 public sealed class RunSetup
 {
     private RunSetup(ApproachSetup approach, BackboneArchitecture backbone, TrainingOptions requested, TrainingOptions training,
-        int seed, torch.Device device, WeightInit? weightInit, int? testMode, EvaluationSetting evaluation)
+        int seed, torch.Device device, WeightInit? weightInit, int? testMode, EvaluationSetting evaluation, Scenario scenario)
     {
         (Approach, Backbone, RequestedTraining, Training) = (approach, backbone, requested, training);
-        (Seed, Device, WeightInit, TestMode, Evaluation) = (seed, device, weightInit, testMode, evaluation);
+        (Seed, Device, WeightInit, TestMode, Evaluation, Scenario) = (seed, device, weightInit, testMode, evaluation, scenario);
     }
 
     public ApproachSetup Approach { get; }
@@ -36,18 +37,31 @@ public sealed class RunSetup
     /// <summary>Train only the first N tasks (the seed's test_mode); null: all of them.</summary>
     public int? TestMode { get; }
     public EvaluationSetting Evaluation { get; }
+    /// <summary>
+    /// Task-, domain- or class-incremental: the heads the network trains and whether the task id is given at test
+    /// (<see cref="Retain.Scenario"/>). The benchmark must support it (<see cref="ScenarioRun"/> checks).
+    /// </summary>
+    public Scenario Scenario { get; }
 
     /// <summary>
     /// Resolves a run of <paramref name="approach"/> on <paramref name="backbone"/>. <paramref name="training"/> changes
     /// the approach's base-loop defaults there (null: keeps them). Every value out of range is an error naming it, before
-    /// any data is loaded; <see cref="TestMode"/>'s bounds need the benchmark (<see cref="TasksToRun"/>).
+    /// any data is loaded; <see cref="TestMode"/>'s bounds need the benchmark (<see cref="TasksToRun"/>). Outside the
+    /// task scenario there is no task id to be aware of, so <see cref="EvaluationSetting.Aware"/> is refused there.
     /// </summary>
     public static RunSetup Resolve(ApproachSetup approach, BackboneArchitecture backbone, Func<TrainingOptions, TrainingOptions>? training = null,
-        int seed = 0, string device = "cpu", WeightInit? weightInit = null, int? testMode = null, EvaluationSetting evaluation = EvaluationSetting.Both)
+        int seed = 0, string device = "cpu", WeightInit? weightInit = null, int? testMode = null, EvaluationSetting evaluation = EvaluationSetting.Both,
+        Scenario scenario = Scenario.Task)
     {
+        if (scenario != Scenario.Task && evaluation == EvaluationSetting.Aware)
+            throw new SettingException(typeof(RunSetup), nameof(Evaluation),
+                $"aware needs the task id, which the {scenario.Name()} scenario does not give (it applies to the task scenario)");
+        if (approach.Spec.Network.Gating is { } gating && !backbone.DeclaresLayers)
+            throw new SettingException(typeof(RunSetup), nameof(Backbone),
+                $"{backbone.Name} is a module of your own, but the approach trains through {gating.Name}, which it builds on a backbone declared as blocks (a LayeredBackbone)");
         var defaults = approach.TrainingDefaults(backbone);
         var requested = training is null ? defaults : training(defaults);
-        return new RunSetup(approach, backbone, requested, approach.ResolveTraining(requested), seed, ParseDevice(device), weightInit, testMode, evaluation);
+        return new RunSetup(approach, backbone, requested, approach.ResolveTraining(requested), seed, ParseDevice(device), weightInit, testMode, evaluation, scenario);
     }
 
     /// <summary>The number of tasks the run trains on a benchmark of <paramref name="taskCount"/> tasks.</summary>

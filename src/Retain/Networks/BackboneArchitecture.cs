@@ -20,6 +20,16 @@ public abstract class BackboneArchitecture
     /// </summary>
     public abstract IReadOnlyList<LayerSpec> Layers(int[] inputSize, double width = 1);
 
+    /// <summary>
+    /// Whether the backbone is declared as blocks (<see cref="Layers"/>), on which the gating strategies (HAT, DWA,
+    /// PathNet, progressive) build their networks. A module of your own (<see cref="ModuleBackbone"/>) is not: it serves
+    /// the approaches that train any backbone.
+    /// </summary>
+    public virtual bool DeclaresLayers => true;
+
+    /// <summary>The backbone without gating, for inputs of <paramref name="inputSize"/>: by default its blocks.</summary>
+    public virtual Backbone CreatePlain(int[] inputSize, int taskCount) => new(Layers(inputSize), new Gating(), taskCount);
+
     /// <summary>The experiments that use this backbone unless <c>--network</c> says otherwise.</summary>
     public virtual IReadOnlyCollection<string> DefaultFor => [];
 

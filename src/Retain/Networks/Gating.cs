@@ -45,14 +45,21 @@ public class Gating(string name = "none") : Module(name)
 }
 
 /// <summary>
-/// A feature extractor: a list of blocks (<see cref="LayerSpec"/>) computed through a <see cref="Gating"/> strategy.
-/// Block weights are registered under the seed's layer names (c1..c3, fc1..fc3), the strategy under "gating".
+/// A feature extractor: a list of blocks (<see cref="LayerSpec"/>) computed through a <see cref="Gating"/> strategy,
+/// or a module of the user's own (<see cref="ModuleBackbone"/>), which no strategy gates. Block weights are registered
+/// under the seed's layer names (c1..c3, fc1..fc3), a user's module under <see cref="ModuleName"/>, the strategy under
+/// "gating".
 /// </summary>
 public sealed class Backbone : Module
 {
+    /// <summary>The name a user's module is registered under (its parameters are <c>backbone.module.*</c>).</summary>
+    public const string ModuleName = "module";
+
     private readonly List<Module> _layers = [];
     private readonly List<Dropout> _dropouts = [];
     private readonly Dropout? _inputDropout;
+    private readonly Module<Tensor, Tensor>? _module;
+    private readonly int _moduleFeatures;
 
     public Backbone(IReadOnlyList<LayerSpec> specs, Gating gating, int taskCount, double inputDropout = 0) : base("backbone")
     {
@@ -75,9 +82,26 @@ public sealed class Backbone : Module
         register_module("gating", gating);
     }
 
+    /// <summary>
+    /// A user's module as the backbone: its output for a batch (<c>N × <paramref name="featureSize"/></c>) is what the
+    /// heads read. Without blocks there is nothing to gate: the strategy is "none".
+    /// </summary>
+    public Backbone(Module<Tensor, Tensor> module, int featureSize) : base("backbone")
+    {
+        Specs = [];
+        Gating = new Gating();
+        (_module, _moduleFeatures) = (module, featureSize);
+        register_module(ModuleName, module);
+        register_module("gating", Gating);
+    }
+
+    /// <summary>The blocks (empty for a user's module).</summary>
     public IReadOnlyList<LayerSpec> Specs { get; }
     public Gating Gating { get; }
-    public int FeatureSize => Specs[^1].Outputs;
+    public int FeatureSize => _module is null ? Specs[^1].Outputs : _moduleFeatures;
+
+    /// <summary>Whether the backbone is a user's module rather than blocks.</summary>
+    public bool IsModule => _module is not null;
 
     /// <summary>The module that holds block <paramref name="index"/>'s weights.</summary>
     public Module Layer(int index) => _layers[index];
@@ -87,6 +111,7 @@ public sealed class Backbone : Module
     /// <summary>The output of the first <paramref name="blocks"/> blocks (DWA's stem, whose output alone gives the context embedding).</summary>
     public Tensor Forward(Tensor x, ForwardContext context, int blocks)
     {
+        if (_module is not null) return _module.forward(x);
         var h = _inputDropout is null ? x.alias() : _inputDropout.forward(x.flatten(1));
         for (var i = 0; i < blocks; i++) h = Gating.Block(this, i, h, context);
         return h;

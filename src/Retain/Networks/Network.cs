@@ -6,8 +6,9 @@ using static TorchSharp.torch.nn;
 namespace Retain.Networks;
 
 /// <summary>
-/// A backbone plus one linear output head per task (task-incremental setting: the task id picks the head).
-/// Parameters are named <c>backbone.*</c> and <c>last.&lt;task&gt;.*</c> (the seed's name for the heads).
+/// A backbone plus linear output heads: one per task in the task-incremental setting (the task id picks the head), or
+/// one shared by every task in the domain- and class-incremental ones (<see cref="HeadLayout"/>). Parameters are named
+/// <c>backbone.*</c> and <c>last.&lt;head&gt;.*</c> (the seed's name for the heads).
 /// </summary>
 public sealed class MultiHeadNetwork : Module
 {
@@ -16,18 +17,25 @@ public sealed class MultiHeadNetwork : Module
     public Backbone Backbone { get; }
     private readonly ModuleList<Linear> _heads = new();
 
-    public MultiHeadNetwork(Backbone backbone, IReadOnlyList<int> classCounts) : base("network")
+    /// <summary>One head per task, of <paramref name="classCounts"/> outputs (the seed's network).</summary>
+    public MultiHeadNetwork(Backbone backbone, IReadOnlyList<int> classCounts) : this(backbone, HeadLayout.PerTask(classCounts)) { }
+
+    public MultiHeadNetwork(Backbone backbone, HeadLayout heads) : base("network")
     {
         Backbone = backbone;
-        foreach (var n in classCounts) _heads.Add(Linear(backbone.FeatureSize, n));
+        Heads = heads;
+        foreach (var n in heads.HeadSizes) _heads.Add(Linear(backbone.FeatureSize, n));
         register_module("backbone", backbone);
         register_module("last", _heads);
     }
 
-    public int TaskCount => _heads.Count;
+    /// <summary>Where each task's outputs lie on the heads.</summary>
+    public HeadLayout Heads { get; }
 
-    /// <summary>The number of classes of task <paramref name="task"/> (its head's outputs).</summary>
-    public int ClassCount(int task) => (int)_heads[task].weight!.shape[0];
+    public int TaskCount => Heads.TaskCount;
+
+    /// <summary>The number of outputs task <paramref name="task"/> is trained and tested on (its head's, or its share of the shared head).</summary>
+    public int ClassCount(int task) => Heads.Of(task).Outputs;
 
     /// <summary>Logits of task <paramref name="task"/>'s head. Other heads do not affect them, so they are not computed.</summary>
     public Tensor Forward(Tensor x, int task) => Forward(x, new ForwardContext(task));
@@ -37,6 +45,15 @@ public sealed class MultiHeadNetwork : Module
         using var features = Backbone.Forward(x, context);
         return Backbone.Gating.Logits(this, features, context);
     }
+
+    /// <summary>
+    /// Logits for a batch trained or tested as task <paramref name="task"/> whose samples may come from other tasks
+    /// (<paramref name="taskIds"/>, null when they do not): with one head per task each row through its own task's head
+    /// (<see cref="Forward(Tensor, Tensor)"/>); with a shared head every row through task <paramref name="task"/>'s
+    /// outputs, which in class-IL cover the classes of every task so far.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? taskIds, int task) =>
+        taskIds is null || Heads.Shared ? Forward(x, task) : Forward(x, taskIds);
 
     /// <summary>
     /// Logits for a batch whose samples may belong to different tasks (<paramref name="taskIds"/>: one int64 per
@@ -66,7 +83,14 @@ public sealed class MultiHeadNetwork : Module
     /// <summary>The shared features the heads read (LFL's distillation target).</summary>
     public Tensor Features(Tensor x, ForwardContext context) => Backbone.Forward(x, context);
 
-    public Tensor Head(int task, Tensor features) => _heads[task].forward(features);
+    /// <summary>Task <paramref name="task"/>'s outputs on <paramref name="features"/>: its head, or the outputs it uses of the shared head.</summary>
+    public Tensor Head(int task, Tensor features)
+    {
+        var (head, outputs) = Heads.Of(task);
+        if (outputs == Heads.HeadSizes[head]) return _heads[head].forward(features);
+        using var all = _heads[head].forward(features);
+        return all.narrow(1, 0, outputs);
+    }
 
     /// <summary>A copy of every parameter's current value, by name (detached, same device).</summary>
     public Dictionary<string, Tensor> CopyParameters()
@@ -101,21 +125,37 @@ public sealed class MultiHeadNetwork : Module
             .Where(p => !p.name.StartsWith(HeadPrefix, StringComparison.Ordinal))
             .Select(p => (p.name, "[" + string.Join("x", p.parameter.shape) + "]", p.parameter.numel()))
             .ToList();
-        lines.Add(($"{HeadPrefix}* ({TaskCount} heads)", "", named_parameters()
+        lines.Add(($"{HeadPrefix}* ({_heads.Count} head{(_heads.Count == 1 ? "" : "s")})", "", named_parameters()
             .Where(p => p.name.StartsWith(HeadPrefix, StringComparison.Ordinal)).Sum(p => p.parameter.numel())));
         return lines;
     }
 }
 
-/// <summary>Builds a registered backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
+/// <summary>Builds a backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
 public static class NetworkFactory
 {
     public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
-        new(new Backbone(backbone.Layers(inputSize), gating ?? new Gating(), classCounts.Count), classCounts);
+        Create(backbone, new NetworkShape(inputSize, classCounts), gating);
+
+    /// <summary>
+    /// The backbone's network for <paramref name="shape"/>, with its heads laid out as the shape says. A gating of the
+    /// backbone's blocks (PackNet's) needs a backbone declared as blocks; without one, the backbone builds itself.
+    /// </summary>
+    public static MultiHeadNetwork Create(BackboneArchitecture backbone, NetworkShape shape, Gating? gating = null) =>
+        new(gating is null
+            ? backbone.CreatePlain(shape.InputSize, shape.ClassCounts.Count)
+            : new Backbone(backbone.Layers(shape.InputSize), gating, shape.ClassCounts.Count), shape.Heads);
 }
 
-/// <summary>What a network is built for: the inputs' <c>[C, H, W]</c> and each task's number of classes (one head each).</summary>
-public sealed record NetworkShape(int[] InputSize, IReadOnlyList<int> ClassCounts);
+/// <summary>
+/// What a network is built for: each input's shape (<c>[C, H, W]</c> for images), each task's number of classes, and
+/// how their outputs lie on the heads (one head per task unless told otherwise; approaches that gate the backbone per
+/// task always have one).
+/// </summary>
+public sealed record NetworkShape(int[] InputSize, IReadOnlyList<int> ClassCounts)
+{
+    public HeadLayout Heads { get; init; } = HeadLayout.PerTask(ClassCounts);
+}
 
 /// <summary>A network and the gating strategy that gates its backbone (the same object, typed).</summary>
 public sealed record GatedNetwork<TGating> where TGating : Gating

@@ -50,7 +50,7 @@ public static class ComparisonFigures
                 var points = ts.Select(t => average ? s.AverageAccuracy[t] : s.Accuracy[t][u]).ToArray();
                 var line = Line(plot, ts.Select(t => t + 1.0).ToArray(), points, 100, colours[s.Approach], ApproachColours.Pattern(s.Variant), Legend(s));
                 if (average) legend.AddRange(line.LegendItems);
-                for (var i = 0; i < ts.Length; i++) values.Add("accuracy", e.Experiment, s.DisplayName, panel, Text(ts[i] + 1), "", points[i], 100);
+                for (var i = 0; i < ts.Length; i++) values.Add("accuracy", e.Title, s.DisplayName, panel, Text(ts[i] + 1), "", points[i], 100);
             }
             plot.Title(panel, 14);
             plot.XLabel(average ? TaskAxis : "task learned", 13);
@@ -66,8 +66,8 @@ public static class ComparisonFigures
         legendPanel.ShowLegend(legend, Alignment.MiddleCenter);
         legendPanel.Legend.Orientation = Orientation.Horizontal;
         legendPanel.Legend.FontSize = 15;
-        return Save(figure, Path.Combine(folder, $"{FileName(e.Experiment)}_accuracy.png"), width, height,
-            $"{e.Experiment}: accuracy on each task after each task learnt",
+        return Save(figure, Path.Combine(folder, $"{FileName(e.FileStem)}_accuracy.png"), width, height,
+            $"{e.Title}: accuracy on each task after each task learnt",
             "Test accuracy on each task (one panel per task, tasks numbered from 1 in training order) after training each later task, " +
             "and its average over the tasks learnt so far (last panel, ACC at the last task); mean over seeds with its 95% Student-t band (the DWA paper's figure 5).");
     }
@@ -92,16 +92,16 @@ public static class ComparisonFigures
         {
             var rho = s.ForgettingRatio!.PerTask;
             Line(plot, Enumerable.Range(1, rho.Count).Select(t => (double)t).ToArray(), rho, 1, colours[s.Approach], ApproachColours.Pattern(s.Variant), Legend(s));
-            for (var t = 0; t < rho.Count; t++) values.Add("forgetting_ratio", e.Experiment, s.DisplayName, "", Text(t + 1), "", rho[t]);
+            for (var t = 0; t < rho.Count; t++) values.Add("forgetting_ratio", e.Title, s.DisplayName, "", Text(t + 1), "", rho[t]);
         }
-        plot.Title($"{e.Experiment}: forgetting ratio ρ≤t");
+        plot.Title($"{e.Title}: forgetting ratio ρ≤t");
         plot.XLabel(TaskAxis);
         plot.YLabel("forgetting ratio ρ≤t (0 = joint, −1 = random)");
         TaskTicks(plot.Axes.Bottom, tasks);
         plot.Axes.SetLimitsX(0.5, tasks + 0.5);
         plot.ShowLegend(Edge.Right);
-        return Save(plot, Path.Combine(folder, $"{FileName(e.Experiment)}_forgetting.png"), ForgettingWidth, ForgettingHeight,
-            $"{e.Experiment}: forgetting ratio ρ≤t",
+        return Save(plot, Path.Combine(folder, $"{FileName(e.FileStem)}_forgetting.png"), ForgettingWidth, ForgettingHeight,
+            $"{e.Title}: forgetting ratio ρ≤t",
             "ρ≤t = mean over the tasks learnt so far of (A[t,u] − R[u,u]) / (J[t,u] − R[u,u]) − 1 (the HAT paper's forgetting ratio, plot_results.py): " +
             "0 is the joint reference's accuracy, −1 the random one's; mean over seeds with its 95% Student-t band.");
     }
@@ -109,12 +109,12 @@ public static class ComparisonFigures
     /// <summary>
     /// Task-aware against task-agnostic accuracy: per approach, the mean accuracy over the tasks learnt so far with
     /// the task id (solid) and with each sample's task predicted by the run's own predictor (dashed). Null when no
-    /// series has task-agnostic results.
+    /// series has task-agnostic results, and outside task-IL, where every accuracy is without the task id.
     /// </summary>
     public static ReportFigure? TaskAgnostic(ExperimentResults e, ApproachColours colours, PlottedValues values, string folder)
     {
         var measured = e.Shown.Where(s => s.AgnosticAverageAccuracy is not null).ToArray();
-        if (measured.Length == 0) return null;
+        if (measured.Length == 0 || e.Scenario != Scenario.Task) return null;
         var plot = new Plot();
         foreach (var s in measured)
         {
@@ -123,18 +123,18 @@ public static class ComparisonFigures
             Line(plot, ts, s.AgnosticAverageAccuracy!, 100, colours[s.Approach], LinePattern.Dashed, Legend(s) + ", task predicted");
             for (var t = 0; t < s.Tasks; t++)
             {
-                values.Add("task_agnostic", e.Experiment, s.DisplayName, "task given", Text(t + 1), "", s.AverageAccuracy[t], 100);
-                values.Add("task_agnostic", e.Experiment, s.DisplayName, "task predicted", Text(t + 1), "", s.AgnosticAverageAccuracy![t], 100);
+                values.Add("task_agnostic", e.Title, s.DisplayName, "task given", Text(t + 1), "", s.AverageAccuracy[t], 100);
+                values.Add("task_agnostic", e.Title, s.DisplayName, "task predicted", Text(t + 1), "", s.AgnosticAverageAccuracy![t], 100);
             }
         }
-        plot.Title($"{e.Experiment}: accuracy with and without the task id");
+        plot.Title($"{e.Title}: accuracy with and without the task id");
         plot.XLabel(TaskAxis);
         plot.YLabel("mean test accuracy over tasks learnt (%)");
         TaskTicks(plot.Axes.Bottom, e.Tasks);
         plot.Axes.SetLimits(0.5, e.Tasks + 0.5, 0, 102);
         plot.ShowLegend(Edge.Right);
-        return Save(plot, Path.Combine(folder, $"{FileName(e.Experiment)}_task_agnostic.png"), ForgettingWidth, ForgettingHeight,
-            $"{e.Experiment}: accuracy with and without the task id",
+        return Save(plot, Path.Combine(folder, $"{FileName(e.FileStem)}_task_agnostic.png"), ForgettingWidth, ForgettingHeight,
+            $"{e.Title}: accuracy with and without the task id",
             "Mean test accuracy over the tasks learnt so far, with the task id given (solid, task-aware) and with each sample's task predicted " +
             "by the run's own predictor, whose head then gives the class (dashed, task-agnostic); mean over seeds with its 95% Student-t band.");
     }
@@ -154,7 +154,7 @@ public static class ComparisonFigures
         for (var t = 0; t < n; t++)
             for (var u = 0; u <= t; u++)
             {
-                values.Add("accuracy_matrix", e.Experiment, s.DisplayName, "", Text(u + 1), Text(t + 1), s.Accuracy[t][u], 100);
+                values.Add("accuracy_matrix", e.Title, s.DisplayName, "", Text(u + 1), Text(t + 1), s.Accuracy[t][u], 100);
                 var label = plot.Add.Text(grid[t, u].ToString("F1", CultureInfo.InvariantCulture), u + 1, n - t);
                 label.Alignment = Alignment.MiddleCenter;
                 label.LabelFontSize = 13;
@@ -169,7 +169,7 @@ public static class ComparisonFigures
         plot.XLabel("task tested");
         plot.YLabel("after learning task");
         var (width, height) = MatrixSize(n);
-        return Save(plot, Path.Combine(folder, $"{FileName(e.Experiment)}_matrix_{FileName(s.DisplayName)}.png"), width, height,
+        return Save(plot, Path.Combine(folder, $"{FileName(e.FileStem)}_matrix_{FileName(s.DisplayName)}.png"), width, height,
             $"{s.DisplayName}: accuracy matrix", "Test accuracy (%) on each task (column) after learning each task (row), mean over seeds.");
     }
 

@@ -11,16 +11,26 @@ namespace Retain.Reports;
 public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyList<string> TaskNames, IReadOnlyList<Series> Series,
     IReadOnlyList<string> Notes)
 {
+    /// <summary>The scenario of every run shown (runs of two scenarios are never in one section).</summary>
+    public Scenario Scenario { get; init; } = Scenario.Task;
+
+    /// <summary>What the page, the figures and the CSV call it: the experiment, and its scenario outside task-IL (<c>split-fashion (class-IL)</c>).</summary>
+    public string Title => Scenario == Scenario.Task ? Experiment : $"{Experiment} ({Scenario.Label()})";
+
+    /// <summary>How its figures' file names start: the experiment, and its scenario outside task-IL (<c>split-fashion_class</c>).</summary>
+    public string FileStem => Scenario == Scenario.Task ? Experiment : $"{Experiment}_{Scenario.Name()}";
+
     /// <summary>The series the comparison figures draw: every approach once per folder, references last.</summary>
     public IEnumerable<Series> Shown => Series.Where(s => s.Shown);
 
-    /// <summary>One entry per experiment, in the order the experiments first appear among the runs.</summary>
+    /// <summary>One entry per experiment and scenario, in the order they first appear among the runs.</summary>
     public static IReadOnlyList<ExperimentResults> Of(ReportSources sources)
     {
         var byPath = sources.Runs.ToDictionary(r => r.MatrixPath);
-        var multipleFolders = sources.Runs.Select(r => r.Folder).Distinct().Count() > 1;
-        return sources.Runs.GroupBy(r => r.Name.Experiment)
-            .Select(g => Of(g.Key, g.ToArray(), path => byPath.GetValueOrDefault(Path.GetFullPath(path)), multipleFolders))
+        // Each scenario's runs sit in a folder of their own: only other folders than that make a series name its folder.
+        var multipleFolders = sources.Runs.GroupBy(r => r.Scenario).Any(g => g.Select(r => r.Folder).Distinct().Count() > 1);
+        return sources.Runs.GroupBy(r => (r.Name.Experiment, r.Scenario))
+            .Select(g => Of(g.Key.Experiment, g.ToArray(), path => byPath.GetValueOrDefault(Path.GetFullPath(path)), multipleFolders) with { Scenario = g.Key.Scenario })
             .ToArray();
     }
 

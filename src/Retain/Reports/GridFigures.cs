@@ -52,7 +52,7 @@ public static class GridFigures
             {
                 var (x, y) = (c.Column + 1, rows.Length - c.Row);
                 if (c.Metric is { } m)
-                    values.Add("grid", e.Experiment, c.Point.DisplayName, metric.Name, Value(c.Point, column), row is null ? "" : Value(c.Point, row), m, metric.Scale);
+                    values.Add("grid", e.Title, c.Point.DisplayName, metric.Name, Value(c.Point, column), row is null ? "" : Value(c.Point, row), m, metric.Scale);
                 var text = plot.Add.Text(Describe(c.Metric, metric.Scale), x, y);
                 text.Alignment = Alignment.MiddleCenter;
                 text.LabelFontSize = 13;
@@ -69,11 +69,11 @@ public static class GridFigures
             plot.Axes.SetLimits(0.5, columns.Length + 0.5, 0.5, rows.Length + 0.5);
             plot.XLabel($"option {column}");
             plot.YLabel(row is null ? "approach" : $"option {row}");
-            plot.Title($"{approach} on {e.Experiment}{(panels[k].Key.Length > 0 ? $" at {panels[k].Key}" : "")}: {metric.Header}, red = chosen by validation", 14);
+            plot.Title($"{approach} on {e.Title}{(panels[k].Key.Length > 0 ? $" at {panels[k].Key}" : "")}: {metric.Header}, red = chosen by validation", 14);
         }
         var (width, height) = PanelSize(columns.Length, rows.Length);
         var inFolder = e.Series.Select(s => s.Folder).Distinct().Count() > 1 ? "_" + FileName(Path.GetFileName(points[0].Folder)) : "";
-        return Save(figure, Path.Combine(folder, $"{FileName(e.Experiment)}_grid_{FileName(approach)}{inFolder}.png"),
+        return Save(figure, Path.Combine(folder, $"{FileName(e.FileStem)}_grid_{FileName(approach)}{inFolder}.png"),
             width, height * panels.Length, $"{approach}: {metric.Name} over its grid",
             $"{metric.Label} per grid point (mean ± 95% half-width over seeds); outlined in red: the point shown in the other figures, " +
             "chosen by mean final validation accuracy (test numbers never choose).");

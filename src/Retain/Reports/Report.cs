@@ -52,7 +52,7 @@ public static class Report
         foreach (var s in e.Series.Where(s => !s.IsReference))
             foreach (var metric in SummaryMetric.All)
                 if (metric.Value(s.Summary) is { } value)
-                    values.Add("summary", e.Experiment, s.DisplayName, metric.Name, "", "", value, metric.Scale);
+                    values.Add("summary", e.Title, s.DisplayName, metric.Name, "", "", value, metric.Scale);
         var runs = e.Series.SelectMany(s => s.Runs.OrderBy(r => r.Name.Seed))
             .Select(run => new RunSection(run,
                 new[] { RunFigures.Curves(run, colours, values, output), RunFigures.Scalars(run, colours, values, output) }.OfType<ReportFigure>().ToArray(),

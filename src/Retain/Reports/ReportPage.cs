@@ -32,7 +32,7 @@ public static class ReportPage
         html.Append($"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{E(title)}</title><style>\n{Style}</style></head><body>\n");
         html.Append($"<h1>{E(title)}</h1>\n<p>Every number plotted is in <code>{Report.CsvName}</code> beside this page. Tasks are numbered from 1 in training order; ");
         html.Append("means are over seeds, with 95% Student-t intervals (± half-width) where there are at least two.</p>\n");
-        html.Append("<nav><ul>").AppendJoin("", sections.Select(s => $"<li><a href=\"#{Id(s.Results.Experiment)}\">{E(s.Results.Experiment)}</a></li>")).Append("</ul></nav>\n");
+        html.Append("<nav><ul>").AppendJoin("", sections.Select(s => $"<li><a href=\"#{Id(s.Results.FileStem)}\">{E(s.Results.Title)}</a></li>")).Append("</ul></nav>\n");
         Notes(html, notes);
         foreach (var section in sections) Experiment(html, section);
         if (compression.Count > 0)
@@ -46,7 +46,7 @@ public static class ReportPage
     private static void Experiment(StringBuilder html, ExperimentSection section)
     {
         var e = section.Results;
-        html.Append($"<section id=\"{Id(e.Experiment)}\">\n<h2>Experiment {E(e.Experiment)}</h2>\n");
+        html.Append($"<section id=\"{Id(e.FileStem)}\">\n<h2>Experiment {E(e.Title)}</h2>\n");
         html.Append($"<p>{e.Tasks} task{(e.Tasks == 1 ? "" : "s")}: {E(string.Join(", ", e.TaskNames))}.</p>\n");
         Summary(html, e);
         Notes(html, e.Notes);
@@ -75,7 +75,7 @@ public static class ReportPage
 
     private static void Summary(StringBuilder html, ExperimentResults e)
     {
-        html.Append($"<table class=\"summary\" id=\"summary-{Id(e.Experiment)}\">\n<thead><tr><th>approach</th><th>grid point or name</th><th>seeds</th><th>tasks</th>");
+        html.Append($"<table class=\"summary\" id=\"summary-{Id(e.FileStem)}\">\n<thead><tr><th>approach</th><th>grid point or name</th><th>seeds</th><th>tasks</th>");
         html.AppendJoin("", SummaryMetric.All.Select(m => $"<th title=\"{E(m.Label)}\">{E(m.Header)}</th>")).Append("<th>in figures</th></tr></thead>\n<tbody>\n");
         foreach (var s in e.Series.Where(s => !s.IsReference))
         {

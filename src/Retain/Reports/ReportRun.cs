@@ -17,6 +17,9 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
     /// <summary>The file name of the run's results, without extension (what its approach pictures are named after).</summary>
     public string RunName => Path.GetFileNameWithoutExtension(MatrixPath);
 
+    /// <summary>The scenario its record names (task-IL without a record, as the seed's runs were).</summary>
+    public Scenario Scenario => Record?.Scenario ?? Scenario.Task;
+
     /// <summary>
     /// How the report names the run (titles, figure files, the CSV): its <see cref="RunName"/>, with as much of its
     /// folder as tells it apart from another run of the same name (<see cref="ReportInputs"/> sets it).

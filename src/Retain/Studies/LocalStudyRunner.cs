@@ -76,6 +76,7 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
     private Process Start(StudyRun run, IStudyObserver observer, BlockingCollection<RunOutcome> finished)
     {
         var log = Path.Combine(LogFolder, run.Name + ".log");
+        Directory.CreateDirectory(Path.GetDirectoryName(log)!);
         // setsid: a Ctrl-C in the terminal reaches this process only, which passes it on to each run exactly once.
         var start = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in retainCommand.Concat(run.Arguments).Append("--threads").Append(threads.ToString(System.Globalization.CultureInfo.InvariantCulture)))

@@ -33,7 +33,9 @@ public static class SlurmStudy
         if (runs.Count == 0) throw new ArgumentException("nothing to submit", nameof(runs));
         var folder = Folder(study);
         Directory.CreateDirectory(Path.Combine(folder, "exit"));
-        Directory.CreateDirectory(Path.Combine(study.Output, "logs"));
+        // A run of the domain or class scenario logs in the scenario's subfolder (its name says which).
+        foreach (var logs in runs.Select(r => Path.GetDirectoryName(Path.Combine(study.Output, "logs", r.Name + ".log"))!).Distinct())
+            Directory.CreateDirectory(logs);
         var stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture);
         var list = Path.Combine(folder, $"array-{stamp}.runs");
         File.WriteAllLines(list, runs.Select(r => r.Name + "\t" + string.Join(' ', retainCommand.Concat(r.Arguments).Select(Shell.Quote))));

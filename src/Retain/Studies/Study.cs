@@ -11,12 +11,16 @@ public sealed record StudyOption(string Name, string Value, int Line);
 /// <summary>
 /// One run of a study: an experiment, an approach, a seed and options, and the result file it writes
 /// (<c>&lt;output&gt;/&lt;experiment&gt;_&lt;approach&gt;_&lt;seed&gt;[_&lt;label&gt;].txt</c>, the layout
-/// <c>retain metrics</c> reads). <see cref="Label"/> names a grid point or an explicit run; references have none.
+/// <c>retain metrics</c> reads; in <c>&lt;output&gt;/&lt;scenario&gt;/</c> for the domain and class scenarios, beside
+/// their own references). <see cref="Label"/> names a grid point or an explicit run; references have none.
 /// </summary>
 public sealed record StudyRun(string Experiment, string Approach, int Seed, string? Label, IReadOnlyList<StudyOption> Options,
     string Output, int Line)
 {
-    public string Name => System.IO.Path.GetFileNameWithoutExtension(Output);
+    public Scenario Scenario { get; init; } = Scenario.Task;
+
+    /// <summary>The run's name: its result file's, after its scenario's folder outside task-IL (<c>class/pmnist_er_0</c>).</summary>
+    public string Name => (Scenario == Scenario.Task ? "" : Scenario.Name() + "/") + System.IO.Path.GetFileNameWithoutExtension(Output);
     public bool IsReference => Approach is ReferenceRuns.Joint or ReferenceRuns.Random;
     public RunPaths Paths => new(Output, null, null);
 
@@ -29,6 +33,7 @@ public sealed record StudyRun(string Experiment, string Approach, int Seed, stri
         get
         {
             var args = new List<string> { "run", "--experiment", Experiment, "--approach", Approach, "--seed", Seed.ToString(CultureInfo.InvariantCulture), "--output", Output };
+            if (Scenario != Scenario.Task) args.AddRange(["--scenario", Scenario.Name()]);
             foreach (var option in Options) args.AddRange(["--" + option.Name, option.Value]);
             args.Add("--resume");
             return args;

@@ -13,6 +13,7 @@ namespace Retain.Studies;
 /// output: ../res/quick             # result folder, relative to this file (default: res/&lt;name&gt; in the current folder)
 /// experiments: [pmnist]            # names or benchmark files (relative to this file)
 /// seeds: 3                         # 0, 1, 2; or a list: [0, 4, 7]
+/// scenarios: [task, class]         # task (default), domain, class: each run and reference in each
 /// options: {nepochs: 5, limit: 500}          # run options shared by every run (retain run's, without dashes)
 /// approaches:                                # approach: its options, plus grid (a product) and zip (lists side by side)
 ///   sgd: {}
@@ -28,7 +29,7 @@ namespace Retain.Studies;
 public static class StudyFile
 {
     /// <summary>Run options a study sets itself, per run; the file may not give them.</summary>
-    private static readonly HashSet<string> Reserved = ["experiment", "e", "approach", "a", "seed", "output", "o", "name", "resume", "overwrite", "threads"];
+    private static readonly HashSet<string> Reserved = ["experiment", "e", "approach", "a", "seed", "scenario", "output", "o", "name", "resume", "overwrite", "threads"];
 
     /// <summary>Bounds that no sensible study reaches; beyond them a file is refused before anything is built from it.</summary>
     public const int MaxSeeds = 10_000, MaxRuns = 10_000, MaxNesting = 32;
@@ -95,7 +96,7 @@ public static class StudyFile
 
         public Study Study(YamlMappingNode root)
         {
-            string[] known = ["name", "output", "experiments", "seeds", "options", "approaches", "runs", "references"];
+            string[] known = ["name", "output", "experiments", "seeds", "scenarios", "options", "approaches", "runs", "references"];
             foreach (var key in root.Children.Keys)
                 if (!known.Contains(Text(key)))
                     throw Error(key, $"unknown key '{Text(key)}' (known: {string.Join(", ", known)})");
@@ -108,6 +109,10 @@ public static class StudyFile
                 .Select(e => (Node: e, Name: Scalar(e).EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(Path.Combine(_folder, Scalar(e))) : Scalar(e)))
                 .ToArray();
             var seeds = Seeds(Required(root, "seeds"));
+            Scenario[] scenarios = Get(root, "scenarios") is { } scenarioNode
+                ? [.. List(scenarioNode, "scenarios").Select(ScenarioOf)]
+                : [Scenario.Task];
+            if (scenarios.Distinct().Count() != scenarios.Length) throw Error(root.Children[new YamlScalarNode("scenarios")], "a scenario is listed twice");
             var shared = Get(root, "options") is { } sharedNode ? Options(Mapping(sharedNode, "options"), approach: null) : [];
 
             var variants = new List<(YamlNode Node, string Approach, string? Label, List<StudyOption> Options)>();
@@ -119,30 +124,34 @@ public static class StudyFile
             var runCount = (long)experiments.Length * seeds.Length * (variants.Count + (references ? 2 : 0));
             if (runCount > MaxRuns) throw Error(root, $"{runCount} runs (experiments x seeds x variants), at most {MaxRuns}: split the study");
             var all = new List<StudyRun>();
-            foreach (var (experimentNode, experiment) in experiments)
-                foreach (var seed in seeds)
-                {
-                    foreach (var (node, approach, label, options) in variants)
-                        all.Add(Run(experiment, approach, seed, label, [.. shared, .. options], output, node));
-                    if (!references) continue;
-                    foreach (var reference in new[] { ReferenceRuns.Joint, ReferenceRuns.Random })
+            foreach (var scenario in scenarios)
+                foreach (var (experimentNode, experiment) in experiments)
+                    foreach (var seed in seeds)
                     {
-                        var run = Run(experiment, reference, seed, null, shared, output, experimentNode);
-                        if (all.All(x => x.Output != run.Output)) all.Add(run);
+                        foreach (var (node, approach, label, options) in variants)
+                            all.Add(Run(experiment, approach, seed, label, [.. shared, .. options], output, scenario, node));
+                        if (!references) continue;
+                        foreach (var reference in new[] { ReferenceRuns.Joint, ReferenceRuns.Random })
+                        {
+                            var run = Run(experiment, reference, seed, null, shared, output, scenario, experimentNode);
+                            if (all.All(x => x.Output != run.Output)) all.Add(run);
+                        }
                     }
-                }
             foreach (var twins in all.GroupBy(r => r.Output).Where(g => g.Count() > 1))
                 throw new DataFileException(path, $"lines {string.Join(" and ", twins.Select(t => t.Line).Distinct())}: two runs would write {Path.GetFileName(twins.Key)}; give one of them a name");
             return new Study(Path.GetFullPath(path), name, output, all);
         }
 
-        private static StudyRun Run(string experiment, string approach, int seed, string? label, IReadOnlyList<StudyOption> options, string output, YamlNode node)
+        private static StudyRun Run(string experiment, string approach, int seed, string? label, IReadOnlyList<StudyOption> options, string output,
+            Scenario scenario, YamlNode node)
         {
             // A shared option that the variant gives again is the variant's.
             var merged = options.GroupBy(o => o.Name).Select(g => g.Last()).ToArray();
             var stem = Path.GetFileNameWithoutExtension(experiment);
-            var file = ResultFiles.DefaultOutput(output, stem, approach, seed, label);
-            return new StudyRun(experiment, approach, seed, label, merged, file, (int)node.Start.Line);
+            // Each scenario's runs and references in a folder of their own (task-IL's where they always were).
+            var folder = scenario == Scenario.Task ? output : Path.Combine(output, scenario.Name());
+            var file = ResultFiles.DefaultOutput(folder, stem, approach, seed, label);
+            return new StudyRun(experiment, approach, seed, label, merged, file, (int)node.Start.Line) { Scenario = scenario };
         }
 
         /// <summary><c>approaches:</c> a list of names, or a mapping from name to options with <c>grid</c> and <c>zip</c>.</summary>
@@ -254,6 +263,12 @@ public static class StudyFile
             if (ApproachRegistry.All.All(a => a.Name != name))
                 throw Error(node, $"unknown approach '{name}' (known: {string.Join(", ", ApproachRegistry.All.Select(a => a.Name))})");
             return name;
+        }
+
+        private Scenario ScenarioOf(YamlNode node)
+        {
+            try { return Retain.Scenarios.Parse(Scalar(node)); }
+            catch (RetainException) { throw Error(node, $"scenario '{Scalar(node)}' is not task, domain or class"); }
         }
 
         private int[] Seeds(YamlNode node)

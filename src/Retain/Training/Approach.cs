@@ -25,6 +25,9 @@ public sealed record ApproachContext(MultiHeadNetwork Network, TrainingOptions O
     /// (it retrains on all of them); null where the caller provides none.
     /// </summary>
     public IReadOnlyList<TaskData>? Tasks { get; init; }
+
+    /// <summary>The run's seed, for an approach that keeps a random generator of its own (a replay buffer's, saved in its state).</summary>
+    public int Seed { get; init; }
 }
 
 /// <summary>
@@ -51,14 +54,17 @@ public abstract class Approach : IDisposable, IStateful
         Context = context;
         Model = context.Network;
         Options = context.Options;
-        Optimizer = optim.SGD(Model.parameters(), Options.LearningRate);
+        Optimizer = Options.Optimizer.Create(Model.parameters(), Options.LearningRate);
     }
 
     protected ApproachContext Context { get; }
     public MultiHeadNetwork Model { get; protected set; }
     public TrainingOptions Options { get; }
     protected Device Device => Context.Device;
-    /// <summary>Plain SGD (no momentum, no weight decay), created once and kept across tasks; only its rate changes.</summary>
+    /// <summary>
+    /// The optimiser of <see cref="TrainingOptions.Optimizer"/> (plain SGD, the seed's, by default), over the model's
+    /// parameters; the loop sets its rate. One with state of its own (momentum, Adam's moments) starts afresh with each task.
+    /// </summary>
     protected optim.Optimizer Optimizer { get; set; }
 
     /// <summary>Where the training of the current task stands; null between tasks.</summary>
@@ -131,7 +137,14 @@ public abstract class Approach : IDisposable, IStateful
             return;
         }
         PrepareTask(task, data);
+        if (Options.Optimizer.HasState) RenewOptimizer();
         Current = new TaskTraining(task, Options, Model.CopyParameters());
+    }
+
+    private void RenewOptimizer()
+    {
+        Optimizer.Dispose();
+        Optimizer = Options.Optimizer.Create(Model.parameters(), Options.LearningRate);
     }
 
     /// <summary>
@@ -216,11 +229,14 @@ public abstract class Approach : IDisposable, IStateful
     /// </summary>
     protected virtual (Tensor Loss, Tensor Logits) Compute(Batch batch)
     {
-        var logits = batch.TaskIds is { } taskIds ? Model.Forward(batch.X, taskIds) : Model.Forward(batch.X, batch.Task);
-        return (nn.functional.cross_entropy(logits, batch.Y) + Penalty(batch.Task), logits);
+        var logits = Model.Forward(batch.X, batch.TaskIds, batch.Task);
+        return (TaskLoss(logits, batch.Y) + Penalty(batch.Task), logits);
     }
 
-    /// <summary>A regulariser added to the cross-entropy (EWC's quadratic penalty, for example). Zero by default.</summary>
+    /// <summary>The loss that fits the task's head, <see cref="TrainingOptions.Loss"/> (cross-entropy by default), batch mean.</summary>
+    protected Tensor TaskLoss(Tensor logits, Tensor labels) => Options.Loss.Compute(logits, labels);
+
+    /// <summary>A regulariser added to the task's loss (EWC's quadratic penalty, for example). Zero by default.</summary>
     protected virtual Tensor Penalty(int task) => zeros(1, device: Device).squeeze();
 
     protected virtual void PrepareTask(int task, TaskData data) { }
@@ -291,6 +307,14 @@ public abstract class Approach : IDisposable, IStateful
     /// <summary>Task <paramref name="task"/>'s logits as evaluation computes them (HAT evaluates with its gates at s = smax).</summary>
     protected virtual Tensor EvaluationLogits(Tensor x, int task) => Model.Forward(x, task);
 
+    /// <summary>Task <paramref name="task"/>'s logits for <paramref name="x"/> as evaluation computes them: evaluation mode, no gradients.</summary>
+    public Tensor EvaluationOutput(Tensor x, int task)
+    {
+        Model.eval();
+        using var _ = no_grad();
+        return EvaluationLogits(x, task);
+    }
+
     /// <summary>
     /// Every learned task's evaluation logits for the same inputs. The backbone runs once when its features do not
     /// depend on the task (plain, DWA with its context processor), else once per task (HAT, PathNet, progressive).
@@ -322,7 +346,7 @@ public abstract class Approach : IDisposable, IStateful
     {
         Model.eval();
         using var noGrad = no_grad();
-        var hits = new Dictionary<string, (long Correct, long TaskCorrect)>();
+        var hits = new Dictionary<string, (long Correct, long TaskCorrect, long ClassCorrect)>();
         foreach (var b in split.Batches(Options.BatchSize, Device))
         {
             var logits = EvaluationLogitsOfEveryTask(b.X, learnedTasks);
@@ -330,12 +354,14 @@ public abstract class Approach : IDisposable, IStateful
             foreach (var (name, predicted) in PredictTasks(b.X, logits))
             {
                 var taskRight = predicted.eq(task);
-                var classOfPredicted = classes.gather(0, predicted.unsqueeze(0)).squeeze(0);
-                var (correct, taskCorrect) = hits.GetValueOrDefault(name);
-                hits[name] = (correct + taskRight.logical_and(classOfPredicted.eq(b.Y)).sum().item<long>(), taskCorrect + taskRight.sum().item<long>());
+                var classRight = classes.gather(0, predicted.unsqueeze(0)).squeeze(0).eq(b.Y);
+                var (correct, taskCorrect, classCorrect) = hits.GetValueOrDefault(name);
+                hits[name] = (correct + taskRight.logical_and(classRight).sum().item<long>(), taskCorrect + taskRight.sum().item<long>(),
+                    classCorrect + classRight.sum().item<long>());
             }
         }
-        return hits.ToDictionary(kv => kv.Key, kv => new AgnosticResult((double)kv.Value.Correct / split.Count, (double)kv.Value.TaskCorrect / split.Count));
+        return hits.ToDictionary(kv => kv.Key, kv => new AgnosticResult((double)kv.Value.Correct / split.Count,
+            (double)kv.Value.TaskCorrect / split.Count, (double)kv.Value.ClassCorrect / split.Count));
     }
 
     protected void SetLearningRate(double lr)
@@ -347,10 +373,12 @@ public abstract class Approach : IDisposable, IStateful
 
     /// <summary>
     /// Everything a run needs to continue this approach: the model's parameters and buffers, which parameters are
-    /// frozen, the optimizer's rate, where the current task's training stands, and the approach's own state.
+    /// frozen, the optimizer's rate (and its state, if it keeps any), where the current task's training stands, and the
+    /// approach's own state.
     /// </summary>
     public void Save(StateDict state)
     {
+        if (Options.Optimizer.HasState) state.Set("optimizer", OptimizerState());
         state.Set("model", Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter))
             .Set("buffers", Model.named_buffers().ToDictionary(b => b.name, b => b.buffer))
             .SetValue("frozen", Model.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToArray())
@@ -369,6 +397,13 @@ public abstract class Approach : IDisposable, IStateful
         }
         var frozen = state.Value<string[]>("frozen").ToHashSet();
         foreach (var (name, p) in Model.named_parameters()) p.requires_grad = !frozen.Contains(name);
+        if (Options.Optimizer.HasState)
+        {
+            RenewOptimizer();
+            using var bytes = state.Tensor("optimizer").cpu();
+            using var reader = new BinaryReader(new MemoryStream(bytes.data<byte>().ToArray(), writable: false));
+            ((TorchSharp.Modules.OptimizerHelper)Optimizer).load_state_dict(reader);
+        }
         SetLearningRate(state.Value<double>("lr"));
         Current?.Dispose();
         Current = null;
@@ -378,6 +413,15 @@ public abstract class Approach : IDisposable, IStateful
             Current.Load(state.Scope("training"));
         }
         LoadState(state.Scope("approach"));
+    }
+
+    /// <summary>The optimiser's state (momentum buffers, moment estimates) in TorchSharp's format, as bytes.</summary>
+    private Tensor OptimizerState()
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            ((TorchSharp.Modules.OptimizerHelper)Optimizer).save_state_dict(writer);
+        return tensor(stream.ToArray(), ScalarType.Byte);
     }
 
     /// <summary>Writes what the approach carries between steps and tasks (Fisher diagonals, old models, masks, anchors).</summary>

@@ -3,8 +3,16 @@ namespace Retain.Training;
 /// <summary>Mean loss and accuracy of a model on a set of samples.</summary>
 public readonly record struct EvalResult(double Loss, double Accuracy);
 
-/// <summary>Task-agnostic evaluation of one split: accuracy with the predicted task's head, and how often the task was right.</summary>
-public readonly record struct AgnosticResult(double Accuracy, double TaskAccuracy);
+/// <summary>
+/// Task-agnostic evaluation of one split: how often the predicted task's head gave the right class of the right task,
+/// how often the task was right, and how often the predicted task's head gave the right class whatever the task
+/// (<paramref name="ClassAccuracy"/>: the domain-incremental accuracy, where every task has the same classes).
+/// </summary>
+public readonly record struct AgnosticResult(double Accuracy, double TaskAccuracy, double ClassAccuracy)
+{
+    /// <summary>The accuracy without the task id in <paramref name="scenario"/>: in domain-IL a class is right whichever task's head named it.</summary>
+    public double In(Scenario scenario) => scenario == Scenario.Domain ? ClassAccuracy : Accuracy;
+}
 
 /// <summary>
 /// What one epoch of training a task produced (losses and accuracies are per-sample means), with the scalars the

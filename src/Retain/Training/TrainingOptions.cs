@@ -25,6 +25,10 @@ public sealed record TrainingOptions
     /// </summary>
     [System.Text.Json.Serialization.JsonConverter(typeof(CurriculumJsonConverter))]
     public Curriculum.CurriculumSchedule? Curriculum { get; init; }
+    /// <summary>The optimiser (plain SGD, the seed's, by default); the rate is <see cref="LearningRate"/>.</summary>
+    public OptimizerOptions Optimizer { get; init; } = new SgdOptimizer();
+    /// <summary>The loss that fits each task's head (cross-entropy, the seed's, by default); approaches add their regularisers to it.</summary>
+    public LossFunction Loss { get; init; } = new CrossEntropyLoss();
 
     /// <summary>Throws a <see cref="SettingException"/> naming the first option out of its range.</summary>
     public void Validate()
@@ -38,6 +42,8 @@ public sealed record TrainingOptions
         if (!(ClipGradient > 0)) throw Invalid(nameof(ClipGradient), $"must be positive (got {ClipGradient})");
         if (Warmup is { } w && (w.Epochs < 0 || !(w.Divisor > 0)))
             throw Invalid(nameof(Warmup), $"must be EPOCHS,DIVISOR with EPOCHS >= 0 and DIVISOR > 0 (got {w.Epochs},{w.Divisor})");
+        Optimizer.Validate();
+        Loss.Validate();
     }
 
     private static SettingException Invalid(string property, FormattableString problem) =>

@@ -7,91 +7,51 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests.Extending;
 
-// docs/extending.md, "Add an approach": experience replay, written as the approaches in src/Retain/Approaches are.
+// docs/extending.md, "Add an approach": an L2 anchor, written as the approaches in src/Retain/Approaches are.
 
-/// <summary>The options of <see cref="Replay"/>: <c>retain run -a replay --buffer 200 --replay-weight 0.5</c>.</summary>
-public sealed record ReplayOptions : IValidatedOptions
+/// <summary>The options of <see cref="L2Anchor"/>: <c>retain run -a l2 --lamb 0.05</c>.</summary>
+public sealed record L2Options : IValidatedOptions
 {
-    [Option("buffer", "Training samples kept from each finished task and replayed while later tasks train.")]
-    public int SamplesPerTask { get; init; } = 100;
+    [Option("lamb", "Weight λ of the pull towards the weights the previous task ended with: λ/2 ‖θ − θ_old‖².")]
+    public double Lambda { get; init; } = 0.01;
 
-    [Option("replay-weight", "Weight of the replayed samples' cross-entropy against the current batch's.")]
-    public double Weight { get; init; } = 1;
-
-    public void Validate()
-    {
-        OptionValues.RequireAtLeast("--buffer", SamplesPerTask, 1);
-        OptionValues.RequireNotNegative("--replay-weight", Weight);
-    }
+    public void Validate() => OptionValues.RequireNotNegative("--lamb", Lambda);
 }
 
 /// <summary>
-/// Experience replay: after each task, keep a few of its training samples; while a later task trains, every batch
-/// also replays as many kept samples, each through its own task's head:
-/// <code>L = CE(batch of task t) + weight · CE(replayed samples of tasks &lt; t)</code>
+/// L2 transfer, the L2 baseline of Kirkpatrick et al. (2017): after each task, keep the weights it ended with; while
+/// later tasks train, pull every weight back towards them, all alike (EWC weighs each one by its Fisher information):
+/// <code>L = CE + λ/2 Σ_w (θ_w − θ_old,w)²</code>
 /// </summary>
-public sealed class Replay(ApproachContext context, ReplayOptions options) : Approach(context)
+public sealed class L2Anchor(ApproachContext context, L2Options options) : Approach(context)
 {
-    /// <summary>The buffer: kept inputs, their labels and their tasks (null before the first task ends).</summary>
-    private Tensor? _inputs, _labels, _tasks;
+    /// <summary>θ_old: the weights after the previous task (null while the first task trains).</summary>
+    private Dictionary<string, Tensor>? _anchor;
 
-    public int BufferSize => _inputs is null ? 0 : (int)_inputs.shape[0];
+    protected override Tensor Penalty(int task) =>
+        _anchor is null ? base.Penalty(task) : options.Lambda * ParameterSet.HalfSquaredDistance(Model, _anchor);
 
-    protected override (Tensor Loss, Tensor Logits) Compute(Batch batch)
-    {
-        var (loss, logits) = base.Compute(batch);
-        // Evaluation reports the task's own objective; only training replays.
-        if (_inputs is null || !Model.training) return (loss, logits);
-        // torch's generator draws the replayed rows: a checkpoint saves it, so a resumed run draws the same ones.
-        var rows = randint(BufferSize, [Math.Min(Options.BatchSize, BufferSize)], dtype: ScalarType.Int64, device: Device);
-        var replayed = Model.Forward(_inputs.index_select(0, rows), _tasks!.index_select(0, rows));
-        return (loss + options.Weight * nn.functional.cross_entropy(replayed, _labels!.index_select(0, rows)), logits);
-    }
-
-    /// <summary>Keeps evenly spaced samples of the task's training split (no generator needed).</summary>
     protected override void FinishTask(int task, TaskData data)
     {
-        var count = Math.Min(options.SamplesPerTask, data.Train.Count);
-        var rows = Enumerable.Range(0, count).Select(i => (long)i * data.Train.Count / count).ToArray();
-        using var scope = NewDisposeScope();
-        var kept = data.Train.Rows(rows, Device);
-        var taskIds = full(count, task, ScalarType.Int64, device: Device);
-        (_inputs, _labels, _tasks) = _inputs is null
-            ? (kept.X.DetachFromDisposeScope(), kept.Y.DetachFromDisposeScope(), taskIds.DetachFromDisposeScope())
-            : (Append(_inputs, kept.X), Append(_labels!, kept.Y), Append(_tasks!, taskIds));
+        ParameterSet.DisposeAll(_anchor);
+        _anchor = Model.CopyParameters();
     }
 
-    private static Tensor Append(Tensor buffer, Tensor more)
-    {
-        var longer = cat([buffer, more]).DetachFromDisposeScope();
-        buffer.Dispose();
-        return longer;
-    }
+    protected override void SaveState(StateDict state) => state.Set("anchor", _anchor);
 
-    protected override void SaveState(StateDict state)
-    {
-        state.SetValue("buffer_size", BufferSize);
-        if (_inputs is not null) state.Set("inputs", _inputs).Set("labels", _labels!).Set("tasks", _tasks!);
-    }
-
-    protected override void LoadState(StateDict state)
-    {
-        if (state.Value<int>("buffer_size") == 0) return;
-        _inputs = state.Tensor("inputs").to(Device, copy: true);
-        _labels = state.Tensor("labels").to(Device, copy: true);
-        _tasks = state.Tensor("tasks").to(Device, copy: true);
-    }
+    protected override void LoadState(StateDict state) => _anchor = state.Tensors("anchor", Device);
 
     public override void Dispose()
     {
-        _inputs?.Dispose();
-        _labels?.Dispose();
-        _tasks?.Dispose();
+        ParameterSet.DisposeAll(_anchor);
         base.Dispose();
     }
 
-    /// <summary>The registry entry: <c>retain run -a replay</c>, studies and checkpoints know the approach from here on.</summary>
-    public static readonly ApproachEntry Entry = new("replay", "Experience replay: a few kept samples of each earlier task are replayed with every batch.", new ReplaySpec());
+    /// <summary>The registry entry: <c>retain run -a l2</c>, studies and checkpoints know the approach from here on.</summary>
+    public static readonly ApproachEntry Entry = new("l2", "L2 transfer: every weight is pulled towards the weights the previous task ended with.", new L2Spec())
+    {
+        Paper = "the L2 baseline of Kirkpatrick et al., \"Overcoming catastrophic forgetting in neural networks\", PNAS 2017",
+    };
 
     private static readonly Lazy<bool> Registration = new(() =>
     {
@@ -104,37 +64,37 @@ public sealed class Replay(ApproachContext context, ReplayOptions options) : App
 }
 
 /// <summary>
-/// Replay, described once: its options record, its own base-loop defaults, any backbone (it reads only the heads'
-/// outputs), and how it is built.
+/// The L2 anchor, described once: its options record, its own base-loop defaults, any backbone (it reads only the
+/// network's weights), and how it is built.
 /// </summary>
-public sealed class ReplaySpec : PlainApproachSpec<ReplayOptions>
+public sealed class L2Spec : PlainApproachSpec<L2Options>
 {
     /// <summary>Its own base-loop default on every backbone: gradients clipped at 100, as ewc and lwf have them.</summary>
-    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, ReplayOptions options) => new() { ClipGradient = 100 };
+    public override TrainingOptions TrainingDefaults(BackboneArchitecture backbone, L2Options options) => new() { ClipGradient = 100 };
 
-    public override Approach Create(ApproachContext context, ReplayOptions options) => new Replay(context, options);
+    public override Approach Create(ApproachContext context, L2Options options) => new L2Anchor(context, options);
 }
 
 /// <summary>The example approach, registered and run end to end through the normal runner and the CLI.</summary>
 public class ExampleApproachTests : TempFolderTests
 {
-    public ExampleApproachTests() => Replay.Register();
+    public ExampleApproachTests() => L2Anchor.Register();
 
     private RunConfig Config(string name, int epochs, bool resume = false) => new()
     {
-        Experiment = "mnist2", Approach = "replay", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, name + ".txt"),
+        Experiment = "mnist2", Approach = "l2", DataDir = TestSupport.DataDir, Output = Path.Combine(Folder, name + ".txt"),
         Epochs = epochs, BatchSize = 16, Limit = 300, Resume = resume, CheckpointEvery = 0,
-        Parameters = new Dictionary<string, string> { ["buffer"] = "30" },
+        Parameters = new Dictionary<string, string> { ["lamb"] = "0.05" },
     };
 
     [Fact]
     public void LearnsBothTasksThroughTheRunner()
     {
-        var record = ExperimentRunner.Run(Config("replay", epochs: 5));
+        var record = ExperimentRunner.Run(Config("l2", epochs: 5));
         // mnist2: two tasks of five digits each, chance 0.2.
         Assert.True(record.Accuracy[0][0] > 0.6, $"task 0 after task 0: {record.Accuracy[0][0]}");
         Assert.True(record.Accuracy[1][0] > 0.4 && record.Accuracy[1][1] > 0.6, $"after task 1: {record.Accuracy[1][0]}, {record.Accuracy[1][1]}");
-        Assert.Equal("30", record.Parameters["buffer"]);
+        Assert.Equal("0.05", record.Parameters["lamb"]);
         // Its own defaults, declared by its spec from outside the library.
         Assert.Equal(100, record.Training.ClipGradient);
     }
@@ -145,7 +105,7 @@ public class ExampleApproachTests : TempFolderTests
         var reference = Config("reference", epochs: 2);
         ExperimentRunner.Run(reference);
         var resumed = Config("resumed", epochs: 2, resume: true);
-        // Stopped after task 0 (the buffer holds its samples) and in the middle of task 1's first epoch (replaying).
+        // Stopped after task 0 (the anchor holds its weights) and in the middle of task 1's first epoch (pulled towards it).
         foreach (var stop in new[] { new InterruptAt(taskTested: 0), new InterruptAt(step: 3) })
         {
             var plan = RunPlan.Resolve(resumed);
@@ -158,8 +118,8 @@ public class ExampleApproachTests : TempFolderTests
     [Fact]
     public void TheCommandLineKnowsItAndChecksItsOptions()
     {
-        Assert.Contains("--buffer", CliRunner.Refuses("run", "-e", "mnist2", "-a", "replay", "--buffer", "0", "--output", Path.Combine(Folder, "bad.txt")));
-        Assert.Equal(0, CliRunner.Run("run", "-e", "mnist2", "-a", "replay", "--nepochs", "1", "--limit", "40",
+        Assert.Contains("--lamb", CliRunner.Refuses("run", "-e", "mnist2", "-a", "l2", "--lamb", "-1", "--output", Path.Combine(Folder, "bad.txt")));
+        Assert.Equal(0, CliRunner.Run("run", "-e", "mnist2", "-a", "l2", "--nepochs", "1", "--limit", "40",
             "--data", TestSupport.DataDir, "--output", Path.Combine(Folder, "cli.txt")).Code);
         Assert.Equal(2, File.ReadAllLines(Path.Combine(Folder, "cli.txt")).Length);
     }
