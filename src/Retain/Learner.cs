@@ -250,7 +250,7 @@ public sealed class Learner : IDisposable
         state.SetValue("run/position", Position)
             .SetValue("run/record", Record).SetValue("run/next_task", TasksTrained).SetValue("run/task_started", TaskStarted);
         var (mt, index) = _batchOrder.Snapshot();
-        state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", torch.random.get_rng_state());
+        state.SetValue("rng/numpy_state", mt).SetValue("rng/numpy_index", index).Set("rng/torch", TorchRandom.GetState());
         Approach.Save(state.Scope("approach"));
         return state;
     }
@@ -269,7 +269,7 @@ public sealed class Learner : IDisposable
         TasksTrained = state.Value<int>("run/next_task");
         TaskStarted = state.Value<bool>("run/task_started");
         _batchOrder.Restore((state.Value<uint[]>("rng/numpy_state"), state.Value<int>("rng/numpy_index")));
-        torch.random.set_rng_state(state.Tensor("rng/torch"));
+        TorchRandom.SetState(state.Tensor("rng/torch"));
         Approach.Load(state.Scope("approach"));
         (_resumedFrom, _rowsPublished, _secondsBefore) = (state.Value<CheckpointPosition>("run/position"), TasksTrained, Record.Seconds);
     }

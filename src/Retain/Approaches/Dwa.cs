@@ -27,7 +27,7 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
     /// <summary>Mean |M| of each masked layer's masks over the batch, averaged over the layers.</summary>
     public double MaskUsage => Masks.Average(m =>
     {
-        using var scope = NewDisposeScope();   // roots the chain's temporaries: see TensorChains
+        using var scope = NewDisposeScope();   // holds the chain's temporaries until their native calls return (see TorchRandom)
         return m.Magnitude.detach().mean().item<float>() / m.Elements;
     });
 }

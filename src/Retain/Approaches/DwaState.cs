@@ -66,7 +66,7 @@ public sealed class DwaState : IDisposable
 
     public static float[] ToArray(Tensor t)
     {
-        using var scope = NewDisposeScope();   // roots the chain's temporaries: see TensorChains
+        using var scope = NewDisposeScope();   // holds the chain's temporaries until their native calls return (see TorchRandom)
         var flat = t.detach().to_type(ScalarType.Float32).cpu().contiguous().flatten();
         return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }

@@ -63,7 +63,10 @@ public sealed class PathNet : Approach, IPortableState
         _options = options;
         using var _ = no_grad();
         foreach (var (layer, module, name, p) in ModuleParameters())
-            _initial[$"{layer}.{module}.{name}"] = TensorChains.DetachedClone(p);
+        {
+            using var detached = p.detach();   // referenced until clone() returns (see TorchRandom)
+            _initial[$"{layer}.{module}.{name}"] = detached.clone();
+        }
     }
 
     /// <summary>Every path trains nepochs / generations epochs in each generation.</summary>

@@ -24,8 +24,13 @@ public sealed partial record Benchmark
         RequireSamples(testX, testY, nameof(testX), nameof(testY));
         if (!x.shape[1..].SequenceEqual(testX.shape[1..]))
             throw new SettingException(typeof(Benchmark), nameof(testX), $"holds samples of shape [{string.Join(", ", testX.shape[1..])}], the training samples are [{string.Join(", ", x.shape[1..])}]");
-        using var train = new Split(x.detach().cpu(), y.cpu().to_type(ScalarType.Int64));
-        using var test = new Split(testX.detach().cpu(), testY.cpu().to_type(ScalarType.Int64));
+        // Every temporary in a using variable, referenced until the native call that reads it returns (see TorchRandom).
+        using var xDetached = x.detach();
+        using var yCpu = y.cpu();
+        using var testXDetached = testX.detach();
+        using var testYCpu = testY.cpu();
+        using var train = new Split(xDetached.cpu(), yCpu.to_type(ScalarType.Int64));
+        using var test = new Split(testXDetached.cpu(), testYCpu.to_type(ScalarType.Int64));
         return FromSplits(name, train, test, classGroups, validFraction, seed, $"tensors:{name}");
     }
 

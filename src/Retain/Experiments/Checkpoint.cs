@@ -54,8 +54,10 @@ public static class CheckpointFile
             foreach (var (name, tensor) in state.AllTensors)
             {
                 using var bytes = new MemoryStream();
+                // Each temporary in a using variable: one that nothing references may be finalized by a collection
+                // on another thread while native code still reads it (see TorchRandom).
                 using (var writer = new BinaryWriter(bytes, Encoding.UTF8, leaveOpen: true))
-                using (var detached = tensor.detach())   // held (not a temporary): see TensorChains
+                using (var detached = tensor.detach())
                 using (var cpu = detached.cpu())
                     cpu.Save(writer);
                 Add(TensorPrefix + name, bytes.ToArray(), CompressionLevel.NoCompression);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Retain.Approaches;
 using Retain.Networks;
+using Retain.Training;
 using TorchSharp;
 
 namespace Retain.Experiments;
@@ -37,7 +38,7 @@ public static class NetworkBudget
     public static long CountWithoutAllocating(ApproachSetup approach, BackboneArchitecture backbone, NetworkShape shape)
     {
         var device = torch.get_default_device();
-        using var generator = torch.random.get_rng_state();
+        using var generator = TorchRandom.GetState();
         torch.set_default_device(torch.device("meta"));
         try
         {
@@ -47,7 +48,7 @@ public static class NetworkBudget
         finally
         {
             torch.set_default_device(device);
-            torch.random.set_rng_state(generator);
+            TorchRandom.SetState(generator);
         }
     }
 }

@@ -177,8 +177,10 @@ public static class PyTorchFile
     /// <summary>A CPU copy with its own storage (PyBridge writes a tensor's storage from offset 0).</summary>
     private static Tensor Portable(Tensor tensor)
     {
-        using var scope = torch.NewDisposeScope();   // roots the chain's temporaries: see Training.TensorChains
-        return tensor.detach().cpu().clone().MoveToOuterDisposeScope();
+        // The temporaries in using variables, referenced until the native call that reads them returns (see TorchRandom).
+        using var detached = tensor.detach();
+        using var cpu = detached.cpu();
+        return cpu.clone();
     }
 
     private static List<object> List<T>(IEnumerable<T> items) => items.Select(i => (object)i!).ToList();

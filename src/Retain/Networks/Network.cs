@@ -96,7 +96,14 @@ public sealed class MultiHeadNetwork : Module
     public Dictionary<string, Tensor> CopyParameters()
     {
         using var _ = no_grad();
-        return named_parameters().ToDictionary(p => p.name, p => Training.TensorChains.DetachedClone(p.parameter));
+        var copies = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in named_parameters())
+        {
+            // The detached view in a using variable, so that it stays referenced while clone() reads it (see TorchRandom).
+            using var detached = p.detach();
+            copies[name] = detached.clone();
+        }
+        return copies;
     }
 
     /// <summary>Overwrites every parameter with the value of the same name in <paramref name="values"/>.</summary>

@@ -44,9 +44,9 @@ public static class FrozenCopy
             ?? throw new InvalidOperationException("a frozen copy of the model needs ApproachContext.CreateNetwork");
         // The copy's own initialisation is overwritten at once; it must not move torch's generator, which also draws
         // the dropout masks (the seed's deepcopy draws nothing).
-        using var generator = torch.random.get_rng_state();
+        using var generator = TorchRandom.GetState();
         var copy = create();
-        torch.random.set_rng_state(generator);
+        TorchRandom.SetState(generator);
         foreach (var p in copy.parameters()) p.requires_grad = false;
         return copy;
     }
