@@ -73,12 +73,9 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
             // Stop once the first run is complete and the second has trained an epoch (so it has a checkpoint).
             Assert.True(cli.WaitForLines("complete ", 1, Patience), cli.Output + cli.Error);
             var second = Path.Combine(study.Output, "logs", study.Runs[1].Name + ".log");
-            var clock = Stopwatch.StartNew();
-            while (!(File.Exists(second) && File.ReadAllText(second).Split('\n').Count(l => l.StartsWith("  epoch ", StringComparison.Ordinal)) >= 2))
-            {
-                Assert.True(clock.Elapsed < Patience, "the second run never trained two epochs");
-                Thread.Sleep(50);
-            }
+            Assert.True(TestSupport.WaitUntil(
+                () => File.Exists(second) && File.ReadAllText(second).Split('\n').Count(l => l.StartsWith("  epoch ", StringComparison.Ordinal)) >= 2,
+                Patience, TimeSpan.FromMilliseconds(50)), "the second run never trained two epochs");
             cli.Signal("INT");
             Assert.Equal(130, cli.WaitForExit(Patience));
             Assert.Contains("stopped runs keep their checkpoints", cli.Output);
@@ -122,17 +119,13 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
             Assert.Equal(0, submit.WaitForExit(Patience));
             Assert.Matches(@"submitted job array \d+ \(4 runs\)", submit.Output);
         }
-        var clock = Stopwatch.StartNew();
-        string status;
-        do
+        Assert.True(TestSupport.WaitUntil(() =>
         {
-            Assert.True(clock.Elapsed < Patience, "the job array did not finish");
-            Thread.Sleep(500);
             using var cli = new CliProcess(Folder, cluster.Environment, "study", "status", slurm);
             Assert.Equal(0, cli.WaitForExit(Patience));
-            status = cli.Output;
-            Assert.DoesNotContain("failed", status.Split('\n').Last(l => l.StartsWith("study ", StringComparison.Ordinal)));
-        } while (!status.Contains("study there: 4 done", StringComparison.Ordinal));
+            Assert.DoesNotContain("failed", cli.Output.Split('\n').Last(l => l.StartsWith("study ", StringComparison.Ordinal)));
+            return cli.Output.Contains("study there: 4 done", StringComparison.Ordinal);
+        }, Patience, TimeSpan.FromMilliseconds(500)), "the job array did not finish");
 
         var here = Load(local).Runs;
         var there = Load(slurm).Runs;

@@ -8,6 +8,21 @@ namespace Retain.Tests;
 /// <summary>Paths shared by the tests: the repository root and the data folder (fetched once when missing).</summary>
 public static class TestSupport
 {
+    /// <summary>
+    /// Polls <paramref name="condition"/> every <paramref name="interval"/> until it holds; false if it never did within
+    /// <paramref name="patience"/>. A guard against a hang, not a measure of speed: the patience is minutes.
+    /// </summary>
+    public static bool WaitUntil(Func<bool> condition, TimeSpan patience, TimeSpan interval)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(interval);
+        }
+        return true;
+    }
+
     private static readonly Lazy<string> Root = new(() =>
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
