@@ -112,9 +112,10 @@ public sealed class ScenarioRun : IDisposable
         var test = Tasks[task].Test;
         if (Scenario == Scenario.Task) return approach.Evaluate(task, test);
         if (!PredictsTask) return approach.Evaluate(Math.Max(learnt, task), test);
-        var known = Math.Max(learnt + 1, 1);
-        return new EvalResult(approach.Evaluate(task, test).Loss,
-            task < known ? approach.EvaluateWithoutTask(task, test, known)[approach.DefaultTaskPredictor].In(Scenario) : approach.Evaluate(task, test).Accuracy);
+        var loss = approach.Evaluate(task, test).Loss;
+        return new EvalResult(loss, task > learnt
+            ? BeforeTraining(approach, task)
+            : approach.EvaluateWithoutTask(task, test, learnt + 1)[approach.DefaultTaskPredictor].In(Scenario));
     }
 
     /// <summary>Each predictor's results with its accuracy as this scenario counts it.</summary>
