@@ -18,6 +18,8 @@ public enum DwaTaskPredictor
     Knn,
     /// <summary>The task whose stored embeddings, as a Gaussian with a variance per dimension, make the embedding most likely.</summary>
     Gaussian,
+    /// <summary>A small classifier over the embedding, trained after each task on the stored samples of every task so far.</summary>
+    Classifier,
 }
 
 /// <summary>
