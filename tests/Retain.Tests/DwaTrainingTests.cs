@@ -100,7 +100,7 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal([320L, 320], dwa.Memory(2).SamplesPerTask);
         Assert.NotNull(dwa.State.TaskClassifier);
         var agnostic = dwa.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2);
-        Assert.Equal(["anchor", "centroid", "centroid-stored", "classifier", "entropy", "gaussian", "gaussian-stored", "knn", "knn-stored", "max-prob"], agnostic.Keys.Order());
+        Assert.Equal(["anchor", "centroid", "classifier", "entropy", "gaussian", "knn", "max-prob"], agnostic.Keys.Order());
         // The embedding predictors compare with the stored inputs as the processor embeds them now (computed here by hand).
         using (no_grad())
         {
@@ -180,7 +180,7 @@ public class DwaTrainingTests : TempFolderTests
             spec.Bind(values.ToDictionary(v => v.Name, v => v.Value), null, "dwa").Options;
 
         var corrected = Bind();
-        Assert.Equal((DwaTaskPredictor.MaxProb, DwaTaskPredictor.Knn, 3), (corrected.TaskPredictor, Bind(("task_predictor", "knn")).TaskPredictor, Bind(("knn", "3")).Neighbours));
+        Assert.Equal((DwaTaskPredictor.Classifier, DwaTaskPredictor.Knn, 3), (corrected.TaskPredictor, Bind(("task_predictor", "knn")).TaskPredictor, Bind(("knn", "3")).Neighbours));
         Assert.Equal((DwaPreset.Corrected, DwaFormulation.Corrected), (corrected.Preset, corrected.Formulation));
         Assert.Equal(DwaOptions.CorrectedLossWeights, corrected.LossWeights);
         Assert.Equal((DwaOptions.CorrectedSparsityWeight, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (corrected.SparsityWeight, corrected.TargetSparsity, corrected.Margin, corrected.TaskNegativeWeight, corrected.Gate, corrected.BinarySparsity));

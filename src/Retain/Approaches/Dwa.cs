@@ -349,11 +349,6 @@ public sealed class Dwa : Approach, IRunArtifacts, IReplayMemory
         predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, current);
         predictions[ClassifierPredictor] = State.TaskClassifier?.Predict(embeddings, logits.Count)
             ?? zeros(embeddings.shape[0], ScalarType.Int64, device: embeddings.device);
-        // Measurement of the drift (temporary): the same predictors on the embeddings stored when each task ended.
-        var stored = Enumerable.Range(0, logits.Count).Select(t => State.TaskEmbeddings[t].to(embeddings.device)).ToArray();
-        predictions[CentroidPredictor + "-stored"] = DwaTaskInference.NearestCentroid(embeddings, stored);
-        predictions[KnnPredictor + "-stored"] = DwaTaskInference.KNearest(embeddings, stored, _options.Neighbours);
-        predictions[GaussianPredictor + "-stored"] = DwaTaskInference.Gaussian(embeddings, stored);
         return predictions;
     }
 
@@ -444,20 +439,6 @@ public sealed class Dwa : Approach, IRunArtifacts, IReplayMemory
         State.TaskInputs[task] = train.X.narrow(0, 0, Math.Min(train.Count, StoredSamplesPerTask)).cpu().clone();
         ForgetCurrentEmbeddings();
         var current = CurrentTaskEmbeddings();
-        // Measurement of the drift (temporary).
-        State.TaskEmbeddings.Remove(task, out var replacedEmbeddings);
-        replacedEmbeddings?.Dispose();
-        State.TaskEmbeddings[task] = current[task].cpu().clone();
-        for (var u = 0; u < task; u++)
-        {
-            using var scope = NewDisposeScope();
-            var (now, then) = (current[u].cpu(), State.TaskEmbeddings[u]);
-            var shift = (now - then).norm(1).mean().item<float>();
-            var spread = (then - then.mean([0])).norm(1).mean().item<float>();
-            var newest = current[task].cpu().mean([0]);
-            Console.Error.WriteLine(FormattableString.Invariant(
-                $"dwa drift: task {u} after task {task}: shift {shift:G4} spread {spread:G4} norm {then.norm(1).mean().item<float>():G4} stored centroid to newest {(then.mean([0]) - newest).norm().item<float>():G4} current centroid to newest {(now.mean([0]) - newest).norm().item<float>():G4}"));
-        }
         State.TaskClassifier?.Dispose();
         State.TaskClassifier = task == 0 ? null : DwaTaskClassifier.Train(current, Model.TaskCount, (long)Context.Seed * 1000 + task);
     }
@@ -483,13 +464,11 @@ public sealed class Dwa : Approach, IRunArtifacts, IReplayMemory
         DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     protected override void SaveState(StateDict state) =>
-        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName)
-            .Set("task_inputs", State.TaskInputsByName).Set("task_classifier", State.TaskClassifier?.Tensors);
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_inputs", State.TaskInputsByName).Set("task_classifier", State.TaskClassifier?.Tensors);
 
     protected override void LoadState(StateDict state)
     {
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
-        State.RestoreTaskEmbeddings(state.Tensors("task_embeddings", CPU));
         State.RestoreTaskInputs(state.Tensors("task_inputs", CPU));
         State.TaskClassifier = DwaTaskClassifier.FromTensors(state.Tensors("task_classifier", Device));
         ForgetCurrentEmbeddings();

@@ -25,12 +25,6 @@ public sealed class DwaState : IDisposable
     /// <summary>Merged Fisher diagonal F of each masked layer's weight, by parameter name (<c>backbone.c2.weight</c>); null before the first task ends.</summary>
     public Dictionary<string, Tensor>? Fisher { get; set; }
     /// <summary>
-    /// Context embeddings (N x E, on the CPU) of each finished task's first training samples in stored order, computed on
-    /// the model kept: what the task predictors beyond the anchor compare a sample's embedding with (<see cref="DwaTaskInference"/>).
-    /// Saved with the checkpoint's tensors, not in <see cref="ToFile"/>.
-    /// </summary>
-    public SortedDictionary<int, Tensor> TaskEmbeddings { get; } = [];
-    /// <summary>
     /// The inputs (on the CPU) of each finished task's first 10 · sbatch training samples in stored order: the task
     /// predictors' memory. Their embeddings are recomputed with the context processor as it is when predicting, since
     /// embeddings stored when a task ended no longer describe where its inputs land after later tasks. Saved with the
@@ -80,14 +74,8 @@ public sealed class DwaState : IDisposable
         return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }
 
-    /// <summary>Replaces the stored embeddings by <paramref name="embeddings"/> (by task id as text, as <see cref="TaskEmbeddingsByName"/> gives them; kept, not copied).</summary>
-    public void RestoreTaskEmbeddings(IReadOnlyDictionary<string, Tensor>? embeddings) => RestoreByTask(TaskEmbeddings, embeddings);
-
     /// <summary>Replaces the stored inputs by <paramref name="inputs"/> (by task id as text, as <see cref="TaskInputsByName"/> gives them; kept, not copied).</summary>
     public void RestoreTaskInputs(IReadOnlyDictionary<string, Tensor>? inputs) => RestoreByTask(TaskInputs, inputs);
-
-    /// <summary>The stored embeddings by task id as text, the form a checkpoint's named tensors take.</summary>
-    public Dictionary<string, Tensor> TaskEmbeddingsByName => ByName(TaskEmbeddings);
 
     /// <summary>The stored inputs by task id as text, the form a checkpoint's named tensors take.</summary>
     public Dictionary<string, Tensor> TaskInputsByName => ByName(TaskInputs);
@@ -105,7 +93,6 @@ public sealed class DwaState : IDisposable
     public void Dispose()
     {
         ParameterSet.DisposeAll(Fisher);
-        RestoreByTask(TaskEmbeddings, null);
         RestoreByTask(TaskInputs, null);
         TaskClassifier?.Dispose();
         TaskClassifier = null;
