@@ -62,7 +62,7 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 /// gradients per batch; the anchor stored for a finished task is computed on the model that is kept (the
 /// best-validation one), not on the last epoch's. Seed: all of these as the seed's code did them (<see cref="DwaFormulation.Seed"/>).
 /// </summary>
-public sealed class Dwa : Approach, IRunArtifacts
+public sealed class Dwa : Approach
 {
     /// <summary>Samples simpler than this (normalised entropy complexity) may serve as anchor samples.</summary>
     public const double AnchorComplexityThreshold = 0.4;
@@ -405,11 +405,6 @@ public sealed class Dwa : Approach, IRunArtifacts
         ParameterSet.DisposeAll(all.Where(kv => !maskedWeights.Contains(kv.Key)).ToDictionary());
         return all.Where(kv => maskedWeights.Contains(kv.Key)).ToDictionary();
     }
-
-    // ---- Introspection (§15.6) ---------------------------------------------------------------------------------
-
-    public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string folder, string runName) =>
-        DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     protected override void SaveState(StateDict state) =>
         state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName);

@@ -8,7 +8,7 @@ namespace Retain.Data;
 /// </summary>
 public static class CifarBinaryReader
 {
-    private const int ImageBytes = CifarPickleReader.ImageBytes;
+    private const int ImageBytes = 3 * 32 * 32;
     /// <summary>Well above the largest file (CIFAR-100 train.bin, 154 MB); bounds what a wrong path can make us read.</summary>
     private const long MaxFileBytes = 1L << 30;
     private const int CoarseClassCount = 20;

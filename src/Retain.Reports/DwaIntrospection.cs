@@ -1,6 +1,7 @@
 using System.Globalization;
 using Retain.Data;
 using Retain.Evaluation;
+using Retain.Experiments;
 using Retain.Networks;
 using Retain.Networks.Dwa;
 using ScottPlot;
@@ -49,6 +50,27 @@ public sealed record DwaEmbeddingSummary
 }
 
 /// <summary>
+/// Writes DWA's introspection (<see cref="DwaIntrospection"/>) when a DWA run ends, into <paramref name="folder"/> under
+/// the run's name (<see cref="RunOutputs.ArtifactsFolder"/>); what it found goes to every sink as a note. Runs of other
+/// approaches are left alone. <c>retain run</c> passes it after <see cref="RunPlan.FileSinks"/>.
+/// </summary>
+public sealed class DwaIntrospectionSink(string folder, string runName) : IRunAttachedSink
+{
+    private Learner? _learner;
+
+    /// <summary>The sink of a planned run: its artifacts folder and name.</summary>
+    public static DwaIntrospectionSink For(RunPlan plan) => new(RunOutputs.ArtifactsFolder(plan.Paths), plan.Paths.Name);
+
+    public void Attach(Learner learner) => _learner = learner;
+
+    public void RunFinished(RunRecord record)
+    {
+        if (_learner?.Approach is not Dwa dwa) return;
+        foreach (var line in DwaIntrospection.Write(dwa, _learner.Benchmark, record.TasksCompleted, folder, runName)) _learner.Note(line);
+    }
+}
+
+/// <summary>
 /// DWA's introspection after the last task (docs/dwa.md, "Options", introspection): for each task, 10 random
 /// test inputs with their embeddings, logits and masks (JSON + .npy files) and a figure like the paper's figure 7
 /// (conv masks averaged over the kernel axes to out x in, dense masks as out x in, colour map plasma); then a summary
@@ -65,7 +87,7 @@ public static class DwaIntrospection
     private const int CellPixels = 160;
 
     /// <summary>The folder's name is the run's with this extension.</summary>
-    public const string FolderExtension = ".dwa";
+    public const string FolderExtension = RunOutputs.DwaFolderExtension;
 
     public static IReadOnlyList<string> Write(Dwa dwa, Benchmark benchmark, int tasksCompleted, string folder, string runName)
     {
