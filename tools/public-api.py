@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-MESSAGE = re.compile(r"error (RS0016|RS0017): Symbol '(.*)' is (?:not )?part of the declared public API.*\[(.+?\.csproj)")
+MESSAGE = re.compile(r"error (RS0016|RS0017): Symbol '(.*)' is (?:not )?part of the declared (?:public )?API.*\[(.+?\.csproj)")
 
 
 def main(log_path):

@@ -15,10 +15,10 @@ namespace Retain.Approaches;
 /// "full": one file, samples x weight shape. "factors": two files, rows (samples x f2) and columns (samples x f1);
 /// the masks are <c>gate(rows_b ⊗ columns_b)</c> flattened (index p·f1 + q) and reshaped to the weight shape.
 /// </param>
-public sealed record DwaMaskFiles(long[] WeightShape, string Form, string[] Files);
+internal sealed record DwaMaskFiles(long[] WeightShape, string Form, string[] Files);
 
 /// <summary>The introspection record of one task (the seed's <c>.analysis</c> file).</summary>
-public sealed record DwaTaskSamples
+internal sealed record DwaTaskSamples
 {
     public required int Task { get; init; }
     public required string Name { get; init; }
@@ -37,7 +37,7 @@ public sealed record DwaTaskSamples
 }
 
 /// <summary>Geometry of the embedding space after the last task: where each task's test inputs land.</summary>
-public sealed record DwaEmbeddingSummary
+internal sealed record DwaEmbeddingSummary
 {
     public required string[] Tasks { get; init; }
     public required int[] Samples { get; init; }
@@ -77,7 +77,7 @@ public sealed class DwaIntrospectionSink(string folder, string runName) : IRunAt
 /// of the embedding space (centroid distances, spreads, PCA figure). Files go to <c>&lt;folder&gt;/&lt;run name&gt;.dwa/</c>
 /// (the folder is the log path if given, else the accuracy file's).
 /// </summary>
-public static class DwaIntrospection
+internal static class DwaIntrospection
 {
     public const int SamplesPerTask = 10;
     /// <summary>Test inputs per task (the first ones, stored order) for the embedding summary.</summary>

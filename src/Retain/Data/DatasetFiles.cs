@@ -4,7 +4,7 @@ namespace Retain.Data;
 /// One data set of the seed: the files it needs under the data folder (one or more alternative layouts, each
 /// complete on its own) and how to load them. The first layout that is present is the one loaded.
 /// </summary>
-public sealed class DatasetSource
+internal sealed class DatasetSource
 {
     internal DatasetSource(string id, int classCount, params Layout[] layouts)
     {
@@ -36,7 +36,7 @@ public sealed class DatasetSource
 }
 
 /// <summary>The data sets of the seed's experiments, by the seed's names, and the files each expects.</summary>
-public static class DatasetFiles
+internal static class DatasetFiles
 {
     private static readonly string[] Cifar10Batches = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"];
     private static readonly string[] FashionFiles =

@@ -5,7 +5,7 @@ namespace Retain.Data;
 /// traffic signs, FaceScrub-100 and notMNIST. The core reads every other format itself; a pickle reader comes from the
 /// package Retain.Datasets (<c>Retain.Data.PickleDatasets.Register()</c>), so that the core does not ship one.
 /// </summary>
-public interface IPickledDataReader
+internal interface IPickledDataReader
 {
     ImageSet ReadCifar10(string path);
     ImageSet ReadCifar100(string path);
@@ -15,7 +15,7 @@ public interface IPickledDataReader
 }
 
 /// <summary>The pickle reader the built-in data sets use, once an application registers one.</summary>
-public static class PickledData
+internal static class PickledData
 {
     private static IPickledDataReader? _reader;
 

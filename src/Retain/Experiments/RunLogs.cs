@@ -8,7 +8,7 @@ namespace Retain.Experiments;
 /// and train/valid loss and accuracy, and the test loss and accuracy of every time the task was tested. Values are
 /// per-sample means (the seed logged sums).
 /// </summary>
-public sealed record RunLogs
+internal sealed record RunLogs
 {
     public required string[] TaskName { get; init; }
     public required double[][] LearningRate { get; init; }

@@ -9,7 +9,7 @@ namespace Retain.Experiments;
 /// the lock file, the kept model (<c>--save-model</c>) and, after an unexpected error, the crash log; with
 /// <c>--log-path</c> the logs; DWA's folder of masks and embeddings; the TensorBoard folder.
 /// </summary>
-public static class RunOutputs
+internal static class RunOutputs
 {
     /// <summary>The extensions of the files a run writes itself beside its matrix: <c>--output</c> may not end in one.</summary>
     public static readonly IReadOnlyList<string> OwnExtensions =
