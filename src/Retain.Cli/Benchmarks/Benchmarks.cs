@@ -146,9 +146,8 @@ internal static class Benchmarks
     /// <summary>Every candidate OpenMP wait policy on mlp-step and dwa-step, alone and beside a second training process.</summary>
     private static IEnumerable<BenchResult> WaitPolicies(IReadOnlyList<string> retainCommand)
     {
-        var current = WaitPolicy.OfThisProcess;
-        var timings = WaitPolicyBenchmarks.Measure(retainCommand, WaitPolicyBenchmarks.Candidates(current));
-        return WaitPolicyBenchmarks.Results(timings, current);
+        var timings = WaitPolicyBenchmarks.Measure(retainCommand, WaitPolicyBenchmarks.Candidates);
+        return WaitPolicyBenchmarks.Results(timings, WaitPolicy.Rule);
     }
 
     public static BenchResult Entropy()
