@@ -17,7 +17,7 @@ namespace Retain.Approaches;
 /// the global generator, and with it DWA's training, untouched.
 /// </para>
 /// </summary>
-public sealed class DwaTaskClassifier : IDisposable
+internal sealed class DwaTaskClassifier : IDisposable
 {
     public const int Hidden = 64;
     public const int Steps = 300;

@@ -27,7 +27,7 @@ public enum DwaTaskPredictor
 /// embeddings of each learnt task's stored samples (N_t x E, embedded by the processor as it is now), the task of each
 /// sample (int64, B). Distances are squared Euclidean. Ties go to the lower task id (argmin/argmax take the first).
 /// </summary>
-public static class DwaTaskInference
+internal static class DwaTaskInference
 {
     /// <summary>The variance floor of <see cref="Gaussian"/>, so that a dimension a task never varies in does not decide alone.</summary>
     public const double VarianceFloor = 1e-4;

@@ -8,7 +8,7 @@ namespace Retain.Benchmarks;
 /// loads: <c>OMP_WAIT_POLICY</c> (ACTIVE: spin; PASSIVE: sleep at once) and <c>GOMP_SPINCOUNT</c> (spin this many
 /// rounds, then sleep). Neither set: the training command chooses by its own rule (OpenMpWaitPolicy in the CLI).
 /// </summary>
-public sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
+internal sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
 {
     public static readonly IReadOnlyList<string> Variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
 
@@ -28,10 +28,10 @@ public sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
 }
 
 /// <summary>Where a measurement runs: alone, or while a second process trains on the same cores.</summary>
-public enum Neighbour { None, Training }
+internal enum Neighbour { None, Training }
 
 /// <summary>One workload's median seconds per step under one policy in one situation.</summary>
-public sealed record PolicyTiming(WaitPolicy Policy, Neighbour Neighbour, string Workload, double Seconds);
+internal sealed record PolicyTiming(WaitPolicy Policy, Neighbour Neighbour, string Workload, double Seconds);
 
 /// <summary>
 /// <c>retain bench wait-policy</c>: every candidate policy measured on the MLP's training step and MLP-DWA's, alone
@@ -42,7 +42,7 @@ public sealed record PolicyTiming(WaitPolicy Policy, Neighbour Neighbour, string
 /// the same on every machine. Rounds go through every combination in turn, so a change in the machine's
 /// load spreads over all of them; each cell is the median of its rounds.
 /// </summary>
-public static class WaitPolicyBenchmarks
+internal static class WaitPolicyBenchmarks
 {
     public static readonly IReadOnlyList<string> Workloads = ["mlp-step", "dwa-step"];
 
@@ -144,7 +144,7 @@ public static class WaitPolicyBenchmarks
 }
 
 /// <summary>The tab-separated form of <c>retain bench --tsv</c>: name, value, unit, target, met, note.</summary>
-public static class BenchTsv
+internal static class BenchTsv
 {
     public static string Format(BenchResult r) => string.Join('\t', r.Name, r.Value.ToString("R", CultureInfo.InvariantCulture), r.Unit, r.Target,
         r.Met switch { true => "met", false => "missed", null => "" }, r.Note);
