@@ -41,4 +41,49 @@ public class DwaTaskInferenceTests
     {
         Assert.Equal([first, second], Values(DwaTaskInference.KNearest(Queries, Stored(), k)));
     }
+
+    /// <summary>
+    /// XOR in two dimensions: task 0 around (1,1) and (-1,-1), task 1 around (1,-1) and (-1,1), 20 samples per corner on
+    /// a fixed jitter. No line separates them, and both tasks' centroids are the origin.
+    /// </summary>
+    private static Tensor[] Xor()
+    {
+        Tensor Around(float[,] corners)
+        {
+            var jitter = Enumerable.Range(0, 20).Select(i => ((float)(0.2 * Math.Sin(i * 1.7)), (float)(0.2 * Math.Cos(i * 2.3)))).ToArray();
+            var rows = new float[2 * jitter.Length, 2];
+            for (var c = 0; c < 2; c++)
+                for (var i = 0; i < jitter.Length; i++)
+                    (rows[c * jitter.Length + i, 0], rows[c * jitter.Length + i, 1]) = (corners[c, 0] + jitter[i].Item1, corners[c, 1] + jitter[i].Item2);
+            return tensor(rows);
+        }
+        return [Around(new float[,] { { 1, 1 }, { -1, -1 } }), Around(new float[,] { { 1, -1 }, { -1, 1 } })];
+    }
+
+    private static readonly Tensor XorQueries = tensor(new float[,] { { 0.9f, 1.1f }, { -1.1f, -0.9f }, { 1.1f, -0.9f }, { -0.9f, 1.1f } });
+
+    [Fact]
+    public void TheClassifierSeparatesTasksThatNoLineAndNoCentroidSeparates()
+    {
+        using var classifier = DwaTaskClassifier.Train(Xor(), outputs: 3, seed: 0);
+        Assert.Equal([0L, 0, 1, 1], Values(classifier.Predict(XorQueries, tasks: 2)));
+        // The centroids coincide, so the nearest centroid names the first task for every sample.
+        Assert.Equal([0L, 0, 0, 0], Values(DwaTaskInference.NearestCentroid(XorQueries, Xor())));
+        // Only the tasks learnt so far can be named: with one, every sample is task 0.
+        Assert.Equal([0L, 0, 0, 0], Values(classifier.Predict(XorQueries, tasks: 1)));
+    }
+
+    [Fact]
+    public void TheClassifierIsDeterministicAndLeavesTheGlobalGeneratorAlone()
+    {
+        manual_seed(5);
+        var expected = rand(3);
+        manual_seed(5);
+        using var first = DwaTaskClassifier.Train(Xor(), outputs: 2, seed: 7);
+        Assert.True(rand(3).allclose(expected, rtol: 0, atol: 0), "training the classifier drew from the global generator");
+        using var second = DwaTaskClassifier.Train(Xor(), outputs: 2, seed: 7);
+        Assert.All(first.Tensors, kv => Assert.True(kv.Value.allclose(second.Tensors[kv.Key], rtol: 0, atol: 0), kv.Key));
+        using var other = DwaTaskClassifier.Train(Xor(), outputs: 2, seed: 8);
+        Assert.False(other.Tensors["w1"].allclose(first.Tensors["w1"], rtol: 0, atol: 0));
+    }
 }

@@ -62,7 +62,7 @@ internal sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Spars
 /// gradients per batch; the anchor stored for a finished task is computed on the model that is kept (the
 /// best-validation one), not on the last epoch's. Seed: all of these as the seed's code did them (<see cref="DwaFormulation.Seed"/>).
 /// </summary>
-public sealed class Dwa : Approach
+public sealed class Dwa : Approach, IReplayMemory
 {
     /// <summary>Samples simpler than this (normalised entropy complexity) may serve as anchor samples.</summary>
     public const double AnchorComplexityThreshold = 0.4;
@@ -317,13 +317,14 @@ public sealed class Dwa : Approach
 
     // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
 
-    public const string AnchorPredictor = "anchor", CentroidPredictor = "centroid", KnnPredictor = "knn", GaussianPredictor = "gaussian";
+    public const string AnchorPredictor = "anchor", CentroidPredictor = "centroid", KnnPredictor = "knn", GaussianPredictor = "gaussian",
+        ClassifierPredictor = "classifier";
 
     /// <summary>The name under which a predictor's results are recorded.</summary>
     public static string PredictorName(DwaTaskPredictor predictor) => predictor switch
     {
         DwaTaskPredictor.MaxProb => TaskPredictors.MaxProbability, DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
-        DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor,
+        DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor, DwaTaskPredictor.Classifier => ClassifierPredictor,
         _ => throw new ArgumentOutOfRangeException(nameof(predictor), predictor, null),
     };
 
@@ -332,8 +333,9 @@ public sealed class Dwa : Approach
 
     /// <summary>
     /// The generic predictors, and with a context processor every predictor from the sample's embedding: the nearest
-    /// stored anchor, and from the stored embeddings of the learnt tasks (<see cref="DwaState.TaskEmbeddings"/>) the
-    /// nearest centroid, the k nearest and the most likely Gaussian.
+    /// stored anchor (the paper's), and from the stored inputs of the learnt tasks (<see cref="DwaState.TaskInputs"/>),
+    /// embedded as the processor is now, the nearest centroid, the k nearest, the most likely Gaussian and the trained
+    /// task classifier.
     /// </summary>
     protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
     {
@@ -341,25 +343,64 @@ public sealed class Dwa : Approach
         if (!_masks.HasProcessor) return predictions;
         var embeddings = _masks.Embedding(Model.Backbone, x, new ForwardContext(0));
         predictions[AnchorPredictor] = NearestAnchor(embeddings, logits.Count);
-        var stored = Enumerable.Range(0, logits.Count).Select(t => State.TaskEmbeddings[t].to(embeddings.device)).ToArray();
-        predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, stored);
-        predictions[KnnPredictor] = DwaTaskInference.KNearest(embeddings, stored, _options.Neighbours);
-        predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, stored);
+        var current = CurrentTaskEmbeddings().Take(logits.Count).ToArray();
+        predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, current);
+        predictions[KnnPredictor] = DwaTaskInference.KNearest(embeddings, current, _options.Neighbours);
+        predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, current);
+        predictions[ClassifierPredictor] = State.TaskClassifier?.Predict(embeddings, logits.Count)
+            ?? zeros(embeddings.shape[0], ScalarType.Int64, device: embeddings.device);
         return predictions;
     }
 
-    /// <summary>Embeddings stored per finished task for task inference: as many as an anchor set holds (10 · sbatch).</summary>
-    private int StoredEmbeddingsPerTask => AnchorSetBatches * Options.BatchSize;
+    /// <summary>Samples stored per finished task for task inference: as many as an anchor set holds (10 · sbatch).</summary>
+    private int StoredSamplesPerTask => AnchorSetBatches * Options.BatchSize;
 
-    /// <summary>The context embeddings of the first <see cref="StoredEmbeddingsPerTask"/> samples of a split (eval mode), on the CPU.</summary>
-    private Tensor EmbeddingsOf(Split samples)
+    /// <summary>
+    /// The embeddings (on the device) of every finished task's stored inputs under the model as it is, computed once
+    /// after the model changed (a training step, the end of a task, a loaded checkpoint) and kept for every evaluation
+    /// until it changes again.
+    /// </summary>
+    private Tensor[]? _currentEmbeddings;
+
+    private IReadOnlyList<Tensor> CurrentTaskEmbeddings()
     {
+        if (_currentEmbeddings is { } cached && cached.Length == State.TaskInputs.Count) return cached;
+        ForgetCurrentEmbeddings();
+        _currentEmbeddings = State.TaskInputs.Values.Select(inputs => EmbeddingsOf(inputs).DetachFromDisposeScope()).ToArray();
+        return _currentEmbeddings;
+    }
+
+    private void ForgetCurrentEmbeddings()
+    {
+        foreach (var t in _currentEmbeddings ?? []) t.Dispose();
+        _currentEmbeddings = null;
+    }
+
+    /// <summary>Every step changes the context processor, so the stored inputs' embeddings must be computed afresh.</summary>
+    protected override void AfterStep(int task) => ForgetCurrentEmbeddings();
+
+    /// <summary>The context embeddings of <paramref name="inputs"/> (eval mode, batches of sbatch), on the device.</summary>
+    private Tensor EmbeddingsOf(Tensor inputs)
+    {
+        var training = Model.training;
         Model.eval();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        using var first = samples.Select(Enumerable.Range(0, Math.Min(samples.Count, StoredEmbeddingsPerTask)).Select(i => (long)i).ToArray());
-        var rows = first.Batches(Options.BatchSize, Device).Select(b => _masks.Embedding(Model.Backbone, b.X, new ForwardContext(0)).cpu().MoveToOuterDisposeScope()).ToArray();
-        return cat(rows, 0).MoveToOuterDisposeScope();
+        var rows = new List<Tensor>();
+        for (long start = 0; start < inputs.shape[0]; start += Options.BatchSize)
+            rows.Add(_masks.Embedding(Model.Backbone, inputs.narrow(0, start, Math.Min(Options.BatchSize, inputs.shape[0] - start)).to(Device), new ForwardContext(0)));
+        var embeddings = cat(rows.ToArray(), 0).MoveToOuterDisposeScope();
+        Model.train(training);
+        return embeddings;
+    }
+
+    /// <summary>What the task predictors keep: <see cref="StoredSamplesPerTask"/> inputs of every finished task.</summary>
+    public ReplayMemory Memory(int taskCount)
+    {
+        var perTask = Enumerable.Range(0, taskCount).Select(t => State.TaskInputs.TryGetValue(t, out var x) ? x.shape[0] : 0L).ToArray();
+        var samples = (int)perTask.Sum();
+        return new ReplayMemory(_masks.HasProcessor ? StoredSamplesPerTask * taskCount : 0, samples, samples,
+            State.TaskInputs.Values.Sum(x => x.NumberOfElements * x.ElementSize), perTask);
     }
 
     /// <summary>For each embedding (B x E), the task among the first <paramref name="tasks"/> whose stored anchor is nearest (squared distance).</summary>
@@ -380,15 +421,26 @@ public sealed class Dwa : Approach
             using var anchor = PositiveAnchor(task, anchorSet);
             State.AnchorStore[task] = DwaState.ToArray(anchor);
         }
-        if (_masks.HasProcessor)
-        {
-            State.TaskEmbeddings.Remove(task, out var replaced);
-            replaced?.Dispose();
-            State.TaskEmbeddings[task] = EmbeddingsOf(data.Train);
-        }
+        if (_masks.HasProcessor) StoreForTaskInference(task, data.Train);
         var fresh = MaskedWeightFisher(task, data.Train, _options.Formulation);
         State.Fisher = FisherDiagonal.MergeMean(State.Fisher, fresh, task);
         _importanceByLayer = null;
+    }
+
+    /// <summary>
+    /// Keeps the inputs of the task's first <see cref="StoredSamplesPerTask"/> training samples (stored order, i.e. a
+    /// random sample) and, from the second task on, retrains the task classifier on every task's stored inputs as the
+    /// processor now embeds them.
+    /// </summary>
+    private void StoreForTaskInference(int task, Split train)
+    {
+        State.TaskInputs.Remove(task, out var replaced);
+        replaced?.Dispose();
+        State.TaskInputs[task] = train.X.narrow(0, 0, Math.Min(train.Count, StoredSamplesPerTask)).cpu().clone();
+        ForgetCurrentEmbeddings();
+        var current = CurrentTaskEmbeddings();
+        State.TaskClassifier?.Dispose();
+        State.TaskClassifier = task == 0 ? null : DwaTaskClassifier.Train(current, Model.TaskCount, (long)Context.Seed * 1000 + task);
     }
 
     /// <summary>
@@ -407,17 +459,20 @@ public sealed class Dwa : Approach
     }
 
     protected override void SaveState(StateDict state) =>
-        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName);
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_inputs", State.TaskInputsByName).Set("task_classifier", State.TaskClassifier?.Tensors);
 
     protected override void LoadState(StateDict state)
     {
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
-        State.RestoreTaskEmbeddings(state.Tensors("task_embeddings", CPU));
+        State.RestoreTaskInputs(state.Tensors("task_inputs", CPU));
+        State.TaskClassifier = DwaTaskClassifier.FromTensors(state.Tensors("task_classifier", Device));
+        ForgetCurrentEmbeddings();
         _importanceByLayer = null;
     }
 
     public override void Dispose()
     {
+        ForgetCurrentEmbeddings();
         State.Dispose();
         base.Dispose();
     }

@@ -25,11 +25,14 @@ internal sealed class DwaState : IDisposable
     /// <summary>Merged Fisher diagonal F of each masked layer's weight, by parameter name (<c>backbone.c2.weight</c>); null before the first task ends.</summary>
     public Dictionary<string, Tensor>? Fisher { get; set; }
     /// <summary>
-    /// Context embeddings (N x E, on the CPU) of each finished task's first training samples in stored order, computed on
-    /// the model kept: what the task predictors beyond the anchor compare a sample's embedding with (<see cref="DwaTaskInference"/>).
-    /// Saved with the checkpoint's tensors, not in <see cref="ToFile"/>.
+    /// The inputs (on the CPU) of each finished task's first 10 · sbatch training samples in stored order: the task
+    /// predictors' memory. Their embeddings are recomputed with the context processor as it is when predicting, since
+    /// embeddings stored when a task ended no longer describe where its inputs land after later tasks. Saved with the
+    /// checkpoint's tensors, not in <see cref="ToFile"/>.
     /// </summary>
-    public SortedDictionary<int, Tensor> TaskEmbeddings { get; } = [];
+    public SortedDictionary<int, Tensor> TaskInputs { get; } = [];
+    /// <summary>The task classifier over the context embedding, trained after each task from the second on; null before.</summary>
+    public DwaTaskClassifier? TaskClassifier { get; set; }
     public List<AnchorSearch> Searches { get; } = [];
     /// <summary>Per epoch, the means of the auxiliary terms and the masks' use.</summary>
     public List<DwaEpochTerms> Terms { get; } = [];
@@ -71,23 +74,28 @@ internal sealed class DwaState : IDisposable
         return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }
 
-    /// <summary>Replaces the stored embeddings by <paramref name="embeddings"/> (by task id as text, as <see cref="TaskEmbeddingsByName"/> gives them; kept, not copied).</summary>
-    public void RestoreTaskEmbeddings(IReadOnlyDictionary<string, Tensor>? embeddings)
+    /// <summary>Replaces the stored inputs by <paramref name="inputs"/> (by task id as text, as <see cref="TaskInputsByName"/> gives them; kept, not copied).</summary>
+    public void RestoreTaskInputs(IReadOnlyDictionary<string, Tensor>? inputs) => RestoreByTask(TaskInputs, inputs);
+
+    /// <summary>The stored inputs by task id as text, the form a checkpoint's named tensors take.</summary>
+    public Dictionary<string, Tensor> TaskInputsByName => ByName(TaskInputs);
+
+    private static void RestoreByTask(SortedDictionary<int, Tensor> target, IReadOnlyDictionary<string, Tensor>? source)
     {
-        foreach (var stored in TaskEmbeddings.Values) stored.Dispose();
-        TaskEmbeddings.Clear();
-        foreach (var (task, stored) in embeddings ?? new Dictionary<string, Tensor>()) TaskEmbeddings[int.Parse(task, System.Globalization.CultureInfo.InvariantCulture)] = stored;
+        foreach (var stored in target.Values) stored.Dispose();
+        target.Clear();
+        foreach (var (task, stored) in source ?? new Dictionary<string, Tensor>()) target[int.Parse(task, System.Globalization.CultureInfo.InvariantCulture)] = stored;
     }
 
-    /// <summary>The stored embeddings by task id as text, the form a checkpoint's named tensors take.</summary>
-    public Dictionary<string, Tensor> TaskEmbeddingsByName =>
-        TaskEmbeddings.ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
+    private static Dictionary<string, Tensor> ByName(SortedDictionary<int, Tensor> byTask) =>
+        byTask.ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
 
     public void Dispose()
     {
         ParameterSet.DisposeAll(Fisher);
-        foreach (var stored in TaskEmbeddings.Values) stored.Dispose();
-        TaskEmbeddings.Clear();
+        RestoreByTask(TaskInputs, null);
+        TaskClassifier?.Dispose();
+        TaskClassifier = null;
     }
 }
 

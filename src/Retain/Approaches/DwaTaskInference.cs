@@ -5,10 +5,7 @@ namespace Retain.Approaches;
 /// <summary>Which of DWA's predictors from the context embedding gives its task-agnostic results (docs/task-agnostic.md).</summary>
 public enum DwaTaskPredictor
 {
-    /// <summary>
-    /// Not from the embedding: the head whose largest softmax probability is highest (the generic max-prob). The default,
-    /// because every embedding predictor collapsed onto the last task in the runs measured (docs/task-agnostic.md).
-    /// </summary>
+    /// <summary>Not from the embedding: the head whose largest softmax probability is highest (the generic max-prob).</summary>
     MaxProb,
     /// <summary>The stored task anchor nearest to the sample's embedding (the paper's mechanism).</summary>
     Anchor,
@@ -18,11 +15,16 @@ public enum DwaTaskPredictor
     Knn,
     /// <summary>The task whose stored embeddings, as a Gaussian with a variance per dimension, make the embedding most likely.</summary>
     Gaussian,
+    /// <summary>
+    /// A small classifier over the embedding, trained after each task on the stored samples of every task so far
+    /// (<see cref="DwaTaskClassifier"/>). The default: the best measured (docs/task-agnostic.md).
+    /// </summary>
+    Classifier,
 }
 
 /// <summary>
 /// Task inference from DWA's context embedding (docs/task-agnostic.md): given a batch of embeddings (B x E) and the
-/// stored embeddings of each learnt task (N_t x E, computed on the model kept when the task finished), the task of each
+/// embeddings of each learnt task's stored samples (N_t x E, embedded by the processor as it is now), the task of each
 /// sample (int64, B). Distances are squared Euclidean. Ties go to the lower task id (argmin/argmax take the first).
 /// </summary>
 internal static class DwaTaskInference

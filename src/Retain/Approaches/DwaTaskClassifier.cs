@@ -1,0 +1,98 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Retain.Approaches;
+
+/// <summary>
+/// A small classifier of the task from DWA's context embedding (<c>--task_predictor classifier</c>,
+/// docs/task-agnostic.md): the embedding standardised with the training set's mean and deviation, one hidden layer of
+/// <see cref="Hidden"/> ReLU units, one output per task. DWA retrains it from scratch after every task on the stored
+/// samples of every task so far, embedded by the context processor as it is then, so it describes the map the
+/// processor has now (embeddings stored when a task ended drift away as later tasks train the processor).
+/// <para>
+/// A hidden layer rather than a linear one: after later tasks the processor maps earlier tasks' inputs close together,
+/// so their regions need not be linearly separable, and at E x 64 + 64 x T weights it costs nothing beside DWA. It is
+/// trained full-batch (AdamW, <see cref="Steps"/> steps) from weights drawn with a generator of its own, so it leaves
+/// the global generator, and with it DWA's training, untouched.
+/// </para>
+/// </summary>
+internal sealed class DwaTaskClassifier : IDisposable
+{
+    public const int Hidden = 64;
+    public const int Steps = 300;
+    public const double LearningRate = 0.01, WeightDecay = 1e-3;
+
+    private readonly Dictionary<string, Tensor> _tensors;
+
+    private DwaTaskClassifier(Dictionary<string, Tensor> tensors) => _tensors = tensors;
+
+    /// <summary>Outputs: how many tasks it can name (the benchmark's tasks; training uses those it has samples of).</summary>
+    public int Outputs => (int)_tensors["w2"].shape[1];
+
+    /// <summary>
+    /// Trains a classifier on <paramref name="embeddings"/>[t] (N_t x E, on one device), the samples of task t, with
+    /// <paramref name="outputs"/> outputs (at least as many as tasks given); <paramref name="seed"/> draws its initial weights.
+    /// </summary>
+    public static DwaTaskClassifier Train(IReadOnlyList<Tensor> embeddings, int outputs, long seed)
+    {
+        if (outputs < embeddings.Count) throw new ArgumentOutOfRangeException(nameof(outputs), outputs, $"fewer outputs than the {embeddings.Count} tasks given");
+        using var scope = NewDisposeScope();
+        var device = embeddings[0].device;
+        var x = cat(embeddings.ToArray(), 0);
+        var y = cat(embeddings.Select((e, t) => full(e.shape[0], t, ScalarType.Int64, device: device)).ToArray());
+        var mean = x.mean([0]);
+        var scale = (x - mean).square().mean([0]).sqrt().clamp_min(1e-6);
+        var z = (x - mean) / scale;
+
+        // Xavier-uniform weights, zero biases, from the classifier's own generator.
+        using var generator = new Generator((ulong)seed, device);
+        Parameter Uniform(long fanIn, long fanOut) =>
+            new((rand([fanIn, fanOut], generator: generator, device: device) * 2 - 1) * Math.Sqrt(6.0 / (fanIn + fanOut)));
+        var embeddingSize = x.shape[1];
+        Parameter[] parameters = [Uniform(embeddingSize, Hidden), new(zeros(Hidden, device: device)), Uniform(Hidden, outputs), new(zeros(outputs, device: device))];
+        var tasks = embeddings.Count;
+        using (var optimizer = optim.AdamW(parameters, LearningRate, weight_decay: WeightDecay))
+        {
+            for (var step = 0; step < Steps; step++)
+            {
+                using var stepScope = NewDisposeScope();
+                optimizer.zero_grad();
+                var logits = Logits(z, parameters[0], parameters[1], parameters[2], parameters[3]).narrow(1, 0, tasks);
+                nn.functional.cross_entropy(logits, y).backward();
+                optimizer.step();
+            }
+        }
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["mean"] = mean, ["scale"] = scale,
+            ["w1"] = parameters[0].detach().clone(), ["b1"] = parameters[1].detach().clone(),
+            ["w2"] = parameters[2].detach().clone(), ["b2"] = parameters[3].detach().clone(),
+        };
+        foreach (var t in tensors.Values) t.DetachFromDisposeScope();
+        return new DwaTaskClassifier(tensors);
+    }
+
+    private static Tensor Logits(Tensor standardised, Tensor w1, Tensor b1, Tensor w2, Tensor b2) =>
+        nn.functional.relu(standardised.matmul(w1) + b1).matmul(w2) + b2;
+
+    /// <summary>The most likely of the first <paramref name="tasks"/> tasks for each embedding (B x E): int64, B.</summary>
+    public Tensor Predict(Tensor embeddings, int tasks)
+    {
+        using var scope = NewDisposeScope();
+        var t = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(embeddings.device));
+        var logits = Logits((embeddings - t["mean"]) / t["scale"], t["w1"], t["b1"], t["w2"], t["b2"]);
+        return logits.narrow(1, 0, Math.Min(tasks, Outputs)).argmax(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Its tensors by name, the form a checkpoint's named tensors take (kept, not copied).</summary>
+    public IReadOnlyDictionary<string, Tensor> Tensors => _tensors;
+
+    /// <summary>A classifier from <see cref="Tensors"/> as a checkpoint gives them back (kept, not copied), or null without.</summary>
+    public static DwaTaskClassifier? FromTensors(Dictionary<string, Tensor>? tensors) => tensors is null ? null : new(tensors);
+
+    public void Dispose()
+    {
+        foreach (var t in _tensors.Values) t.Dispose();
+    }
+}
