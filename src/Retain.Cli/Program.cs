@@ -1,1 +1,3 @@
+// The OpenMP wait policy must be in the environment before torch (and libgomp with it) loads.
+Retain.Cli.OpenMpWaitPolicy.ApplyBeforeTorchLoads(args);
 return Retain.Cli.RetainApp.Run(args);

@@ -9,6 +9,9 @@ namespace Retain.Cli;
 /// <summary>The `retain` command line: its commands, and the translation of user errors into exit code 2.</summary>
 public static class RetainApp
 {
+    /// <summary>The command line reads every data set of the seed: the pickled ones through package Retain.Datasets.</summary>
+    static RetainApp() => Data.PickleDatasets.Register();
+
     /// <summary>The configured app, shared by Program.cs and the tests (which may pass their own console).</summary>
     public static CommandApp Create(IAnsiConsole? console = null) => Create(console, []);
 

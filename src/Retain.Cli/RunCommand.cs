@@ -179,11 +179,11 @@ public sealed class RunCommand : Command<RunSettings>
                 AnsiConsole.Progress()
                     .AutoClear(false)
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
-                    .Start(ctx => record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), new ProgressSink(ctx)], interruption));
+                    .Start(ctx => record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), DwaIntrospectionSink.For(plan), new ProgressSink(ctx)], interruption));
             }
             else
             {
-                record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), new LineSink()], interruption);
+                record = ExperimentRunner.Run(plan, [.. plan.FileSinks(), DwaIntrospectionSink.For(plan), new LineSink()], interruption);
             }
         }
         catch (RunInterruptedException e)

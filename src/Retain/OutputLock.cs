@@ -15,7 +15,7 @@ namespace Retain;
 /// harmless to delete when nothing runs.
 /// </para>
 /// </summary>
-public sealed class OutputLock : IDisposable
+internal sealed class OutputLock : IDisposable
 {
     public const string Extension = ".lock";
 

@@ -6,7 +6,7 @@ namespace Retain;
 /// that cannot be written (<c>/proc</c>, a read-only mount), an existing result that would be replaced without
 /// <c>--overwrite</c>, and two outputs of one command on the same path. Every problem is one line naming the option.
 /// </summary>
-public static class OutputPaths
+internal static class OutputPaths
 {
     /// <summary>A file path: not empty, not a folder, no file on its way, and its nearest existing folder writable.</summary>
     public static void RequireFile(string path, string option)

@@ -1,7 +1,7 @@
 namespace Retain;
 
 /// <summary>Quoting for the command lines Retain prints or writes (resume commands, study run lists and scripts).</summary>
-public static class Shell
+internal static class Shell
 {
     /// <summary>The text as one shell word: as it is when it holds only safe characters, else in single quotes.</summary>
     public static string Quote(string text) =>

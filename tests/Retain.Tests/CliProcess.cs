@@ -19,10 +19,14 @@ public sealed class CliProcess : IDisposable
     {
         var host = Environment.GetEnvironmentVariable("RETAIN_DOTNET_HOST") ?? Environment.ProcessPath ?? "dotnet";
         _args = args;
-        var start = new ProcessStartInfo(host)
+        // Through env, which execs the host with SIGINT's default handling, as at a terminal: a test run started in the
+        // background (CI's may be) ignores SIGINT, its children inherit that, and .NET then never sees a Ctrl-C.
+        var start = new ProcessStartInfo("env")
         {
             WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(host);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Retain.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["RETAIN_DATA"] = TestSupport.DataDir;

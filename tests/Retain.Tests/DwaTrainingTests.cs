@@ -108,7 +108,7 @@ public class DwaTrainingTests : TempFolderTests
         }
 
         // Introspection: per task JSON, images, masks (fc2, fc3 factorised), figure; embedding summary and PCA figure.
-        var lines = dwa.WriteArtifacts(bench, 2, Folder, "run");
+        var lines = DwaIntrospection.Write(dwa, bench, 2, Folder, "run");
         Assert.Contains(lines, l => l.Contains("spread"));
         var folder = Path.Combine(Folder, "run.dwa");
         var record = ResultFiles.ReadRecord<DwaTaskSamples>(Path.Combine(folder, "task1_mnist-5-9.json"));

@@ -5,6 +5,17 @@ namespace Retain.Tests;
 /// <summary>The table of data sets: expected files, presence, and loading through the right reader.</summary>
 public class ReadersDatasetFilesTests : TempFolderTests
 {
+    /// <summary>The pickled data sets are read by package Retain.Datasets, as the command line registers it.</summary>
+    public ReadersDatasetFilesTests() => PickleDatasets.Register();
+
+    [Fact]
+    public void APickledDataSetWithoutTheDatasetsPackageIsAnErrorNamingIt()
+    {
+        var path = Path.Combine(Folder, "cifar-10-batches-py", "data_batch_1");
+        var e = Assert.Throws<DataFileException>(() => PickledData.Require(null, path));
+        Assert.Equal($"{path}: reading a pickled data set needs the package Retain.Datasets (reference it and call Retain.Data.PickleDatasets.Register() once)", e.Message);
+    }
+
     [Fact]
     public void ListsEveryDatasetOfTheSeed()
     {

@@ -16,7 +16,7 @@ public record DerOptions : ReplayOptions
 }
 
 /// <summary>Replayed samples' current logits, and the logits stored with them (each row's first <see cref="Outputs"/> are its own).</summary>
-public sealed record DarkReplay(Tensor Logits, Tensor Stored, Tensor Outputs);
+internal sealed record DarkReplay(Tensor Logits, Tensor Stored, Tensor Outputs);
 
 /// <summary>
 /// Dark Experience Replay (Buzzega et al., "Dark Experience for General Continual Learning: a Strong, Simple
@@ -55,10 +55,10 @@ public class Der(ApproachContext context, DerOptions options) : ReplayApproach(c
     }
 
     /// <summary>The objective of a training step on <paramref name="batch"/> (its <paramref name="logits"/>) with <paramref name="dark"/> replayed.</summary>
-    protected virtual Tensor Objective(Batch batch, Tensor logits, DarkReplay? dark) => Objective(logits, batch.Y, dark, options.Alpha);
+    private protected virtual Tensor Objective(Batch batch, Tensor logits, DarkReplay? dark) => Objective(logits, batch.Y, dark, options.Alpha);
 
     /// <summary>DER's objective (eq. 4): the cross-entropy of the current batch plus α times the logit distance of the replayed one (none while the memory is empty).</summary>
-    public static Tensor Objective(Tensor logits, Tensor labels, DarkReplay? dark, double alpha)
+    internal static Tensor Objective(Tensor logits, Tensor labels, DarkReplay? dark, double alpha)
     {
         var loss = nn.functional.cross_entropy(logits, labels);
         return dark is null ? loss : loss + alpha * LogitDistance(dark.Logits, dark.Stored, dark.Outputs);

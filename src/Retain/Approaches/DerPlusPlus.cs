@@ -25,7 +25,7 @@ public sealed record DerPlusPlusOptions : DerOptions
 /// </summary>
 public sealed class DerPlusPlus(ApproachContext context, DerPlusPlusOptions options) : Der(context, options)
 {
-    protected override Tensor Objective(Batch batch, Tensor logits, DarkReplay? dark)
+    private protected override Tensor Objective(Batch batch, Tensor logits, DarkReplay? dark)
     {
         // The labelled batch is scored on the task's outputs (every class so far in class-IL), as the current batch is.
         var labelled = dark is not null && Buffer.Draw(ReplayBatch) is { } replayed
@@ -35,7 +35,7 @@ public sealed class DerPlusPlus(ApproachContext context, DerPlusPlusOptions opti
     }
 
     /// <summary>DER++'s objective (eq. 6): DER's, plus β times the cross-entropy of the second replayed batch's logits with its stored labels.</summary>
-    public static Tensor Objective(Tensor logits, Tensor labels, DarkReplay? dark, (Tensor Logits, Tensor Labels)? labelled, double alpha, double beta)
+    internal static Tensor Objective(Tensor logits, Tensor labels, DarkReplay? dark, (Tensor Logits, Tensor Labels)? labelled, double alpha, double beta)
     {
         var loss = Objective(logits, labels, dark, alpha);
         return labelled is { } l ? loss + beta * nn.functional.cross_entropy(l.Logits, l.Labels) : loss;

@@ -12,7 +12,7 @@ namespace Retain.Approaches;
 /// Means over one epoch's training samples of the auxiliary terms (unweighted by λ and stiffness) and of the mask use
 /// (mean |M| of each masked layer, averaged over the layers): what shows whether the sparsity holds the masks near μ.
 /// </summary>
-public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double Attention, double Sparsity, double MaskUsage)
+internal sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double Attention, double Sparsity, double MaskUsage)
 {
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"dwa terms: triplet {Triplet:G4}  att {Attention:G4}  sparsity {Sparsity:G4}  mask use {MaskUsage:F3}");
@@ -22,7 +22,7 @@ public sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double A
 /// DWA's auxiliary terms on one batch, unweighted by λ and stiffness (null where a term is not defined: no anchors yet,
 /// or no Fisher diagonal), and the masks' summaries they were computed from.
 /// </summary>
-public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsity, IReadOnlyList<MaskSummary> Masks)
+internal sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsity, IReadOnlyList<MaskSummary> Masks)
 {
     /// <summary>Mean |M| of each masked layer's masks over the batch, averaged over the layers.</summary>
     public double MaskUsage => Masks.Average(m =>
@@ -62,7 +62,7 @@ public sealed record DwaTerms(Tensor? Triplet, Tensor? Attention, Tensor Sparsit
 /// gradients per batch; the anchor stored for a finished task is computed on the model that is kept (the
 /// best-validation one), not on the last epoch's. Seed: all of these as the seed's code did them (<see cref="DwaFormulation.Seed"/>).
 /// </summary>
-public sealed class Dwa : Approach, IRunArtifacts
+public sealed class Dwa : Approach
 {
     /// <summary>Samples simpler than this (normalised entropy complexity) may serve as anchor samples.</summary>
     public const double AnchorComplexityThreshold = 0.4;
@@ -127,10 +127,10 @@ public sealed class Dwa : Approach, IRunArtifacts
         _layerScales = DwaLosses.LayerScales(_masks.MaskedLayers.Count, _options.ScaleAttentionLoss);
     }
 
-    public DwaState State { get; } = new();
+    internal DwaState State { get; } = new();
     public DwaOptions Settings => _options;
     public DwaWeightMasks Masks => _masks;
-    public IReadOnlyList<DwaEpochTerms> Terms => State.Terms;
+    internal IReadOnlyList<DwaEpochTerms> Terms => State.Terms;
 
     /// <summary>Anchor search at the start of every epoch, on the unfiltered training set.</summary>
     protected override void PrepareEpoch(int task, int epoch, TaskData data, float[] trainComplexity) =>
@@ -265,7 +265,7 @@ public sealed class Dwa : Approach, IRunArtifacts
     /// or t = 0 with use_anchor_first) and the plasticity term an <paramref name="importance"/> (the merged Fisher
     /// diagonal by masked layer); each is null without.
     /// </summary>
-    public (Tensor Logits, DwaTerms Terms) Objective(Batch batch, DwaFormulation formulation, IReadOnlyDictionary<string, Tensor>? importance)
+    internal (Tensor Logits, DwaTerms Terms) Objective(Batch batch, DwaFormulation formulation, IReadOnlyDictionary<string, Tensor>? importance)
     {
         var task = batch.Task;
         var dwa = new DwaForwardState
@@ -405,11 +405,6 @@ public sealed class Dwa : Approach, IRunArtifacts
         ParameterSet.DisposeAll(all.Where(kv => !maskedWeights.Contains(kv.Key)).ToDictionary());
         return all.Where(kv => maskedWeights.Contains(kv.Key)).ToDictionary();
     }
-
-    // ---- Introspection (§15.6) ---------------------------------------------------------------------------------
-
-    public IReadOnlyList<string> WriteArtifacts(Benchmark benchmark, int tasksCompleted, string folder, string runName) =>
-        DwaIntrospection.Write(this, benchmark, tasksCompleted, folder, runName);
 
     protected override void SaveState(StateDict state) =>
         state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_embeddings", State.TaskEmbeddingsByName);

@@ -10,7 +10,7 @@ namespace Retain.Approaches;
 /// per-sample term is averaged over the batch, like the cross-entropy, so a λ means the same at any batch size.
 /// Seed: the seed code's formulas, which sum over the batch and differ term by term (each function says how).
 /// </summary>
-public static class DwaLosses
+internal static class DwaLosses
 {
     /// <summary>
     /// Anchor (triplet) loss. <paramref name="weights"/> is <c>1 - complexity</c> per sample: simple samples carry the

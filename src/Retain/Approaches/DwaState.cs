@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Retain.Approaches;
 
 /// <summary>What one anchor search found (for logs and tests).</summary>
-public sealed record AnchorSearch(int Task, int Epoch, int AnchorSamples, double NegativeLoss, double? TaskNegativeLoss, double PositiveNorm);
+internal sealed record AnchorSearch(int Task, int Epoch, int AnchorSamples, double NegativeLoss, double? TaskNegativeLoss, double PositiveNorm);
 
 /// <summary>
 /// Everything DWA carries from batch to batch and task to task (docs/dwa.md): the current anchors P
@@ -15,7 +15,7 @@ public sealed record AnchorSearch(int Task, int Epoch, int AnchorSamples, double
 /// Anchors are plain arrays; <see cref="ToFile"/> / <see cref="FromFile"/> convert the whole state to and from a
 /// serialisable record.
 /// </summary>
-public sealed class DwaState : IDisposable
+internal sealed class DwaState : IDisposable
 {
     public float[]? Positive { get; set; }
     public float[]? Negative { get; set; }
@@ -92,10 +92,10 @@ public sealed class DwaState : IDisposable
 }
 
 /// <summary>A tensor as plain data: its shape and its values in row-major order.</summary>
-public sealed record StoredTensor(long[] Shape, float[] Values);
+internal sealed record StoredTensor(long[] Shape, float[] Values);
 
 /// <summary>The serialisable form of <see cref="DwaState"/>.</summary>
-public sealed record DwaStateFile
+internal sealed record DwaStateFile
 {
     public float[]? Positive { get; init; }
     public float[]? Negative { get; init; }

@@ -25,7 +25,7 @@ public enum DwaTaskPredictor
 /// stored embeddings of each learnt task (N_t x E, computed on the model kept when the task finished), the task of each
 /// sample (int64, B). Distances are squared Euclidean. Ties go to the lower task id (argmin/argmax take the first).
 /// </summary>
-public static class DwaTaskInference
+internal static class DwaTaskInference
 {
     /// <summary>The variance floor of <see cref="Gaussian"/>, so that a dimension a task never varies in does not decide alone.</summary>
     public const double VarianceFloor = 1e-4;

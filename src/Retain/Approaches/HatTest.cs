@@ -22,7 +22,7 @@ public sealed record HatTestOptions : IValidatedOptions
 /// One point of HAT's compression curve: after <see cref="Epoch"/> epochs of the task (0: before training), the test
 /// accuracy and how much of the network the task's gates use.
 /// </summary>
-public sealed record CompressionPoint(int Epoch, double TestAccuracy, double UsedWeights, IReadOnlyList<LayerCapacity> Layers);
+internal sealed record CompressionPoint(int Epoch, double TestAccuracy, double UsedWeights, IReadOnlyList<LayerCapacity> Layers);
 
 /// <summary>
 /// The HAT paper's compression experiment (its "hat-test"): HAT with every task embedding starting uniform in [0,2),
@@ -35,7 +35,7 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options, Hat
     private readonly List<CompressionPoint> _curve = [];
 
     /// <summary>The compression curve of the task trained last, one point per epoch after the initial one.</summary>
-    public IReadOnlyList<CompressionPoint> Curve => _curve;
+    internal IReadOnlyList<CompressionPoint> Curve => _curve;
 
     protected override double EvaluationScale => 10000 * Settings.Smax;
 
@@ -57,7 +57,7 @@ public sealed class HatTest(ApproachContext context, HatTestOptions options, Hat
     }
 
     /// <summary>The network's point now: test accuracy on <paramref name="test"/> and the capacity task <paramref name="task"/>'s gates use.</summary>
-    public CompressionPoint Measure(int task, Split test, int epoch)
+    internal CompressionPoint Measure(int task, Split test, int epoch)
     {
         var layers = UnitGates.UsedCapacity(task, EvaluationScale);
         return new CompressionPoint(epoch, Evaluate(task, test).Accuracy, HatUnitGates.UsedWeightShare(layers), layers);

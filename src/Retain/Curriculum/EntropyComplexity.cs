@@ -12,7 +12,7 @@ namespace Retain.Curriculum;
 /// row (one pixel leaves and one enters per disk row) and keeps the running sum of h·log2(h), so a step costs
 /// O(disk height) instead of O(disk area + grey levels), and images are processed in parallel.
 /// </summary>
-public static class EntropyComplexity
+internal static class EntropyComplexity
 {
     /// <summary>Radius of the disk neighbourhood: offsets (di, dj) with di² + dj² &lt;= 25.</summary>
     public const int DiskRadius = 5;

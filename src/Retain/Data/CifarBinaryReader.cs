@@ -6,9 +6,9 @@ namespace Retain.Data;
 /// one label byte; CIFAR-100 (<c>cifar-100-binary/train.bin</c>, <c>test.bin</c>): a coarse then a fine label byte,
 /// of which the fine label is used (as with the python version).
 /// </summary>
-public static class CifarBinaryReader
+internal static class CifarBinaryReader
 {
-    private const int ImageBytes = CifarPickleReader.ImageBytes;
+    private const int ImageBytes = 3 * 32 * 32;
     /// <summary>Well above the largest file (CIFAR-100 train.bin, 154 MB); bounds what a wrong path can make us read.</summary>
     private const long MaxFileBytes = 1L << 30;
     private const int CoarseClassCount = 20;

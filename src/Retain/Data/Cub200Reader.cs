@@ -13,7 +13,7 @@ namespace Retain.Data;
 /// <para>Stricter than the seed's pandas merges, which drop unmatched ids silently: an id missing from an index file,
 /// a repeated id or an unknown class is an error naming the file.</para>
 /// </summary>
-public static class Cub200Reader
+internal static class Cub200Reader
 {
     public const int Side = 32;
     private const long MaxIndexFileBytes = 16L << 20; // the real images.txt is 0.6 MB

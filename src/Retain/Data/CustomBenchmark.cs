@@ -10,7 +10,7 @@ namespace Retain.Data;
 /// image folders (one subfolder per class), how tasks are formed, image size and channels, and the normalisation
 /// (computed from the training images when not given). Paths are relative to the JSON file's folder.
 /// </summary>
-public sealed record CustomBenchmarkSpec
+internal sealed record CustomBenchmarkSpec
 {
     public string Name { get; init; } = "custom";
     public required List<DatasetSpec> Datasets { get; init; }
@@ -55,7 +55,7 @@ public sealed record CustomBenchmarkSpec
     public sealed record NormalisationSpec(float[] Mean, float[] Std);
 }
 
-public static class CustomBenchmark
+internal static class CustomBenchmark
 {
     private static readonly JsonSerializerOptions Json = new()
     {

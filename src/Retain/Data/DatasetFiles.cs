@@ -4,7 +4,7 @@ namespace Retain.Data;
 /// One data set of the seed: the files it needs under the data folder (one or more alternative layouts, each
 /// complete on its own) and how to load them. The first layout that is present is the one loaded.
 /// </summary>
-public sealed class DatasetSource
+internal sealed class DatasetSource
 {
     internal DatasetSource(string id, int classCount, params Layout[] layouts)
     {
@@ -36,7 +36,7 @@ public sealed class DatasetSource
 }
 
 /// <summary>The data sets of the seed's experiments, by the seed's names, and the files each expects.</summary>
-public static class DatasetFiles
+internal static class DatasetFiles
 {
     private static readonly string[] Cifar10Batches = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"];
     private static readonly string[] FashionFiles =
@@ -46,15 +46,15 @@ public static class DatasetFiles
     [
         new("cifar10", 10,
             new DatasetSource.Layout("python version", [.. Cifar10Batches.Select(b => $"cifar-10-batches-py/{b}"), "cifar-10-batches-py/test_batch"],
-                dir => (Concatenate(Cifar10Batches.Select(b => CifarPickleReader.ReadCifar10(Path.Combine(dir, "cifar-10-batches-py", b)))),
-                        CifarPickleReader.ReadCifar10(Path.Combine(dir, "cifar-10-batches-py", "test_batch")))),
+                dir => (Concatenate(Cifar10Batches.Select(b => Pickled(Path.Combine(dir, "cifar-10-batches-py", b), (r, f) => r.ReadCifar10(f)))),
+                        Pickled(Path.Combine(dir, "cifar-10-batches-py", "test_batch"), (r, f) => r.ReadCifar10(f)))),
             new DatasetSource.Layout("binary version", [.. Cifar10Batches.Select(b => $"cifar-10-batches-bin/{b}.bin"), "cifar-10-batches-bin/test_batch.bin"],
                 dir => (Concatenate(Cifar10Batches.Select(b => CifarBinaryReader.ReadCifar10(Path.Combine(dir, "cifar-10-batches-bin", b + ".bin")))),
                         CifarBinaryReader.ReadCifar10(Path.Combine(dir, "cifar-10-batches-bin", "test_batch.bin"))))),
         new("cifar100", 100,
             new DatasetSource.Layout("python version", ["cifar-100-python/train", "cifar-100-python/test"],
-                dir => (CifarPickleReader.ReadCifar100(Path.Combine(dir, "cifar-100-python", "train")),
-                        CifarPickleReader.ReadCifar100(Path.Combine(dir, "cifar-100-python", "test")))),
+                dir => (Pickled(Path.Combine(dir, "cifar-100-python", "train"), (r, f) => r.ReadCifar100(f)),
+                        Pickled(Path.Combine(dir, "cifar-100-python", "test"), (r, f) => r.ReadCifar100(f)))),
             new DatasetSource.Layout("binary version", ["cifar-100-binary/train.bin", "cifar-100-binary/test.bin"],
                 dir => (CifarBinaryReader.ReadCifar100(Path.Combine(dir, "cifar-100-binary", "train.bin")),
                         CifarBinaryReader.ReadCifar100(Path.Combine(dir, "cifar-100-binary", "test.bin"))))),
@@ -71,16 +71,16 @@ public static class DatasetFiles
                 dir => (ReadIdxPair(Path.Combine(dir, "fashion_mnist"), "train"), ReadIdxPair(Path.Combine(dir, "fashion_mnist"), "t10k")))),
         new("traffic_signs", 43,
             new DatasetSource.Layout("GTSRB pickles (Udacity lab 2 data)", ["lab 2 data/train.p", "lab 2 data/test.p"],
-                dir => (FeaturesPickleReader.ReadTrafficSigns(Path.Combine(dir, "lab 2 data", "train.p")),
-                        FeaturesPickleReader.ReadTrafficSigns(Path.Combine(dir, "lab 2 data", "test.p"))))),
+                dir => (Pickled(Path.Combine(dir, "lab 2 data", "train.p"), (r, f) => r.ReadTrafficSigns(f)),
+                        Pickled(Path.Combine(dir, "lab 2 data", "test.p"), (r, f) => r.ReadTrafficSigns(f))))),
         new("facescrub", 100,
             new DatasetSource.Layout("FaceScrub-100 pickles", ["facescrub_train_100.pkl", "facescrub_test_100.pkl"],
-                dir => (FeaturesPickleReader.ReadFaceScrub(Path.Combine(dir, "facescrub_train_100.pkl")),
-                        FeaturesPickleReader.ReadFaceScrub(Path.Combine(dir, "facescrub_test_100.pkl"))))),
+                dir => (Pickled(Path.Combine(dir, "facescrub_train_100.pkl"), (r, f) => r.ReadFaceScrub(f)),
+                        Pickled(Path.Combine(dir, "facescrub_test_100.pkl"), (r, f) => r.ReadFaceScrub(f))))),
         new("not_mnist", 10,
             new DatasetSource.Layout("notMNIST pickles", ["notmnist_train.pkl", "notmnist_test.pkl"],
-                dir => (FeaturesPickleReader.ReadNotMnist(Path.Combine(dir, "notmnist_train.pkl")),
-                        FeaturesPickleReader.ReadNotMnist(Path.Combine(dir, "notmnist_test.pkl"))))),
+                dir => (Pickled(Path.Combine(dir, "notmnist_train.pkl"), (r, f) => r.ReadNotMnist(f)),
+                        Pickled(Path.Combine(dir, "notmnist_test.pkl"), (r, f) => r.ReadNotMnist(f))))),
         new("cub200", 200,
             new DatasetSource.Layout("CUB-200-2011 folder (plus the images listed in images.txt)",
                 ["CUB_200_2011/images.txt", "CUB_200_2011/train_test_split.txt", "CUB_200_2011/image_class_labels.txt", "CUB_200_2011/classes.txt"],
@@ -116,6 +116,9 @@ public static class DatasetFiles
         if (!relative.Contains("-ubyte", StringComparison.Ordinal)) return false;
         return File.Exists(path.EndsWith(".gz", StringComparison.Ordinal) ? path[..^3] : path + ".gz");
     }
+
+    /// <summary>A pickled file, read by the registered reader (<see cref="PickledData"/>).</summary>
+    private static ImageSet Pickled(string path, Func<IPickledDataReader, string, ImageSet> read) => read(PickledData.Reader(path), path);
 
     private static (ImageSet Train, ImageSet Test) LoadMnist(string dataDir)
     {

@@ -12,7 +12,7 @@ public sealed record ExperimentEntry(string Name, Networks.BackboneArchitecture 
 /// The scenarios an experiment can be run in, and why not the others (null when it supports all three). Known before
 /// any data is loaded, so <c>retain run --scenario</c> refuses the others at once.
 /// </summary>
-public sealed record ScenarioSupport(IReadOnlyList<Scenario> Scenarios, string? WhyNotOthers = null)
+internal sealed record ScenarioSupport(IReadOnlyList<Scenario> Scenarios, string? WhyNotOthers = null)
 {
     public static ScenarioSupport All { get; } = new(Retain.Scenarios.All);
 
@@ -93,7 +93,7 @@ public static class ExperimentCatalog
     /// and mixture (tasks of different class counts; mixture's <paramref name="datasets"/> of one class count support
     /// domain too), what a benchmark file or a registered experiment declares.
     /// </summary>
-    public static ScenarioSupport Scenarios(string name, IReadOnlyList<string>? datasets = null)
+    internal static ScenarioSupport Scenarios(string name, IReadOnlyList<string>? datasets = null)
     {
         if (CustomBenchmark.IsCustom(name)) return CustomBenchmark.Scenarios(CustomBenchmark.ReadSpec(name), name);
         if (Registered(name) is { } registered)

@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace Retain.Data;
 
 /// <summary>An unsigned-byte IDX array: <see cref="Shape"/> (outermost first) and the row-major bytes.</summary>
-public sealed record IdxArray(int[] Shape, byte[] Data)
+internal sealed record IdxArray(int[] Shape, byte[] Data)
 {
     public int Count => Shape[0];
 }
@@ -15,7 +15,7 @@ public sealed record IdxArray(int[] Shape, byte[] Data)
 /// promises; a gzip'd one must promise no more than deflate can expand its compressed size to, and must agree with the
 /// uncompressed length in the gzip trailer.
 /// </summary>
-public static class IdxReader
+internal static class IdxReader
 {
     private const byte UnsignedByteType = 0x08;
     private const long DeflateMaxRatio = 1032; // deflate cannot expand a stream by more than about 1032:1

@@ -10,7 +10,7 @@ namespace Retain.Data;
 /// wrong) is rebuilt. Entries are written to a temporary file and renamed, so a crash never leaves half an entry.
 /// Splits and normalisation depend on the seed and are cheap, so they are applied after the cache.
 /// </summary>
-public static class ImageCache
+internal static class ImageCache
 {
     private static readonly byte[] Magic = "RETAINIMG1"u8.ToArray();
     private const int HeaderLength = 10 + 8 + 4 * 4 + 8;

@@ -9,7 +9,7 @@ public sealed record ImageFolder(ImageSet Images, IReadOnlyList<string> ClassNam
 /// order of their paths. Each image is decoded with SkiaSharp, stretched to the requested size and converted to the
 /// requested channel count: 3 = RGB, 1 = luminance 0.299 R + 0.587 G + 0.114 B, rounded (PIL's <c>convert("L")</c>).
 /// </summary>
-public static class ImageFolderReader
+internal static class ImageFolderReader
 {
     private static readonly string[] Extensions = [".png", ".jpg", ".jpeg"];
     private const int MaxClasses = 256; // labels are bytes

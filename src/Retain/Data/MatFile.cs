@@ -5,7 +5,7 @@ using System.Text;
 namespace Retain.Data;
 
 /// <summary>MATLAB array classes (the <c>mx*_CLASS</c> codes of the MAT-file format).</summary>
-public enum MatClass
+internal enum MatClass
 {
     Cell = 1, Struct = 2, Object = 3, Char = 4, Sparse = 5, Double = 6, Single = 7,
     Int8 = 8, UInt8 = 9, Int16 = 10, UInt16 = 11, Int32 = 12, UInt32 = 13, Int64 = 14, UInt64 = 15,
@@ -15,7 +15,7 @@ public enum MatClass
 /// A real numeric MATLAB array: its class, dimensions (MATLAB order) and elements in MATLAB's column-major order,
 /// kept in the storage type the file used (MATLAB stores e.g. a double array of small whole numbers as uint8).
 /// </summary>
-public sealed class MatArray
+internal sealed class MatArray
 {
     internal MatArray(string name, MatClass arrayClass, int[] dimensions, MatFile.StorageType storage, byte[] littleEndianData)
     {
@@ -82,7 +82,7 @@ public sealed class MatArray
 /// compressed variable may not claim more than deflate can expand its compressed bytes to, and an array's
 /// dimensions must account for exactly the bytes of its data.</para>
 /// </summary>
-public static class MatFile
+internal static class MatFile
 {
     /// <summary>The <c>mi*</c> data types of the format.</summary>
     internal enum StorageType

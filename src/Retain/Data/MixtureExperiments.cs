@@ -4,7 +4,7 @@ namespace Retain.Data;
 /// The seed's two 32x32 RGB experiments: <c>cifar</c> (CIFAR-10 and CIFAR-100 split into ten tasks) and
 /// <c>mixture</c> (eight data sets, one task each, in an order chosen by the seed: the DWA paper's benchmark).
 /// </summary>
-public static class MixtureExperiments
+internal static class MixtureExperiments
 {
     /// <summary>One data set of the mixture as the seed prepares it (datasets.md section 4).</summary>
     public sealed record Member(int Id, string Name, float[] Mean, float[] Std, bool PadTo32, bool Gray);

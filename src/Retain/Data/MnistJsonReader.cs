@@ -7,7 +7,7 @@ namespace Retain.Data;
 /// <c>{"data":[...]}</c> holding concatenated 28x28 images as grey levels in [0,1] written with three decimals.
 /// <c>round(v*255)</c> gives back the original byte.
 /// </summary>
-public static class MnistJsonReader
+internal static class MnistJsonReader
 {
     public const int ImageSize = 28 * 28;
     private const long MaxFileBytes = 256L << 20;

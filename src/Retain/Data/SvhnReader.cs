@@ -6,7 +6,7 @@ namespace Retain.Data;
 /// where 10 means the digit 0. As modern torchvision (which the seed's fork relies on), 10 becomes 0, and each image
 /// becomes channel-major: pixel (channel c, row r, column x) of image n is <c>X(r, x, c, n)</c>.
 /// </summary>
-public static class SvhnReader
+internal static class SvhnReader
 {
     private const int Side = 32, Channels = 3;
 

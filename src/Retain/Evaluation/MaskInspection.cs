@@ -8,10 +8,10 @@ namespace Retain.Evaluation;
 /// any task uses, and the overlap between tasks: <c>Overlap[t, u]</c> = Jaccard index |U_t ∩ U_u| / |U_t ∪ U_u| of
 /// their used-unit sets (NaN where both use none).
 /// </summary>
-public sealed record LayerMasks(string Layer, int Units, double[][] Gates, double[] Used, double UsedByAny, double[,] Overlap);
+internal sealed record LayerMasks(string Layer, int Units, double[][] Gates, double[] Used, double UsedByAny, double[,] Overlap);
 
 /// <summary>What a HAT network's task gates look like at a given sharpness (<c>retain inspect masks</c>).</summary>
-public sealed record MaskInspection(double Scale, IReadOnlyList<string> Tasks, IReadOnlyList<LayerMasks> Layers)
+internal sealed record MaskInspection(double Scale, IReadOnlyList<string> Tasks, IReadOnlyList<LayerMasks> Layers)
 {
     /// <summary>The gates of the first <paramref name="taskNames"/>.Count tasks at sharpness <paramref name="scale"/> (HAT tests at smax).</summary>
     public static MaskInspection Of(HatUnitGates gating, IReadOnlyList<string> taskNames, double scale)

@@ -59,7 +59,7 @@ public static class Metrics
     /// The DWA notebook's summary line: <c>acc = Σ_u A[n−1,u] / n</c> and
     /// <c>forgotten = (1 − mean_{t=1..n−1} FR_t) · 100</c> (NaN when only one task was completed).
     /// </summary>
-    public static NotebookSummary NotebookSummaryOf(AccuracyMatrix run, AccuracyMatrix random, AccuracyMatrix joint)
+    internal static NotebookSummary NotebookSummaryOf(AccuracyMatrix run, AccuracyMatrix random, AccuracyMatrix joint)
     {
         var ratio = NotebookForgettingRatio(run, random, joint);
         var forgotten = ratio.Length < 2 ? double.NaN : (1 - ratio.Skip(1).Average()) * 100;
@@ -117,4 +117,4 @@ public static class Metrics
 }
 
 /// <summary>The DWA notebook's summary line: accuracy after the last completed task, and the percentage forgotten.</summary>
-public readonly record struct NotebookSummary(double Accuracy, double Forgotten);
+internal readonly record struct NotebookSummary(double Accuracy, double Forgotten);

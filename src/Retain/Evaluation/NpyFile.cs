@@ -6,7 +6,7 @@ namespace Retain.Evaluation;
 /// Writes numpy's .npy format (version 1.0, little-endian float32, C order), so arrays the port saves load with
 /// <c>numpy.load</c> as the seed's pickled arrays did.
 /// </summary>
-public static class NpyFile
+internal static class NpyFile
 {
     public static void Write(string path, ReadOnlySpan<float> values, IReadOnlyList<long> shape)
     {

@@ -35,7 +35,7 @@ public sealed record ResultFileName(string Experiment, string Approach, int Seed
 /// A reference run that a normalised metric needs and that is not there, with the command that makes it;
 /// <paramref name="Arguments"/> are the options that make it match the run (e.g. <c>--limit 500</c>).
 /// </summary>
-public sealed record MissingReferenceRun(string Path, string Experiment, string Approach, int Seed, string? Arguments = null)
+internal sealed record MissingReferenceRun(string Path, string Experiment, string Approach, int Seed, string? Arguments = null)
 {
     /// <summary>The <c>retain run</c> command that writes this file (with --output unless it is the default place).</summary>
     public string Command
@@ -54,7 +54,7 @@ public sealed record MissingReferenceRun(string Path, string Experiment, string 
 }
 
 /// <summary>Thrown when reference runs are missing; its message lists each, with the command that makes it.</summary>
-public sealed class MissingReferenceRunsException(IReadOnlyList<MissingReferenceRun> missing)
+internal sealed class MissingReferenceRunsException(IReadOnlyList<MissingReferenceRun> missing)
     : RetainException($"missing reference run{(missing.Count == 1 ? "" : "s")} for the normalised metrics: " +
                       string.Join("; ", missing.Select(m => $"{m.Path} (make it with: {m.Command})")))
 {
@@ -62,7 +62,7 @@ public sealed class MissingReferenceRunsException(IReadOnlyList<MissingReference
 }
 
 /// <summary>Where a run's reference runs are: <c>&lt;experiment&gt;_random_&lt;seed&gt;.txt</c> and <c>..._joint_...</c>.</summary>
-public static class ReferenceRuns
+internal static class ReferenceRuns
 {
     public const string Random = "random";
     public const string Joint = "joint";

@@ -12,7 +12,7 @@ namespace Retain.Evaluation;
 /// JSON file beside it holds everything: configuration, per-epoch history, accuracy and loss matrices.
 /// Both are written atomically (temporary file, then rename) after every task.
 /// </summary>
-public static partial class ResultFiles
+internal static partial class ResultFiles
 {
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -7,7 +7,7 @@ namespace Retain.Evaluation;
 /// What a result file tells about the run that made it: its file name (experiment, approach, seed), its accuracy
 /// matrix (the task count) and, where there is one beside it, its JSON record (everything else).
 /// </summary>
-public sealed record RunDescription(string MatrixPath, ResultFileName Name, AccuracyMatrix Matrix, RecordFields? Record)
+internal sealed record RunDescription(string MatrixPath, ResultFileName Name, AccuracyMatrix Matrix, RecordFields? Record)
 {
     /// <summary>The JSON record beside the matrix, or null when there is none.</summary>
     public string? RecordPath => Record is null ? null : ResultFiles.JsonPathFor(MatrixPath);
@@ -43,7 +43,7 @@ public sealed record RunDescription(string MatrixPath, ResultFileName Name, Accu
 /// <c>study summary</c> and <c>report</c> all ask here), and two seeds averaged into one interval. Each fact below is
 /// compared where both sides know it; the first difference is one line naming it.
 /// </summary>
-public static class RunCompatibility
+internal static class RunCompatibility
 {
     /// <summary>
     /// A fact of a run as text, named as the option that sets it where one does, and whether it must be equal between

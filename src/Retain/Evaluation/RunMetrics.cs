@@ -1,7 +1,7 @@
 namespace Retain.Evaluation;
 
 /// <summary>Every metric of one run (see <see cref="Metrics"/>), over its completed tasks; NaN where undefined.</summary>
-public sealed record RunMetrics
+internal sealed record RunMetrics
 {
     public required int CompletedTasks { get; init; }
     public required int TaskCount { get; init; }
@@ -62,7 +62,7 @@ public static class AccuracyBeforeTraining
 }
 
 /// <summary>The scenario a run's JSON record names (task-IL for a record from before scenarios), or null without a record.</summary>
-public static class RecordedScenario
+internal static class RecordedScenario
 {
     private sealed record Recorded
     {
@@ -80,7 +80,7 @@ public static class RecordedScenario
 /// A run's task-agnostic results, from its JSON record: the accuracy matrix of its own task predictor (each sample's
 /// task predicted, that task's head giving the class), and how often the task was predicted right.
 /// </summary>
-public sealed record AgnosticRecord(string Predictor, AccuracyMatrix Accuracy, AccuracyMatrix TaskAccuracy)
+internal sealed record AgnosticRecord(string Predictor, AccuracyMatrix Accuracy, AccuracyMatrix TaskAccuracy)
 {
     /// <summary>The agnostic results beside <paramref name="accuracyMatrixPath"/>, or null when the run has none (<c>--eval aware</c>, older records).</summary>
     public static AgnosticRecord? TryRead(string accuracyMatrixPath)

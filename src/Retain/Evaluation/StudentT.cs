@@ -6,7 +6,7 @@ namespace Retain.Evaluation;
 /// library is available to this project; the CDF goes through the regularized incomplete beta function
 /// (Lentz continued fraction), the quantile inverts the CDF by bisection, which cannot diverge.
 /// </summary>
-public static class StudentT
+internal static class StudentT
 {
     /// <summary>P(T ≤ x) for T with <paramref name="degreesOfFreedom"/> degrees of freedom.</summary>
     public static double Cdf(double x, double degreesOfFreedom)

@@ -14,7 +14,7 @@ namespace Retain.Experiments;
 /// batches. <see cref="GradientFactor"/> is how much stronger the published term pushes the parameters per unit of λ;
 /// <see cref="RescaledWeight"/> is the λ that gives the corrected term the published push.
 /// </summary>
-public sealed record DwaTermComparison(string Term, double PublishedWeight, double SeedValue, double CorrectedValue, double SeedGradient, double CorrectedGradient)
+internal sealed record DwaTermComparison(string Term, double PublishedWeight, double SeedValue, double CorrectedValue, double SeedGradient, double CorrectedGradient)
 {
     public double ValueFactor => SeedValue / CorrectedValue;
     public double GradientFactor => SeedGradient / CorrectedGradient;
@@ -22,7 +22,7 @@ public sealed record DwaTermComparison(string Term, double PublishedWeight, doub
 }
 
 /// <summary>What <see cref="DwaCalibration.Measure"/> found, with the settings it measured under.</summary>
-public sealed record DwaCalibrationResult
+internal sealed record DwaCalibrationResult
 {
     public required string Network { get; init; }
     /// <summary>Epochs task 0 was trained before the measurement (0: the initialised network).</summary>
@@ -50,7 +50,7 @@ public sealed record DwaCalibrationResult
 /// diagonal both ways (the seed's running sum, then the per-batch one), searches task 1's anchors, and evaluates every
 /// term both ways on the first batches of task 1's first curriculum epoch.
 /// </summary>
-public static class DwaCalibration
+internal static class DwaCalibration
 {
     public static DwaCalibrationResult Measure(RunConfig config, int trainEpochs, int batches, ITrainingEvents events)
     {

@@ -12,7 +12,7 @@ namespace Retain.Experiments;
 /// export or library use) and the model's <see cref="ModelDescription"/>. Runs do not keep it by default: a study of
 /// hundreds of runs would keep gigabytes (an AlexNet EWC model with its Fisher diagonal and anchor is about 80 MB).
 /// </summary>
-public static class KeptModel
+internal static class KeptModel
 {
     private const string DescriptionKey = "model/description", TrainingKey = "model/training", ApproachScope = "approach";
 

@@ -12,7 +12,7 @@ namespace Retain.Experiments;
 /// holds no memory, and its parameters are counted. Without this the allocation fails in native code (exit 70 with a
 /// C++ trace) or, with the kernel's overcommit, the process is killed later.
 /// </summary>
-public static class NetworkBudget
+internal static class NetworkBudget
 {
     /// <summary>Parameters, gradients, the best model kept per task and an approach's copy (old model, Fisher): about four times the parameters.</summary>
     public const int CopiesWhileTraining = 4;

@@ -8,7 +8,7 @@ namespace Retain.Experiments;
 /// and train/valid loss and accuracy, and the test loss and accuracy of every time the task was tested. Values are
 /// per-sample means (the seed logged sums).
 /// </summary>
-public sealed record RunLogs
+internal sealed record RunLogs
 {
     public required string[] TaskName { get; init; }
     public required double[][] LearningRate { get; init; }
@@ -47,21 +47,4 @@ public sealed class RunLogsSink(string folder, string runName) : IRunSink
 
     public void TaskTested(int task, IReadOnlyList<Training.EvalResult> row, RunRecord record) =>
         ResultFiles.WriteRecord(PathFor(folder, runName), RunLogs.From(record));
-}
-
-/// <summary>
-/// The extra files an approach writes once the run ends (<see cref="IRunArtifacts"/>: DWA's introspection), into
-/// <paramref name="folder"/> under the run's name; what the approach says about them goes to every sink as a note.
-/// </summary>
-public sealed class ArtifactsSink(string folder, string runName) : IRunAttachedSink
-{
-    private Learner? _learner;
-
-    public void Attach(Learner learner) => _learner = learner;
-
-    public void RunFinished(RunRecord record)
-    {
-        if (_learner?.Approach is not IRunArtifacts artifacts) return;
-        foreach (var line in artifacts.WriteArtifacts(_learner.Benchmark, record.TasksCompleted, folder, runName)) _learner.Note(line);
-    }
 }

@@ -9,11 +9,17 @@ namespace Retain.Experiments;
 /// the lock file, the kept model (<c>--save-model</c>) and, after an unexpected error, the crash log; with
 /// <c>--log-path</c> the logs; DWA's folder of masks and embeddings; the TensorBoard folder.
 /// </summary>
-public static class RunOutputs
+internal static class RunOutputs
 {
     /// <summary>The extensions of the files a run writes itself beside its matrix: <c>--output</c> may not end in one.</summary>
     public static readonly IReadOnlyList<string> OwnExtensions =
-        [".json", CheckpointFile.Extension, OutputLock.Extension, ".log", KeptModel.Extension, DwaIntrospection.FolderExtension];
+        [".json", CheckpointFile.Extension, OutputLock.Extension, ".log", KeptModel.Extension, DwaFolderExtension];
+
+    /// <summary>DWA's introspection (package Retain.Reports) writes a folder named as the run with this extension.</summary>
+    public const string DwaFolderExtension = ".dwa";
+
+    /// <summary>Where a run's extra files go (DWA's introspection): the log path if given, else the accuracy file's folder.</summary>
+    public static string ArtifactsFolder(RunPaths paths) => paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(paths.Output))!;
 
     /// <summary>The files and folders of the run at <paramref name="paths"/>, each with the option that places it.</summary>
     public static IReadOnlyList<(string Path, string Option, bool IsFolder)> All(RunPaths paths)
@@ -23,14 +29,12 @@ public static class RunOutputs
             (paths.Output, "--output", false), (paths.Json, "--output", false), (paths.Checkpoint, "--output", false),
             (paths.Lock, "--output", false), (paths.CrashLog, "--output", false), (KeptModel.PathFor(paths.Output), "--output", false),
         };
-        var artifacts = Path.GetDirectoryName(Path.GetFullPath(paths.Output))!;
         if (paths.LogPath is { } logs)
         {
             all.Add((logs, "--log-path", true));
             all.Add((RunLogsSink.PathFor(logs, paths.Name), "--log-path", false));
-            artifacts = logs;
         }
-        all.Add((Path.Combine(artifacts, paths.Name + DwaIntrospection.FolderExtension), paths.LogPath is null ? "--output" : "--log-path", true));
+        all.Add((Path.Combine(ArtifactsFolder(paths), paths.Name + DwaFolderExtension), paths.LogPath is null ? "--output" : "--log-path", true));
         if (paths.TensorBoard is { } board) all.Add((board, "--tensorboard", true));
         return all;
     }

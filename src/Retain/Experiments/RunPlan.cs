@@ -102,7 +102,6 @@ public sealed class RunPlan
         };
         if (Paths.LogPath is { } logPath) sinks.Add(new RunLogsSink(logPath, Paths.Name));
         if (Paths.TensorBoard is { } board) sinks.Add(new TensorBoardSink(board));
-        sinks.Add(new ArtifactsSink(Paths.LogPath ?? Path.GetDirectoryName(Path.GetFullPath(Paths.Output))!, Paths.Name));
         return sinks;
     }
 

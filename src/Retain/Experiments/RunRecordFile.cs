@@ -7,7 +7,7 @@ namespace Retain.Experiments;
 /// The fields of a run's JSON record that the commands reading results use, each null where the record lacks it
 /// (records written by older versions, or by hand for the seed's matrices, hold only some of them).
 /// </summary>
-public sealed record RecordFields
+internal sealed record RecordFields
 {
     public string? Experiment { get; init; }
     public string? Approach { get; init; }
@@ -39,7 +39,7 @@ public sealed record RecordFields
 /// matrix of the wrong size or an accuracy outside [0,1], is one line naming the file and the field (exit code 2),
 /// never an exception deep inside a command.
 /// </summary>
-public static class RunRecordFile
+internal static class RunRecordFile
 {
     /// <summary>The fields present in the record at <paramref name="path"/>, each checked; absent ones are null.</summary>
     public static RecordFields ReadFields(string path)

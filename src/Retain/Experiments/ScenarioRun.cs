@@ -18,7 +18,7 @@ namespace Retain.Experiments;
 /// task and class are, in domain-IL when the class is, whichever task's head named it.</item>
 /// </list>
 /// </summary>
-public sealed class ScenarioRun : IDisposable
+internal sealed class ScenarioRun : IDisposable
 {
     private readonly List<TaskData> _relabelled = [];
 
@@ -134,4 +134,4 @@ public sealed class ScenarioRun : IDisposable
 /// One row of a run's test matrices: per task so far, its test result, its validation accuracy and, where recorded,
 /// each task predictor's results.
 /// </summary>
-public sealed record TestedRow(IReadOnlyList<EvalResult> Test, IReadOnlyList<double> Valid, IReadOnlyList<IReadOnlyDictionary<string, AgnosticResult>>? Predictors);
+internal sealed record TestedRow(IReadOnlyList<EvalResult> Test, IReadOnlyList<double> Valid, IReadOnlyList<IReadOnlyDictionary<string, AgnosticResult>>? Predictors);

@@ -23,7 +23,7 @@ namespace Retain.Interop;
 /// backbone) follow the same rules; a layer name outside them keeps Retain's name. A module of the user's own
 /// (<see cref="ModuleBackbone"/>) keeps its own parameter names, beside the heads <c>last.&lt;task&gt;.*</c>.
 /// </summary>
-public sealed partial class SeedNames
+internal sealed partial class SeedNames
 {
     private readonly Dictionary<string, string> _toSeed = [];
     private readonly Dictionary<string, string> _toRetain = [];

@@ -9,7 +9,7 @@ namespace Retain.Networks;
 public enum HatEmbeddingInit { StandardNormal, UniformZeroToTwo }
 
 /// <summary>HAT's part of a forward pass: the gate sharpness to use, and the unit gates the pass used.</summary>
-public sealed class HatForwardState
+internal sealed class HatForwardState
 {
     /// <summary>The gate sharpness s: gates are sigmoid(s * e).</summary>
     public double Scale { get; init; } = 1;

@@ -17,7 +17,7 @@ public sealed record LayerSpec(string Name, LayerKind Kind, int Inputs, int Outp
 }
 
 /// <summary>The seed's two backbone architectures as lists of blocks.</summary>
-public static class Architectures
+internal static class Architectures
 {
     /// <summary>
     /// The seed's MLP: <paramref name="depth"/> dense blocks of <paramref name="hidden"/> units. mlp: 800 x 3, dropout

@@ -132,7 +132,7 @@ public sealed class MultiHeadNetwork : Module
 }
 
 /// <summary>Builds a backbone's plain network (the gating strategies build their own through the backbone's sizing).</summary>
-public static class NetworkFactory
+internal static class NetworkFactory
 {
     public static MultiHeadNetwork Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, Gating? gating = null) =>
         Create(backbone, new NetworkShape(inputSize, classCounts), gating);

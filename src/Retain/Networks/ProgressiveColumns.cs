@@ -116,7 +116,7 @@ public sealed class ProgressiveColumns : Gating
 /// output by its own learned α (standard-normal start, as the seed), reduce their concatenation to one column's width
 /// with V, optionally ReLU, then map it like the block itself with U.
 /// </summary>
-public sealed class LateralAdapter : Module
+internal sealed class LateralAdapter : Module
 {
     private readonly Parameter _scales;
     private readonly Module<Tensor, Tensor> _reduce;

@@ -11,7 +11,7 @@ public enum InitScheme { Xavier, Kaiming, Normal, Uniform, Ones, Zeros }
 /// A layer whose weight and bias the <c>--weight-init</c> option sets, besides TorchSharp's Linear and Conv2d
 /// (DWA's masked layers implement it).
 /// </summary>
-public interface IWeightLayer
+internal interface IWeightLayer
 {
     Parameter Weight { get; }
     Parameter? Bias { get; }

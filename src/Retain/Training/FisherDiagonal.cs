@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Retain.Training;
 
 /// <summary>How the Fisher pass accumulates gradients over its batches.</summary>
-public enum FisherAccumulation
+internal enum FisherAccumulation
 {
     /// <summary>Gradients are zeroed before every batch, and each batch is weighted by its own size: F = Σ_k n_k g_k² / N.</summary>
     PerBatch,
@@ -25,7 +25,7 @@ public enum FisherAccumulation
 /// then <c>F /= N</c>. By default gradients are zeroed before every batch and the last, shorter batch is weighted by its
 /// own size (the seed used 20); <see cref="FisherAccumulation.SeedRunningSum"/> is DWA's seed variant.
 /// </summary>
-public static class FisherDiagonal
+internal static class FisherDiagonal
 {
     public const int BatchSize = 20;
 

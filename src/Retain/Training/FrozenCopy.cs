@@ -9,7 +9,7 @@ namespace Retain.Training;
 /// the model's parameters, in eval mode, outside autograd. Built on the first refresh by the run's network factory and
 /// refreshed in place after every task.
 /// </summary>
-public static class FrozenCopy
+internal static class FrozenCopy
 {
     /// <summary>Copies <paramref name="model"/>'s current parameters into <paramref name="copy"/> (built first when null).</summary>
     public static MultiHeadNetwork Refresh(MultiHeadNetwork? copy, MultiHeadNetwork model, ApproachContext context) =>

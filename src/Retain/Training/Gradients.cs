@@ -11,7 +11,7 @@ namespace Retain.Training;
 /// element-wise work. The results are the same bit for bit (but the sign of an exact zero: backward's -0 is kept,
 /// where 0 + -0 gave +0), for every optimiser, since the optimiser sees the same gradients.
 /// </summary>
-public static class Gradients
+internal static class Gradients
 {
     /// <summary>
     /// <c>zero_grad()</c> then <c>loss.backward()</c>, without the zeroing and the addition: each gradient is taken

@@ -44,17 +44,6 @@ public sealed class IgnoredEvents : ITrainingEvents
     public static readonly IgnoredEvents Instance = new();
 }
 
-/// <summary>An approach that writes extra files once the run's tasks are done (DWA's masks and embeddings).</summary>
-public interface IRunArtifacts
-{
-    /// <summary>
-    /// Writes the files into <paramref name="folder"/> (the log path, else the accuracy file's folder), named after
-    /// the run (<paramref name="runName"/>: the accuracy file's name without extension), after
-    /// <paramref name="tasksCompleted"/> tasks; returns lines for the user (what was written, summaries).
-    /// </summary>
-    IReadOnlyList<string> WriteArtifacts(Data.Benchmark benchmark, int tasksCompleted, string folder, string runName);
-}
-
 /// <summary>
 /// A training loss that is not a finite number: the run stops (exit code 3) rather than report a result computed
 /// from it. The results written so far and the last checkpoint are kept.

@@ -11,7 +11,7 @@ namespace Retain.Training;
 /// <item><see cref="Entropy"/>: the lowest entropy of the softmax (uses the whole distribution, not only its top).</item>
 /// </list>
 /// </summary>
-public static class TaskPredictors
+internal static class TaskPredictors
 {
     public const string MaxProbability = "max-prob", Entropy = "entropy";
 

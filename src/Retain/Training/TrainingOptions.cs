@@ -65,7 +65,7 @@ public sealed record Warmup(int Epochs, double Divisor)
 }
 
 /// <summary>Writes a curriculum as its option string (<c>linear:100:0.2</c>) in result records.</summary>
-public sealed class CurriculumJsonConverter : System.Text.Json.Serialization.JsonConverter<Curriculum.CurriculumSchedule?>
+internal sealed class CurriculumJsonConverter : System.Text.Json.Serialization.JsonConverter<Curriculum.CurriculumSchedule?>
 {
     public override Curriculum.CurriculumSchedule? Read(ref System.Text.Json.Utf8JsonReader reader, Type type, System.Text.Json.JsonSerializerOptions options) =>
         Curriculum.CurriculumSchedule.Parse(reader.GetString());

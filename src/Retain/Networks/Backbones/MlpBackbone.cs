@@ -4,7 +4,7 @@ namespace Retain.Networks.Backbones;
 /// The seed's MLP (mlp): three dense blocks of 800 units with dropout 0.5, for the MNIST experiments. HAT uses the
 /// seed's mlp_hat on it: two blocks of 2000 units and input dropout 0.2.
 /// </summary>
-public sealed class MlpBackbone : BackboneArchitecture
+internal sealed class MlpBackbone : BackboneArchitecture
 {
     private const int Hidden = 800;
 

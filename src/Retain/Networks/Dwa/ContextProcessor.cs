@@ -10,7 +10,7 @@ namespace Retain.Networks.Dwa;
 /// (B x E) from which every masked layer's masks are generated. The gate bounds the embedding to (0,1) (sigmoid) or
 /// (-1,1) (tanh).
 /// </summary>
-public abstract class ContextProcessor(string name) : Module<Tensor, Tensor>(name)
+internal abstract class ContextProcessor(string name) : Module<Tensor, Tensor>(name)
 {
     /// <summary>Builds the processor the seed uses for an input of <paramref name="channels"/> maps of side <paramref name="side"/> (side 0: a vector).</summary>
     public static ContextProcessor Create(long channels, long side, int bottleneck, int features, int embedding, MaskGate gate) =>
@@ -23,7 +23,7 @@ public abstract class ContextProcessor(string name) : Module<Tensor, Tensor>(nam
 /// For feature maps: [MaxPool2 if side >= 14] -> pc1 Conv1x1(C -> F_B) -> ReLU -> pc2 Conv3x3(F_B -> F_E, stride 2,
 /// pad 1) -> ReLU -> flatten -> pfc1 Linear(ceil(S/2)² F_E -> E) -> gate.
 /// </summary>
-public sealed class ConvContextProcessor : ContextProcessor
+internal sealed class ConvContextProcessor : ContextProcessor
 {
     /// <summary>Maps at least this wide are max-pooled once before the processor's convolutions.</summary>
     public const int PoolFromSide = 14;
@@ -60,7 +60,7 @@ public sealed class ConvContextProcessor : ContextProcessor
 }
 
 /// <summary>For a feature vector (use_stem = 4, and the MLP): pfc1 (n -> F_B) -> ReLU -> pfc2 (F_B -> F_E) -> ReLU -> pfc3 (F_E -> E) -> gate.</summary>
-public sealed class LinearContextProcessor : ContextProcessor
+internal sealed class LinearContextProcessor : ContextProcessor
 {
     private readonly Linear pfc1;
     private readonly Linear pfc2;

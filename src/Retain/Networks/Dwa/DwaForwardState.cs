@@ -6,7 +6,7 @@ namespace Retain.Networks.Dwa;
 /// DWA's part of a forward pass (<see cref="ForwardContext.Get{T}"/>): what the approach asks of the masked layers,
 /// and what they leave behind for its regularisers.
 /// </summary>
-public sealed class DwaForwardState
+internal sealed class DwaForwardState
 {
     /// <summary>An embedding to use instead of the context processor's (a vector for all samples, or one row per sample).</summary>
     public Tensor? Embedding { get; init; }

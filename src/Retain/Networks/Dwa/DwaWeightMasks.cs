@@ -255,7 +255,7 @@ public sealed class DwaWeightMasks : Gating
 }
 
 /// <summary>Builds DWA's networks: the seed's alexnet_dwa, and an MLP variant (an extension: the seed's mlp_dwa has no masks).</summary>
-public static class DwaNetworkFactory
+internal static class DwaNetworkFactory
 {
     public static GatedNetwork<DwaWeightMasks> Create(BackboneArchitecture backbone, int[] inputSize, IReadOnlyList<int> classCounts, DwaNetworkOptions options) =>
         Create(backbone.DwaLayers(inputSize), classCounts, options);

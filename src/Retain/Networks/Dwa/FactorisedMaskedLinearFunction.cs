@@ -28,7 +28,7 @@ namespace Retain.Networks.Dwa;
 /// null), gate, whether to count active entries. Outputs: y (B x out), magnitude (B), weighted magnitude (B; zeros
 /// without F), active count (B, not differentiable; zeros unless counted).
 /// </summary>
-public sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunction<FactorisedMaskedLinearFunction>
+internal sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunction<FactorisedMaskedLinearFunction>
 {
     /// <summary>Mask entries per block of rows (1 MiB of float32): measured fastest between 0.5 and 2 MiB.</summary>
     private const long BlockElements = 1L << 18;

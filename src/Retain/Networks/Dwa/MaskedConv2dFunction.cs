@@ -23,7 +23,7 @@ namespace Retain.Networks.Dwa;
 /// or null), gate, whether to count active entries, stride, padding. Outputs: y (B x out x H' x W'), magnitude (B),
 /// weighted magnitude (B; zeros without F), active count (B, not differentiable; zeros unless counted).
 /// </summary>
-public sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedConv2dFunction>
+internal sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedConv2dFunction>
 {
     public override string Name => "MaskedConv2d";
 

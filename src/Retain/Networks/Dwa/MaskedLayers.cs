@@ -9,7 +9,7 @@ namespace Retain.Networks.Dwa;
 public enum MaskGate { Sigmoid, Tanh }
 
 /// <summary>Mask arithmetic shared by the masked layers, their reference and the regularisers.</summary>
-public static class MaskMath
+internal static class MaskMath
 {
     /// <summary>
     /// A mask entry counts as "in use" (the binary sparsity's indicator) when its magnitude reaches this. Sigmoid and
@@ -180,7 +180,7 @@ public static class MaskMath
 /// DWA's combined mask generator, <c>M_b = gate(r_b ⊗ c_b)</c>, which are never materialised for the whole batch
 /// (<see cref="FactorisedMaskedLinearFunction"/>).
 /// </summary>
-public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
+internal sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
 {
     private readonly Parameter _weight;
     private readonly Parameter _bias;
@@ -243,7 +243,7 @@ public sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLayer
 /// with <c>M_b = gate(raw_b)</c> from the generator's raw output (<see cref="MaskedConv2dFunction"/>), or one mask
 /// shared by the batch.
 /// </summary>
-public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
+internal sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
 {
     private readonly Parameter _weight;
     private readonly Parameter _bias;
@@ -289,9 +289,9 @@ public sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLayer
 
 /// <summary>
 /// The obvious computation the masked layers must agree with: one sample at a time, the masked weight is formed and
-/// applied with an ordinary linear map or convolution. Used by the tests and by <see cref="Benchmarks.DwaBenchmarks"/>.
+/// applied with an ordinary linear map or convolution. Used by the tests and by <c>retain bench dwa-layers</c>.
 /// </summary>
-public static class MaskedLayerReference
+internal static class MaskedLayerReference
 {
     public static Tensor Linear(Tensor x, Tensor weight, Tensor bias, Tensor masks)
     {

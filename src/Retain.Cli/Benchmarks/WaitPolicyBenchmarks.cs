@@ -6,14 +6,14 @@ namespace Retain.Benchmarks;
 /// <summary>
 /// How torch's OpenMP threads wait between parallel operations, as the environment variables libgomp reads when it
 /// loads: <c>OMP_WAIT_POLICY</c> (ACTIVE: spin; PASSIVE: sleep at once) and <c>GOMP_SPINCOUNT</c> (spin this many
-/// rounds, then sleep). Neither set: libgomp's default (300,000 rounds, then sleep).
+/// rounds, then sleep). Neither set: the training command chooses by its own rule (OpenMpWaitPolicy in the CLI).
 /// </summary>
-public sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
+internal sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
 {
     public static readonly IReadOnlyList<string> Variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
 
-    /// <summary>This process's policy: what the launcher set, or what the user set before calling it.</summary>
-    public static WaitPolicy OfThisProcess => new(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"), Environment.GetEnvironmentVariable("GOMP_SPINCOUNT"));
+    /// <summary>No variable set: each training command chooses by retain's rule.</summary>
+    public static readonly WaitPolicy Rule = new(null, null);
 
     public void ApplyTo(ProcessStartInfo start)
     {
@@ -23,35 +23,32 @@ public sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
     }
 
     public override string ToString() =>
-        WaitPolicyVariable is null && SpinCount is null ? "libgomp default"
+        this == Rule ? "retain's rule"
         : string.Join(' ', new[] { WaitPolicyVariable is null ? null : $"OMP_WAIT_POLICY={WaitPolicyVariable}", SpinCount is null ? null : $"GOMP_SPINCOUNT={SpinCount}" }.OfType<string>());
 }
 
 /// <summary>Where a measurement runs: alone, or while a second process trains on the same cores.</summary>
-public enum Neighbour { None, Training }
+internal enum Neighbour { None, Training }
 
 /// <summary>One workload's median seconds per step under one policy in one situation.</summary>
-public sealed record PolicyTiming(WaitPolicy Policy, Neighbour Neighbour, string Workload, double Seconds);
+internal sealed record PolicyTiming(WaitPolicy Policy, Neighbour Neighbour, string Workload, double Seconds);
 
 /// <summary>
 /// <c>retain bench wait-policy</c>: every candidate policy measured on the MLP's training step and MLP-DWA's, alone
 /// and beside a second training process. Each measurement is a fresh child process (libgomp reads its variables
-/// once, when it loads) running <c>retain bench mlp-step dwa-step</c>; the second process is <c>retain bench</c>'s
-/// own load (sgd training the MLP without end, with the same policy: two runs started by the same launcher), so the
-/// situation is the same on every machine. Rounds go through every combination in turn, so a change in the machine's
+/// once, when it loads) running <c>retain bench mlp-step</c> or <c>retain bench dwa-step</c>, so that under retain's
+/// rule each chooses as a run of that approach would; the second process is <c>retain bench</c>'s own load (sgd
+/// training the MLP without end, with the same policy: two runs started by the same launcher), so the situation is
+/// the same on every machine. Rounds go through every combination in turn, so a change in the machine's
 /// load spreads over all of them; each cell is the median of its rounds.
 /// </summary>
-public static class WaitPolicyBenchmarks
+internal static class WaitPolicyBenchmarks
 {
     public static readonly IReadOnlyList<string> Workloads = ["mlp-step", "dwa-step"];
 
-    /// <summary>The candidates: passive, active, libgomp's default, bounded spins, and this process's policy if it is none of them.</summary>
-    public static IReadOnlyList<WaitPolicy> Candidates(WaitPolicy current)
-    {
-        List<WaitPolicy> candidates = [new("PASSIVE", null), new("ACTIVE", null), new(null, null), new(null, "1000"), new(null, "3000"), new(null, "10000")];
-        if (!candidates.Contains(current)) candidates.Insert(0, current);
-        return candidates;
-    }
+    /// <summary>The candidates: retain's rule, passive, active and bounded spins.</summary>
+    public static readonly IReadOnlyList<WaitPolicy> Candidates =
+        [WaitPolicy.Rule, new("PASSIVE", null), new("ACTIVE", null), new(null, "1000"), new(null, "3000"), new(null, "10000")];
 
     public static IReadOnlyList<PolicyTiming> Measure(IReadOnlyList<string> retainCommand, IReadOnlyList<WaitPolicy> policies, int rounds = 3)
     {
@@ -74,30 +71,32 @@ public static class WaitPolicyBenchmarks
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>One child process measuring every workload under <paramref name="policy"/>, beside a training process if asked.</summary>
+    /// <summary>One child process per workload under <paramref name="policy"/>, each beside a training process if asked.</summary>
     private static IEnumerable<(string Workload, double Seconds)> MeasureOnce(IReadOnlyList<string> retainCommand, WaitPolicy policy, Neighbour neighbour)
     {
-        using var load = neighbour == Neighbour.Training ? StartLoad(retainCommand, policy) : null;
-        try
+        foreach (var workload in Workloads)
         {
-            var start = Command(retainCommand, ["bench", .. Workloads, "--tsv"], policy);
-            using var child = Process.Start(start) ?? throw new RetainException($"bench wait-policy: could not start {start.FileName}");
-            var error = child.StandardError.ReadToEndAsync();
-            var output = child.StandardOutput.ReadToEnd();
-            child.WaitForExit();
-            // Exit code 1 means a target was missed, which is what the parent reports on; anything else is a failure.
-            if (child.ExitCode is not (0 or 1))
-                throw new RetainException($"bench wait-policy: the measuring process ended with exit code {child.ExitCode}: {error.Result.Trim()}");
-            var values = BenchTsv.Parse(output);
-            return Workloads.Select(w => (w, values.TryGetValue(w, out var ms) ? ms / 1000
-                : throw new RetainException($"bench wait-policy: the measuring process reported no {w}"))).ToArray();
-        }
-        finally
-        {
-            if (load is not null && !load.HasExited)
+            using var load = neighbour == Neighbour.Training ? StartLoad(retainCommand, policy) : null;
+            try
             {
-                load.Kill(entireProcessTree: true);
-                load.WaitForExit();
+                var start = Command(retainCommand, ["bench", workload, "--tsv"], policy);
+                using var child = Process.Start(start) ?? throw new RetainException($"bench wait-policy: could not start {start.FileName}");
+                var error = child.StandardError.ReadToEndAsync();
+                var output = child.StandardOutput.ReadToEnd();
+                child.WaitForExit();
+                // Exit code 1 means a target was missed, which is what the parent reports on; anything else is a failure.
+                if (child.ExitCode is not (0 or 1))
+                    throw new RetainException($"bench wait-policy: the measuring process ended with exit code {child.ExitCode}: {error.Result.Trim()}");
+                yield return (workload, BenchTsv.Parse(output).TryGetValue(workload, out var ms) ? ms / 1000
+                    : throw new RetainException($"bench wait-policy: the measuring process reported no {workload}"));
+            }
+            finally
+            {
+                if (load is not null && !load.HasExited)
+                {
+                    load.Kill(entireProcessTree: true);
+                    load.WaitForExit();
+                }
             }
         }
     }
@@ -126,12 +125,11 @@ public static class WaitPolicyBenchmarks
         return start;
     }
 
-    /// <summary>The table's rows: every timing, then per workload and situation how far the current policy is from the best.</summary>
+    /// <summary>The table's rows: every timing, then per workload and situation how far <paramref name="current"/> is from the best.</summary>
     public static IEnumerable<BenchResult> Results(IReadOnlyList<PolicyTiming> timings, WaitPolicy current)
     {
         foreach (var t in timings.OrderBy(t => t.Workload).ThenBy(t => t.Neighbour))
-            yield return new BenchResult($"{t.Workload}, {Describe(t.Neighbour)}", 1000 * t.Seconds, "ms", "", null,
-                t.Policy + (t.Policy == current ? " (this process's policy)" : ""));
+            yield return new BenchResult($"{t.Workload}, {Describe(t.Neighbour)}", 1000 * t.Seconds, "ms", "", null, t.Policy.ToString());
         foreach (var group in timings.GroupBy(t => (t.Workload, t.Neighbour)))
         {
             var best = group.MinBy(t => t.Seconds)!;
@@ -146,7 +144,7 @@ public static class WaitPolicyBenchmarks
 }
 
 /// <summary>The tab-separated form of <c>retain bench --tsv</c>: name, value, unit, target, met, note.</summary>
-public static class BenchTsv
+internal static class BenchTsv
 {
     public static string Format(BenchResult r) => string.Join('\t', r.Name, r.Value.ToString("R", CultureInfo.InvariantCulture), r.Unit, r.Target,
         r.Met switch { true => "met", false => "missed", null => "" }, r.Note);

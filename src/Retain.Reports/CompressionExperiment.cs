@@ -10,7 +10,7 @@ using TorchSharp;
 namespace Retain.Experiments;
 
 /// <summary>What to run: HAT's compression experiment on the first task of an experiment, once per seed.</summary>
-public sealed record CompressionConfig
+internal sealed record CompressionConfig
 {
     public required string Experiment { get; init; }
     /// <summary>One run per seed; on mixture each seed puts a different data set first (run_compression.sh: 0,1,2,3,6,10,13,25).</summary>
@@ -35,10 +35,10 @@ public sealed record CompressionConfig
 }
 
 /// <summary>One seed's run: the task trained, its curve (epoch 0 = before training) and the restored best model's point.</summary>
-public sealed record CompressionRun(int Seed, string Task, IReadOnlyList<CompressionPoint> Curve, CompressionPoint Best);
+internal sealed record CompressionRun(int Seed, string Task, IReadOnlyList<CompressionPoint> Curve, CompressionPoint Best);
 
 /// <summary>The JSON result of a compression experiment.</summary>
-public sealed record CompressionRecord
+internal sealed record CompressionRecord
 {
     public required string Experiment { get; init; }
     public required double Lamb { get; init; }
@@ -49,7 +49,7 @@ public sealed record CompressionRecord
 }
 
 /// <summary>Progress of a compression experiment (the CLI prints it).</summary>
-public interface ICompressionObserver
+internal interface ICompressionObserver
 {
     void SeedStarted(int seed, string task, int maxEpochs) { }
     void EpochMeasured(EpochRecord epoch, CompressionPoint point) { }
@@ -61,7 +61,7 @@ public interface ICompressionObserver
 /// starting with every unit in use, and follow epoch by epoch how the attention regulariser frees capacity and what
 /// that costs in test accuracy. Writes the curves as CSV and JSON and plots accuracy against used capacity.
 /// </summary>
-public static class CompressionExperiment
+internal static class CompressionExperiment
 {
     /// <summary>The extensions of the files written at <see cref="CompressionConfig.Output"/>.</summary>
     public static readonly IReadOnlyList<string> Extensions = [".csv", ".json", ".png"];

@@ -6,7 +6,7 @@ using Retain.Studies;
 namespace Retain.Benchmarks;
 
 /// <summary>Runs of a study done one way (<paramref name="Jobs"/> at a time, <paramref name="Threads"/> torch threads each) and their wall time.</summary>
-public sealed record StudyTiming(int Jobs, int Threads, int Runs, double Seconds)
+internal sealed record StudyTiming(int Jobs, int Threads, int Runs, double Seconds)
 {
     public double SecondsPerRun => Seconds / Runs;
 
@@ -20,7 +20,7 @@ public sealed record StudyTiming(int Jobs, int Threads, int Runs, double Seconds
 /// per core (<c>--jobs</c> = cores), both through <see cref="LocalStudyRunner"/> and the child-process command a study
 /// uses, so process start-up and data loading count as they do in a real study.
 /// </summary>
-public static class StudyBenchmarks
+internal static class StudyBenchmarks
 {
     /// <summary>Short pmnist runs: SGD on the MLP, the first two tasks, 1000 samples per split, 5 epochs.</summary>
     private static readonly (string Name, string Value)[] RunOptions = [("test-mode", "2"), ("limit", "1000"), ("nepochs", "5")];

@@ -7,13 +7,13 @@ using static TorchSharp.torch;
 namespace Retain.Benchmarks;
 
 /// <summary>One measurement: its value, unit, and the target it must meet (if the project set one).</summary>
-public sealed record BenchResult(string Name, double Value, string Unit, string Target, bool? Met, string Note = "");
+internal sealed record BenchResult(string Name, double Value, string Unit, string Target, bool? Met, string Note = "");
 
 /// <summary>
 /// The project's speed targets, measured on whole operations (seconds each), so a Stopwatch and the median of a few
 /// repetitions is enough; BenchmarkDotNet's statistics are for microsecond-scale code.
 /// </summary>
-public static class Benchmarks
+internal static class Benchmarks
 {
     public static readonly IReadOnlyList<string> Names = ["roofline", "mlp-step", "dwa-step", "wait-policy", "pmnist-sgd", "entropy", "fashion-load", "dwa-layers", "dwa-alexnet", "checkpoint", "study-throughput", "dwa-mlp-epoch", "dwa-epoch"];
 
@@ -146,9 +146,8 @@ public static class Benchmarks
     /// <summary>Every candidate OpenMP wait policy on mlp-step and dwa-step, alone and beside a second training process.</summary>
     private static IEnumerable<BenchResult> WaitPolicies(IReadOnlyList<string> retainCommand)
     {
-        var current = WaitPolicy.OfThisProcess;
-        var timings = WaitPolicyBenchmarks.Measure(retainCommand, WaitPolicyBenchmarks.Candidates(current));
-        return WaitPolicyBenchmarks.Results(timings, current);
+        var timings = WaitPolicyBenchmarks.Measure(retainCommand, WaitPolicyBenchmarks.Candidates);
+        return WaitPolicyBenchmarks.Results(timings, WaitPolicy.Rule);
     }
 
     public static BenchResult Entropy()

@@ -14,7 +14,7 @@ namespace Retain.Benchmarks;
 /// machine shared with other work): the work before the first step (DWA's anchor search), the training steps, and the
 /// end of the epoch (the approach's epoch summary and the evaluation of the training and validation sets).
 /// </summary>
-public sealed record EpochCost(string Approach, int TrainSamples, int ValidSamples, int Steps, double Before, double StepsSeconds, double After)
+internal sealed record EpochCost(string Approach, int TrainSamples, int ValidSamples, int Steps, double Before, double StepsSeconds, double After)
 {
     public double Total => Before + StepsSeconds + After;
 
@@ -27,7 +27,7 @@ public sealed record EpochCost(string Approach, int TrainSamples, int ValidSampl
 /// split-fashion cut to a few hundred samples per split, MLP, every DWA term active (anchors, the first task's
 /// Fisher diagonal), the curriculum past its end so that both train on every sample.
 /// </summary>
-public static class DwaEpochBenchmarks
+internal static class DwaEpochBenchmarks
 {
     /// <summary>Median epoch costs of DWA and sgd on task 1 of split-fashion limited to <paramref name="limit"/> samples per split.</summary>
     public static (EpochCost Dwa, EpochCost Sgd) SmallTask(string dataDir, int limit = 300, int epochs = 3, int seed = 0)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Retain.Data;
 using Retain.Evaluation;
+using Retain.Experiments;
 using Retain.Networks;
 using Retain.Networks.Dwa;
 using ScottPlot;
@@ -14,10 +15,10 @@ namespace Retain.Approaches;
 /// "full": one file, samples x weight shape. "factors": two files, rows (samples x f2) and columns (samples x f1);
 /// the masks are <c>gate(rows_b ⊗ columns_b)</c> flattened (index p·f1 + q) and reshaped to the weight shape.
 /// </param>
-public sealed record DwaMaskFiles(long[] WeightShape, string Form, string[] Files);
+internal sealed record DwaMaskFiles(long[] WeightShape, string Form, string[] Files);
 
 /// <summary>The introspection record of one task (the seed's <c>.analysis</c> file).</summary>
-public sealed record DwaTaskSamples
+internal sealed record DwaTaskSamples
 {
     public required int Task { get; init; }
     public required string Name { get; init; }
@@ -36,7 +37,7 @@ public sealed record DwaTaskSamples
 }
 
 /// <summary>Geometry of the embedding space after the last task: where each task's test inputs land.</summary>
-public sealed record DwaEmbeddingSummary
+internal sealed record DwaEmbeddingSummary
 {
     public required string[] Tasks { get; init; }
     public required int[] Samples { get; init; }
@@ -49,13 +50,34 @@ public sealed record DwaEmbeddingSummary
 }
 
 /// <summary>
+/// Writes DWA's introspection (<see cref="DwaIntrospection"/>) when a DWA run ends, into <paramref name="folder"/> under
+/// the run's name (<see cref="RunOutputs.ArtifactsFolder"/>); what it found goes to every sink as a note. Runs of other
+/// approaches are left alone. <c>retain run</c> passes it after <see cref="RunPlan.FileSinks"/>.
+/// </summary>
+public sealed class DwaIntrospectionSink(string folder, string runName) : IRunAttachedSink
+{
+    private Learner? _learner;
+
+    /// <summary>The sink of a planned run: its artifacts folder and name.</summary>
+    public static DwaIntrospectionSink For(RunPlan plan) => new(RunOutputs.ArtifactsFolder(plan.Paths), plan.Paths.Name);
+
+    public void Attach(Learner learner) => _learner = learner;
+
+    public void RunFinished(RunRecord record)
+    {
+        if (_learner?.Approach is not Dwa dwa) return;
+        foreach (var line in DwaIntrospection.Write(dwa, _learner.Benchmark, record.TasksCompleted, folder, runName)) _learner.Note(line);
+    }
+}
+
+/// <summary>
 /// DWA's introspection after the last task (docs/dwa.md, "Options", introspection): for each task, 10 random
 /// test inputs with their embeddings, logits and masks (JSON + .npy files) and a figure like the paper's figure 7
 /// (conv masks averaged over the kernel axes to out x in, dense masks as out x in, colour map plasma); then a summary
 /// of the embedding space (centroid distances, spreads, PCA figure). Files go to <c>&lt;folder&gt;/&lt;run name&gt;.dwa/</c>
 /// (the folder is the log path if given, else the accuracy file's).
 /// </summary>
-public static class DwaIntrospection
+internal static class DwaIntrospection
 {
     public const int SamplesPerTask = 10;
     /// <summary>Test inputs per task (the first ones, stored order) for the embedding summary.</summary>
@@ -65,7 +87,7 @@ public static class DwaIntrospection
     private const int CellPixels = 160;
 
     /// <summary>The folder's name is the run's with this extension.</summary>
-    public const string FolderExtension = ".dwa";
+    public const string FolderExtension = RunOutputs.DwaFolderExtension;
 
     public static IReadOnlyList<string> Write(Dwa dwa, Benchmark benchmark, int tasksCompleted, string folder, string runName)
     {

@@ -4,7 +4,7 @@ using ScottPlot;
 namespace Retain.Evaluation;
 
 /// <summary>Figures of HAT's attention: the compression curves and the per-layer task masks (PNG, ScottPlot).</summary>
-public static class HatPlots
+internal static class HatPlots
 {
     /// <summary>
     /// Top: test accuracy against the share of gated weights in use, one line per seed, one marker per epoch (the

@@ -9,10 +9,10 @@ using static TorchSharp.torch;
 namespace Retain.Benchmarks;
 
 /// <summary>An approach's training steps on the MLP, timed one by one: how many were timed and the median seconds per step.</summary>
-public sealed record StepTiming(string Approach, int Batch, int Steps, double SecondsPerStep);
+internal sealed record StepTiming(string Approach, int Batch, int Steps, double SecondsPerStep);
 
 /// <summary>The matrix products of one MLP training step, timed alone, and how many floating-point operations they are.</summary>
-public sealed record GemmFloor(double Seconds, double Flops)
+internal sealed record GemmFloor(double Seconds, double Flops)
 {
     public double Gflops => Flops / Seconds / 1e9;
 }
@@ -22,7 +22,7 @@ public sealed record GemmFloor(double Seconds, double Flops)
 /// one epoch of random pmnist-shaped data (batch gather, forward, loss, backward, the approach's gradient hooks,
 /// clipping, update, the run's step event), and each step is timed from the end of the one before it.
 /// </summary>
-public static class StepBenchmarks
+internal static class StepBenchmarks
 {
     /// <summary>The inputs the MLP benchmarks use: MNIST's 28x28 grey images.</summary>
     private static readonly int[] InputSize = [1, 28, 28];

@@ -13,7 +13,7 @@ namespace Retain.Benchmarks;
 
 /// <summary>One masked layer: the per-sample loop against the batched computation, forward + backward of one batch.</summary>
 /// <param name="MaxDifference">Largest |difference| of the outputs, relative to the largest |output|.</param>
-public sealed record MaskedLayerTiming(string Layer, string Form, string WeightShape, int Batch, double ReferenceSeconds, double BatchedSeconds, double MaxDifference)
+internal sealed record MaskedLayerTiming(string Layer, string Form, string WeightShape, int Batch, double ReferenceSeconds, double BatchedSeconds, double MaxDifference)
 {
     public double Speedup => ReferenceSeconds / BatchedSeconds;
 
@@ -23,7 +23,7 @@ public sealed record MaskedLayerTiming(string Layer, string Form, string WeightS
 
 /// <summary>Training steps of the whole AlexNet-DWA network (forward, DWA loss, backward, SGD step).</summary>
 /// <param name="PeakResidentMegabytes">The process's peak resident memory (VmHWM) after the steps; NaN where /proc is missing.</param>
-public sealed record DwaTrainingTiming(string Network, long Parameters, int Batch, int Steps, double SecondsPerStep, double PeakResidentMegabytes)
+internal sealed record DwaTrainingTiming(string Network, long Parameters, int Batch, int Steps, double SecondsPerStep, double PeakResidentMegabytes)
 {
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Network} ({Parameters:N0} parameters), batch {Batch}: {SecondsPerStep:F2} s per training step (mean of {Steps}), peak resident memory {PeakResidentMegabytes:F0} MB");
@@ -31,7 +31,7 @@ public sealed record DwaTrainingTiming(string Network, long Parameters, int Batc
 
 /// <summary>One epoch of MLP-DWA (<see cref="DwaBenchmarks.MlpEpoch"/>).</summary>
 /// <param name="EvaluationSeconds">The evaluation of the training and validation sets, timed again after the epoch (part of <paramref name="Seconds"/>).</param>
-public sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, double EvaluationSeconds);
+internal sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, double EvaluationSeconds);
 
 /// <summary>
 /// Benchmarks of DWA's masked layers (for <c>retain bench</c>). <see cref="MaskedLayers"/> times AlexNet-DWA's four
@@ -40,7 +40,7 @@ public sealed record DwaEpochTiming(int Samples, int Steps, double Seconds, doub
 /// convolutions' masks from the generator's raw output through <see cref="MaskedConv2dFunction"/>, the factorised
 /// dense masks through <see cref="FactorisedMaskedLinearFunction"/>).
 /// </summary>
-public static class DwaBenchmarks
+internal static class DwaBenchmarks
 {
     /// <param name="batch">Samples per batch (DWA trains with 32).</param>
     /// <param name="repeats">Timed repetitions after one warm-up; the best is reported.</param>

@@ -4,7 +4,7 @@ using Retain.Experiments;
 namespace Retain.Benchmarks;
 
 /// <summary>A short run timed with the task-agnostic evaluation (<c>--eval both</c>, the default) and without it.</summary>
-public sealed record EvaluationTiming(string Approach, string DataSource, double BothSeconds, double AwareSeconds)
+internal sealed record EvaluationTiming(string Approach, string DataSource, double BothSeconds, double AwareSeconds)
 {
     /// <summary>The run's options as on the command line.</summary>
     public string Run => $"--experiment pmnist --approach {Approach} --test-mode 3 --nepochs 5";
@@ -17,7 +17,7 @@ public sealed record EvaluationTiming(string Approach, string DataSource, double
 /// Whole runs for <c>retain bench</c>: the run the docs compare with the original code (pmnist, sgd, the first 3
 /// tasks, 5 epochs each), and what the task-agnostic evaluation adds to a run's time.
 /// </summary>
-public static class RunBenchmarks
+internal static class RunBenchmarks
 {
     /// <summary>
     /// The original code (PyTorch 1.13.1 on the CPU, 2 threads) on the same run and data: recorded on an idle 2-core
