@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Brings each project's PublicAPI.Unshipped.txt up to date from a build log (`dotnet format analyzers` cannot here).
 
-    dotnet build src/Retain -c Release > build.log; python3 tools/public-api.py build.log
+    dotnet build src/Retain -c Release --no-incremental > build.log; python3 tools/public-api.py build.log
 
 Adds the symbol of every RS0016 ("Symbol 'X' is not part of the declared public API") and removes that of every
 RS0017 ("Symbol 'X' is part of the declared public API, but is either not public or could not be found") to or from

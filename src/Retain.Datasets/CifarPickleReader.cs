@@ -9,7 +9,7 @@ namespace Retain.Data;
 /// </summary>
 public static class CifarPickleReader
 {
-    public const int ImageBytes = 3 * 32 * 32;
+    internal const int ImageBytes = 3 * 32 * 32;
 
     public static ImageSet ReadCifar10(string path) => Read(path, "labels", 10);
 

@@ -6,13 +6,13 @@ using Razorvine.Pickle;
 namespace Retain.Data;
 
 /// <summary>A numpy element type as pickled: kind (<c>u</c>, <c>i</c>, <c>b</c>, <c>f</c>, ...), size in bytes, byte order.</summary>
-public sealed record NumpyDtype(char Kind, int ItemSize, bool BigEndian)
+internal sealed record NumpyDtype(char Kind, int ItemSize, bool BigEndian)
 {
     public override string ToString() => $"{(BigEndian ? ">" : "")}{Kind}{ItemSize}";
 }
 
 /// <summary>A numpy array read from a pickle: shape, element type and its bytes in C (row-major) order.</summary>
-public sealed class NumpyArray(long[] shape, NumpyDtype dtype, byte[] data)
+internal sealed class NumpyArray(long[] shape, NumpyDtype dtype, byte[] data)
 {
     public long[] Shape { get; } = shape;
     public NumpyDtype Dtype { get; } = dtype;
@@ -55,7 +55,7 @@ public sealed class NumpyArray(long[] shape, NumpyDtype dtype, byte[] data)
 /// bytes arrive as bytes (Python 3), as a latin-1 <c>str</c> (Python 2), or via <c>_codecs.encode</c> (Python 3,
 /// protocol 2), which Razorvine maps to bytes itself.
 /// </summary>
-public static class NumpyPickle
+internal static class NumpyPickle
 {
     /// <summary>
     /// Far above the largest pickle of the seed (CIFAR-100 train, 161 MB). Short of its repetition opcodes (whose

@@ -9,7 +9,7 @@ namespace Retain.Reports;
 /// Category10's colours (without its grey) in the registry's order of the approaches the report holds, then
 /// Tsitsulin's 25 for reports with more approaches than that.
 /// </summary>
-public sealed class ApproachColours
+internal sealed class ApproachColours
 {
     private static readonly Color Joint = Color.FromHex("#222222"), Random = Color.FromHex("#8c8c8c");
     private static readonly Color[] Palette =

@@ -9,7 +9,7 @@ namespace Retain.Reports;
 /// looked for in its log path (a study option), its result folder and that folder's subfolders (a <c>--log-path</c>
 /// such as <c>res/logs</c>).
 /// </summary>
-public static class ApproachPictures
+internal static class ApproachPictures
 {
     public static IReadOnlyList<ReportFigure> Of(ReportRun run, List<string> notes)
     {

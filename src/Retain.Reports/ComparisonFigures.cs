@@ -8,7 +8,7 @@ namespace Retain.Reports;
 /// The figures that compare approaches on one experiment (the DWA paper's figures 5 and 6, and accuracy matrices),
 /// each drawing the series <see cref="ExperimentResults.Shown"/>, one colour per approach.
 /// </summary>
-public static class ComparisonFigures
+internal static class ComparisonFigures
 {
     public const int PanelWidth = 380, PanelHeight = 300, Columns = 3;
     public const int ForgettingWidth = 900, ForgettingHeight = 500;

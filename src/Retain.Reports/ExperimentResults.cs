@@ -8,7 +8,7 @@ namespace Retain.Reports;
 /// Everything a report shows of one experiment: its series (approach × grid point or name × folder, seeds
 /// aggregated), which of them the comparison figures show, and notes on what is partial, missing or single-seed.
 /// </summary>
-public sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyList<string> TaskNames, IReadOnlyList<Series> Series,
+internal sealed record ExperimentResults(string Experiment, int Tasks, IReadOnlyList<string> TaskNames, IReadOnlyList<Series> Series,
     IReadOnlyList<string> Notes)
 {
     /// <summary>The scenario of every run shown (runs of two scenarios are never in one section).</summary>

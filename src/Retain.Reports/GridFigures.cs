@@ -10,7 +10,7 @@ namespace Retain.Reports;
 /// metric over the first two options that vary (one panel per combination of any further ones), each cell the mean
 /// over seeds with its 95% half-width; the point the figures show (best by validation accuracy) is outlined.
 /// </summary>
-public static class GridFigures
+internal static class GridFigures
 {
     public static (int Width, int Height) PanelSize(int columns, int rows) => (300 + 120 * columns, 180 + 80 * rows);
 

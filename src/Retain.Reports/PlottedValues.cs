@@ -9,7 +9,7 @@ namespace Retain.Reports;
 /// with the figure, experiment, series and panel it belongs to, its coordinates, its value, the half-width of its 95%
 /// interval (empty for one seed) and the number of seeds behind it.
 /// </summary>
-public sealed class PlottedValues
+internal sealed class PlottedValues
 {
     public const string Header = "figure,experiment,series,panel,x,y,value,ci_half_width,seeds";
     private readonly StringBuilder _csv = new(Header + "\n");

@@ -8,7 +8,7 @@ namespace Retain.Reports;
 /// them completed). Where <c>retain metrics</c> stops with an error, a report only leaves the seed's ρ and FWT out
 /// and says why, once per missing or unusable reference.
 /// </summary>
-public sealed class ReferenceCheck(Func<string, ReportRun?> find)
+internal sealed class ReferenceCheck(Func<string, ReportRun?> find)
 {
     private readonly Dictionary<string, string> _notes = [];
 

@@ -3,10 +3,10 @@ using Retain.Evaluation;
 namespace Retain.Reports;
 
 /// <summary>One run on the page: the figures drawn of it (learning curves, scalars) and the pictures its approach drew.</summary>
-public sealed record RunSection(ReportRun Run, IReadOnlyList<ReportFigure> Figures, IReadOnlyList<ReportFigure> Pictures);
+internal sealed record RunSection(ReportRun Run, IReadOnlyList<ReportFigure> Figures, IReadOnlyList<ReportFigure> Pictures);
 
 /// <summary>One experiment on the page: its results, the figures that compare approaches, its grids and its runs.</summary>
-public sealed record ExperimentSection(ExperimentResults Results, IReadOnlyList<ReportFigure> Comparison, IReadOnlyList<ReportFigure> Matrices,
+internal sealed record ExperimentSection(ExperimentResults Results, IReadOnlyList<ReportFigure> Comparison, IReadOnlyList<ReportFigure> Matrices,
     IReadOnlyList<ReportFigure> Grids, IReadOnlyList<RunSection> Runs);
 
 /// <summary>What a report wrote: the page, the CSV, every PNG it drew, and its notes (also on the page).</summary>

@@ -13,7 +13,7 @@ public sealed record ReportSources(IReadOnlyList<ReportRun> Runs, IReadOnlyList<
 /// </summary>
 public static class ReportInputs
 {
-    public static bool IsStudyFile(string path) =>
+    internal static bool IsStudyFile(string path) =>
         path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
 
     /// <param name="loadStudy">reads a study file (the CLI's, which checks every run's options as <c>retain run</c> does).</param>

@@ -10,7 +10,7 @@ namespace Retain.Reports;
 /// inline, no script. Per experiment: the summary table, its notes, the comparison figures, accuracy matrices, grids,
 /// then each run's learning curves, scalars and approach pictures.
 /// </summary>
-public static class ReportPage
+internal static class ReportPage
 {
     private const string Style = """
         body { font: 15px/1.45 system-ui, sans-serif; color: #1d1d1d; margin: 24px auto; max-width: 1200px; padding: 0 16px; }

@@ -36,7 +36,7 @@ public sealed record ReportRun(string MatrixPath, ResultFileName Name, AccuracyM
     public bool IsPartial => CompletedTasks < TasksToRun;
 
     /// <summary>The folders where the run's approach pictures may be: its log path (a study option) and its result folder.</summary>
-    public IEnumerable<string> PictureFolders =>
+    internal IEnumerable<string> PictureFolders =>
         Options.Where(o => o.Name == "log-path").Select(o => Path.GetFullPath(o.Value)).Append(Folder).Distinct();
 
     /// <summary>

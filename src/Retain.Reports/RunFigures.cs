@@ -9,7 +9,7 @@ namespace Retain.Reports;
 /// Figures of one run from its JSON record's per-epoch history: learning curves (loss, accuracy, learning rate) and
 /// the approach's own scalars, over the epochs of all tasks in training order, with the task boundaries marked.
 /// </summary>
-public static class RunFigures
+internal static class RunFigures
 {
     public const int Width = 1100, PanelHeight = 300;
     /// <summary>The same margins in every panel, so that their epoch axes line up; the right one holds the legend.</summary>

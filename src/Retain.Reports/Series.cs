@@ -4,7 +4,7 @@ using Retain.Studies;
 namespace Retain.Reports;
 
 /// <summary>What one seed of a series measures (<see cref="Metrics"/>); ρ and FWT only where its references are usable.</summary>
-public sealed record SeedMetrics(double Accuracy, double BackwardTransfer, double ForwardTransfer, double[]? ForgettingRatio, double ValidAccuracy)
+internal sealed record SeedMetrics(double Accuracy, double BackwardTransfer, double ForwardTransfer, double[]? ForgettingRatio, double ValidAccuracy)
 {
     /// <summary>ACC without the task id (the run's own task predictor), NaN when the run has no task-agnostic results.</summary>
     public double AgnosticAccuracy { get; init; } = double.NaN;
@@ -23,7 +23,7 @@ public sealed record SeriesSummary(MeanWithConfidence? Accuracy, MeanWithConfide
 /// (<see cref="MeanWithConfidence"/>; NaN for a single seed). Seeds that completed fewer tasks than the others (a
 /// run stopped early) are left out, so every mean is over the same seeds and tasks.
 /// </summary>
-public sealed class Series
+internal sealed class Series
 {
     public required string Folder { get; init; }
     public required string Experiment { get; init; }

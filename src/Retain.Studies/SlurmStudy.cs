@@ -51,7 +51,7 @@ public static class SlurmStudy
     /// The sbatch script: element i runs line i+1 of the run list (<c>name TAB command</c>) with the element's CPUs as
     /// torch threads, its output appended to the run's log, its exit code kept for <see cref="Status"/>.
     /// </summary>
-    public static string Script(Study study, IReadOnlyList<StudyRun> runs, SlurmSettings settings, string runList)
+    internal static string Script(Study study, IReadOnlyList<StudyRun> runs, SlurmSettings settings, string runList)
     {
         var text = new StringBuilder("#!/usr/bin/env bash\n");
         text.Append($"#SBATCH --job-name={Shell.Quote("retain-" + study.Name)}\n");

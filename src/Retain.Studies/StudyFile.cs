@@ -26,7 +26,7 @@ namespace Retain.Studies;
 /// Unknown keys, empty lists, options an approach does not have, and two runs writing the same file are errors
 /// naming the line.
 /// </summary>
-public static class StudyFile
+internal static class StudyFile
 {
     /// <summary>Run options a study sets itself, per run; the file may not give them.</summary>
     private static readonly HashSet<string> Reserved = ["experiment", "e", "approach", "a", "seed", "scenario", "output", "o", "name", "resume", "overwrite", "threads"];

@@ -73,7 +73,7 @@ public static class StudySummary
         RunDescription.Read(output, ResultFileName.Parse(output), AccuracyMatrix.Read(output));
 
     /// <summary>The mean over tasks of the validation accuracy after the last completed task.</summary>
-    public static double FinalMeanValidAccuracy(RunRecord record) =>
+    internal static double FinalMeanValidAccuracy(RunRecord record) =>
         record.ValidAccuracy is { } valid && record.TasksCompleted > 0
             ? valid[record.TasksCompleted - 1].Take(record.TasksCompleted).Average()
             : double.NaN;
