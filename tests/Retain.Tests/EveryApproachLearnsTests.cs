@@ -8,7 +8,7 @@ namespace Retain.Tests;
 /// <summary>
 /// Every registered approach that learns (<see cref="ApproachSpec.LearnsTasks"/>), on every registered backbone, with
 /// its defaults there (<see cref="ApproachSpec{TOptions}.DefaultOptions"/>, <see cref="ApproachSpec{TOptions}.TrainingDefaults"/>),
-/// in every scenario it trains differently in, learns each task of a short run well above chance. The cases come from
+/// in task-IL, and on the MLP in every other scenario it trains differently in, learns each task of a short run well above chance. The cases come from
 /// the registries, so a newly registered approach or backbone is covered as it is.
 /// </summary>
 public class EveryApproachLearnsTests : TempFolderTests
@@ -53,9 +53,12 @@ public class EveryApproachLearnsTests : TempFolderTests
         // An approach that needs the task id (NeedsTaskId) trains one head per task in every scenario, exactly as in
         // task-IL; outside it only its test differs, answered by its task predictor (max-prob), whose accuracy on a
         // two-task run of 100 samples is the predictor's, not what the approach learnt (ScenarioTests tests that path).
+        // The scenarios change only the heads, which sit on the backbone's features the same way on every backbone:
+        // every backbone is covered in task-IL, and the other scenarios on the first backbone (the MLP). AlexNet in
+        // domain- and class-IL as well took the suite past CI's 20 minutes.
         foreach (var approach in ApproachRegistry.All.Where(a => a.Spec.LearnsTasks))
-            foreach (var backbone in BackboneRegistry.All)
-                foreach (var scenario in Scenarios.All.Where(s => (s == Scenario.Task || !approach.Spec.NeedsTaskId) && approach.Spec.Refuses(s) is null))
+            foreach (var (backbone, index) in BackboneRegistry.All.Select((b, i) => (b, i)))
+                foreach (var scenario in Scenarios.All.Where(s => (s == Scenario.Task || (!approach.Spec.NeedsTaskId && index == 0)) && approach.Spec.Refuses(s) is null))
                     cases.Add(approach.Name, backbone.Name, scenario);
         return cases;
     }
