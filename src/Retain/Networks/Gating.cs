@@ -56,8 +56,8 @@ public sealed class Backbone : Module
     public const string ModuleName = "module";
 
     private readonly List<Module> _layers = [];
-    private readonly List<Dropout> _dropouts = [];
-    private readonly Dropout? _inputDropout;
+    private readonly List<UniformDropout> _dropouts = [];
+    private readonly UniformDropout? _inputDropout;
     private readonly Module<Tensor, Tensor>? _module;
     private readonly int _moduleFeatures;
 
@@ -70,11 +70,11 @@ public sealed class Backbone : Module
             var layer = gating.CreateLayer(spec);
             register_module(spec.Name, layer);
             _layers.Add(layer);
-            _dropouts.Add(Dropout(spec.Dropout));
+            _dropouts.Add(new UniformDropout(spec.Dropout));
         }
         if (inputDropout > 0)
         {
-            _inputDropout = Dropout(inputDropout);
+            _inputDropout = new UniformDropout(inputDropout);
             register_module("input_dropout", _inputDropout);
         }
         for (var i = 0; i < _dropouts.Count; i++) register_module($"dropout{i + 1}", _dropouts[i]);
