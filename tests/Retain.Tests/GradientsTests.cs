@@ -7,8 +7,9 @@ namespace Retain.Tests;
 
 /// <summary>
 /// The training step's gradient path (<see cref="Gradients"/>) against the sequence it replaces (zero_grad, backward,
-/// clip_grad_norm_, step), bit for bit: the same parameters after every step, with the norm within the bound and
-/// beyond it, with a head that has a gradient from earlier steps and that later steps do not reach.
+/// clip_grad_norm_, step): the same parameters after every step, bit for bit with the norm within the bound, and up to
+/// float32 rounding of the norm beyond it; with a head that has a gradient from earlier steps and that later steps do
+/// not reach.
 /// </summary>
 public class GradientsTests
 {
@@ -53,17 +54,23 @@ public class GradientsTests
     }
 
     [Theory]
-    [InlineData(10000, false)] // the seed's bound: the norm stays within it, the factor is 1
-    [InlineData(0.05, false)]  // every step clipped
-    [InlineData(0.05, true)]   // with momentum and weight decay, which step parameters whose gradient is zero
-    public void TrainsToTheSameBitsAsZeroGradBackwardAndClipGradNorm(double maxNorm, bool momentum)
+    [InlineData(10000, false, 0.0)] // the seed's bound: the norm stays within it, the factor is 1: bit for bit
+    [InlineData(0.05, false, 1e-6)] // every step clipped: the norm differs from clip_grad_norm_'s in its last bits
+    [InlineData(0.05, true, 1e-6)]  // with momentum and weight decay, which step parameters whose gradient is zero
+    public void TrainsAsZeroGradBackwardAndClipGradNorm(double maxNorm, bool momentum, double tolerance)
     {
         var expected = Train(replaced: false, maxNorm, momentum);
         var actual = Train(replaced: true, maxNorm, momentum);
         Assert.Equal(expected.Count, actual.Count);
         for (var i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].shape.SequenceEqual(actual[i].shape) && expected[i].eq(actual[i]).all().item<bool>() || (expected[i].isnan().all().item<bool>() && actual[i].isnan().all().item<bool>()),
-                $"tensor {i} differs: max |difference| {(expected[i] - actual[i]).abs().max().item<float>()}");
+        {
+            var same = expected[i].isnan().all().item<bool>()
+                ? actual[i].isnan().all().item<bool>()
+                : expected[i].shape.SequenceEqual(actual[i].shape) && (tolerance == 0
+                    ? expected[i].eq(actual[i]).all().item<bool>()
+                    : expected[i].allclose(actual[i], rtol: tolerance, atol: tolerance));
+            Assert.True(same, $"tensor {i} differs: max |difference| {(expected[i] - actual[i]).abs().max().item<float>()}");
+        }
     }
 
     [Fact]

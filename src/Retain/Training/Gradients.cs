@@ -8,8 +8,9 @@ namespace Retain.Training;
 /// zero every gradient (a write of all of them), let backward add the new gradients into the zeros (a read of both and
 /// a write), and scale every gradient by a clipping factor that is exactly 1 unless the norm exceeds the bound (a read
 /// and a write): three passes over memory the size of the model on each step, for the MLP about as long as its
-/// element-wise work. The results are the same bit for bit (but the sign of an exact zero: backward's -0 is kept,
-/// where 0 + -0 gave +0), for every optimiser, since the optimiser sees the same gradients.
+/// element-wise work. A step within the clipping bound gives the same results bit for bit (but the sign of an exact
+/// zero: backward's -0 is kept, where 0 + -0 gave +0), for every optimiser, since the optimiser sees the same
+/// gradients; a clipped step the same up to float32 rounding of the norm.
 /// </summary>
 internal static class Gradients
 {
@@ -43,9 +44,12 @@ internal static class Gradients
     }
 
     /// <summary>
-    /// <c>nn.utils.clip_grad_norm_</c> (2-norm) computed the same way, bit for bit, except that the gradients are not
-    /// multiplied by the factor when it is exactly 1 (the norm within the bound: almost every step at the seed's bound
-    /// of 10,000), which leaves them as they were. Reads the factor on the host, as the C++ version reads the norm.
+    /// <c>nn.utils.clip_grad_norm_</c> (2-norm), except that the gradients are not multiplied by the factor when it is
+    /// 1 (the norm within the bound: almost every step at the seed's bound of 10,000), which leaves them as they were.
+    /// Each gradient's sum of squares is a BLAS dot product of the gradient with itself, which on the MLP's 800 × 800
+    /// gradient took 0.033 ms against 0.147 ms for torch's norm kernel; the norm is the same up to float32 rounding, so
+    /// a clipped step can differ from <c>clip_grad_norm_</c>'s in the last bits. Reads the norm on the host once, as the
+    /// C++ version does.
     /// </summary>
     /// <returns>The total norm of the gradients.</returns>
     public static double ClipNorm(IEnumerable<Parameter> parameters, double maxNorm)
@@ -54,13 +58,11 @@ internal static class Gradients
         using var _ = no_grad();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
         if (gradients.Length == 0) return 0;
-        var norms = gradients.Select(g => g.norm(2f)).ToArray();
-        var total = norms.Length == 1 ? norms[0] : stack(norms).norm(2f);
-        // libtorch's `max_norm / (total + 1e-6)` is empty_like(...).fill_(max_norm).div_(...).
-        var denominator = total + 1e-6;
-        var factor = empty_like(denominator).fill_(maxNorm).div_(denominator).clamp(max: 1.0);
-        if (factor.item<float>() != 1f)
+        var squares = gradients.Select(g => g.reshape(-1)).Select(g => g.dot(g)).ToArray();
+        double norm = (squares.Length == 1 ? squares[0] : stack(squares).sum()).sqrt().item<float>();
+        var factor = maxNorm / (norm + 1e-6);
+        if (factor < 1)
             foreach (var g in gradients) g.mul_(factor);
-        return total.item<float>();
+        return norm;
     }
 }
