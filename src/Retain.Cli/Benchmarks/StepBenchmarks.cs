@@ -51,6 +51,52 @@ internal static class StepBenchmarks
         return new StepTiming(approach, training.BatchSize, timed.Length, timed[timed.Length / 2]);
     }
 
+    /// <summary>
+    /// Where sgd's MLP step spends its time: the step's parts as the base loop calls them (batch gather, forward,
+    /// loss with its host read, backward, clipping, the optimiser's update), each timed on its own, medians of
+    /// <paramref name="steps"/> steps after a warm-up.
+    /// </summary>
+    public static IReadOnlyList<(string Phase, double Seconds)> Phases(int steps, int seed = 0)
+    {
+        const int batch = 64;
+        manual_seed(seed);
+        using var network = NetworkFactory.Create(BackboneRegistry.Mlp, InputSize, [10]);
+        network.train();
+        var parameters = network.parameters().ToArray();
+        using var optimizer = optim.SGD(parameters, 0.05);
+        using var images = randn(100 * batch, InputSize[0], InputSize[1], InputSize[2]);
+        using var labels = randint(0, 10, [100 * batch]);
+        var order = new NumpyRandomState((uint)seed);
+        string[] names = ["gather", "forward", "loss", "backward", "clip", "update"];
+        var times = names.Select(_ => new List<double>()).ToArray();
+        var clock = new Stopwatch();
+        for (var step = 0; step < steps + 10; step++)
+        {
+            using var scope = NewDisposeScope();
+            var marks = new double[names.Length];
+            clock.Restart();
+            var rows = order.Permutation(100 * batch).Take(batch).Select(i => (long)i).ToArray();
+            using var index = tensor(rows);
+            var x = images.index_select(0, index);
+            var y = labels.index_select(0, index);
+            marks[0] = clock.Elapsed.TotalSeconds;
+            var logits = network.Forward(x, null, 0);
+            marks[1] = clock.Elapsed.TotalSeconds;
+            var loss = nn.functional.cross_entropy(logits, y);
+            _ = loss.item<float>();
+            marks[2] = clock.Elapsed.TotalSeconds;
+            Gradients.Backward(loss, parameters);
+            marks[3] = clock.Elapsed.TotalSeconds;
+            Gradients.ClipNorm(parameters, 10000);
+            marks[4] = clock.Elapsed.TotalSeconds;
+            optimizer.step();
+            marks[5] = clock.Elapsed.TotalSeconds;
+            if (step < 10) continue;
+            for (var i = 0; i < names.Length; i++) times[i].Add(marks[i] - (i == 0 ? 0 : marks[i - 1]));
+        }
+        return [.. names.Select((name, i) => (name, times[i].Order().ElementAt(times[i].Count / 2)))];
+    }
+
     /// <summary>Random standard-normal images with uniform labels; validation and test sets of one batch.</summary>
     private static TaskData RandomTask(int classes, int trainCount, int batch, int seed)
     {
