@@ -28,8 +28,10 @@ public class EveryApproachLearnsTests : TempFolderTests
             Output = output, TestMode = 2, Limit = 100, BatchSize = 8, Scenario = scenario,
             Evaluation = scenario == Scenario.Task ? EvaluationSetting.Aware : EvaluationSetting.Both,
             // Domain-IL retrains the one shared head on each task's new meaning of its outputs: 3 epochs of 100
-            // samples left sgd-restart (AlexNet) at 51% on the second task, 5 learn it.
-            Epochs = Math.Max(scenario == Scenario.Domain ? 5 : 3, setup.FewestEpochs),
+            // samples left sgd-restart (AlexNet) at 51% on the second task, 5 learn it. sgd-restart starts every task
+            // from the untrained network, so its second task has nothing to build on: on AlexNet in task-IL 3 epochs
+            // (39 steps) left it at 52%, 4 epochs reach 94%.
+            Epochs = Math.Max(scenario == Scenario.Domain ? 5 : approach.Name == "sgd-restart" ? 4 : 3, setup.FewestEpochs),
             Warmup = defaults.Warmup is null ? null : new Warmup(0, 1),
             Curriculum = defaults.Curriculum is null ? null : Curriculum.CurriculumSchedule.Parse("linear:1:1"),
         };
