@@ -66,7 +66,8 @@ internal static class StepBenchmarks
         using var optimizer = optim.SGD(parameters, 0.05);
         using var images = randn(100 * batch, InputSize[0], InputSize[1], InputSize[2]);
         using var labels = randint(0, 10, [100 * batch]);
-        var order = new NumpyRandomState((uint)seed);
+        // One epoch's order, drawn once as the base loop draws it; each step gathers its own batch of it.
+        var order = new NumpyRandomState((uint)seed).Permutation(100 * batch);
         string[] names = ["gather", "forward", "loss", "backward", "clip", "update"];
         var times = names.Select(_ => new List<double>()).ToArray();
         var clock = new Stopwatch();
@@ -75,7 +76,8 @@ internal static class StepBenchmarks
             using var scope = NewDisposeScope();
             var marks = new double[names.Length];
             clock.Restart();
-            var rows = order.Permutation(100 * batch).Take(batch).Select(i => (long)i).ToArray();
+            var start = step % 100 * batch;
+            var rows = order[start..(start + batch)].Select(i => (long)i).ToArray();
             using var index = tensor(rows);
             var x = images.index_select(0, index);
             var y = labels.index_select(0, index);
