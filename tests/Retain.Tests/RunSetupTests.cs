@@ -68,7 +68,8 @@ public class RunSetupTests : TempFolderTests
         var published = RunPlan.Resolve(Config("dwa") with { Epochs = epochs, Parameters = new Dictionary<string, string> { ["preset"] = "published" } });
         Assert.Equal(("20,1000", "linear:100:0.2"), (Text(published.Setup.Training.Warmup), published.Setup.Training.Curriculum!.ToString()));
         Assert.Equal(epochs < 200, published.ScheduleNotes.Count > 0);
-        Assert.Equal(epochs < 200, published.ScheduleNotes.Any(n => n.StartsWith("the published preset is known to learn only at the original's 200 epochs", StringComparison.Ordinal)));
+        Assert.Equal(epochs < 200, published.ScheduleNotes.Any(n => n.StartsWith("the published preset", StringComparison.Ordinal) && n.Contains("21 epochs", StringComparison.Ordinal)));
+        Assert.Equal(epochs <= 20, published.ScheduleNotes.Any(n => n.StartsWith("the published preset never leaves its 20-epoch warm-up", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -506,15 +506,20 @@ public sealed class DwaSpec : GatedApproachSpec<DwaOptions, DwaWeightMasks>
         : Dwa.ScalingRule;
 
     /// <summary>
-    /// The published configuration is known to learn only at the original's schedule (200 epochs of the full data); in
-    /// the shorter run measured here it stayed at chance (docs/dwa.md, "Why the published preset stays at chance in short runs").
+    /// The published configuration learns once its literal warm-up (20 epochs at lr/1000) has had a few hundred steps
+    /// to make the masks dense: measured from its first epoch at full rate, epoch 21, on mnist's 7,700 training samples
+    /// (some 400-700 warm-up steps), and not in 26 epochs with 200 samples per task (20 warm-up steps). A run of 20 epochs
+    /// or fewer never leaves the warm-up (docs/dwa.md, "Why the published preset stays at chance in short runs").
     /// </summary>
     protected override IEnumerable<string> Notes(TrainingOptions training, DwaOptions options)
     {
-        if (options.Preset == DwaPreset.Published && training.Epochs < 200)
-            yield return "the published preset is known to learn only at the original's 200 epochs on the full data: in a 26-epoch run measured here " +
-                "(AlexNet-DWA, mixture, 200 samples per task) its warm-up left the masks sparse, the first epoch at full rate saturated them, and " +
-                "it was still at chance after 6 epochs at full rate (docs/dwa.md)";
+        if (options.Preset != DwaPreset.Published || training.Epochs >= 200) yield break;
+        const string measured = "the shortest schedule at which it was seen to learn is 21 epochs, its first at full rate, after a warm-up of " +
+            "a few hundred steps (AlexNet-DWA, mixture's mnist, 7,700 training samples: 73.9% validation accuracy after epoch 21, 89.7% after 22); with 200 samples " +
+            "per task (one step per warm-up epoch) it stayed at chance after 26 epochs (docs/dwa.md)";
+        yield return training.Epochs <= 20
+            ? FormattableString.Invariant($"the published preset never leaves its 20-epoch warm-up at lr/1000 in {training.Epochs} epochs: {measured}")
+            : $"the published preset learns only once its warm-up has had a few hundred steps to make the masks dense: {measured}";
     }
 
     public override GatedNetwork<DwaWeightMasks> CreateNetwork(BackboneArchitecture backbone, NetworkShape shape, DwaOptions options)
