@@ -1,7 +1,44 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
 namespace Retain.Cli;
+
+/// <summary>
+/// How torch's OpenMP threads wait between parallel operations, as the environment variables libgomp reads when it
+/// loads: <c>OMP_WAIT_POLICY</c> (ACTIVE: spin; PASSIVE: sleep at once) and <c>GOMP_SPINCOUNT</c> (spin this many
+/// rounds, then sleep). Neither set: the training command chooses by its own rule (<see cref="OpenMpWaitPolicy"/>).
+/// </summary>
+public sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
+{
+    public static readonly IReadOnlyList<string> Variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
+
+    /// <summary>No variable set: each training command chooses by retain's rule.</summary>
+    public static readonly WaitPolicy Rule = new(null, null);
+
+    /// <summary>Spinning threads: the fastest for a step of torch's operations alone with the cores to itself.</summary>
+    public static readonly WaitPolicy Active = new("ACTIVE", null);
+
+    /// <summary>The short spin: the best or within 5% of it everywhere but a plain step with the cores to itself.</summary>
+    public static readonly WaitPolicy ShortSpin = new(null, "1000");
+
+    /// <summary>The variables as a child process started with <paramref name="start"/> gets them (none for <see cref="Rule"/>).</summary>
+    public void ApplyTo(ProcessStartInfo start)
+    {
+        foreach (var name in Variables) start.Environment.Remove(name);
+        foreach (var (name, value) in Settings()) start.Environment[name] = value;
+    }
+
+    /// <summary>The variables this policy sets, as (name, value).</summary>
+    public IEnumerable<(string Name, string Value)> Settings()
+    {
+        if (WaitPolicyVariable is { } policy) yield return ("OMP_WAIT_POLICY", policy);
+        if (SpinCount is { } count) yield return ("GOMP_SPINCOUNT", count);
+    }
+
+    public override string ToString() =>
+        this == Rule ? "retain's rule" : string.Join(' ', Settings().Select(s => $"{s.Name}={s.Value}"));
+}
 
 /// <summary>
 /// How torch's OpenMP threads wait between parallel operations, chosen for each training command before torch loads
@@ -19,10 +56,6 @@ namespace Retain.Cli;
 /// </summary>
 public static class OpenMpWaitPolicy
 {
-    /// <summary>The short spin: the best or within 5% of it everywhere but a plain step with the cores to itself.</summary>
-    public const string ShortSpin = "GOMP_SPINCOUNT=1000";
-    public const string Active = "OMP_WAIT_POLICY=ACTIVE";
-
     /// <summary>Approaches whose layers split each batch over .NET threads of their own (DWA's masked layers).</summary>
     private static readonly HashSet<string> SampleParallelApproaches = ["dwa"];
 
@@ -32,27 +65,26 @@ public static class OpenMpWaitPolicy
     /// </summary>
     /// <param name="ownThreads">torch threads the command will use.</param>
     /// <param name="busyCores">cores other processes kept busy just before the command started.</param>
-    public static string Choose(bool sampleParallel, int ownThreads, int cores, double busyCores) =>
-        !sampleParallel && cores - busyCores >= ownThreads - 0.25 ? Active : ShortSpin;
+    public static WaitPolicy Choose(bool sampleParallel, int ownThreads, int cores, double busyCores) =>
+        !sampleParallel && cores - busyCores >= ownThreads - 0.25 ? WaitPolicy.Active : WaitPolicy.ShortSpin;
 
     /// <summary>
     /// The commands that train (run, compress, bench) get the rule's policy, unless the user set one; nothing else
     /// changes. Returns the setting applied (for the run's log), or null.
     /// </summary>
-    public static string? ApplyBeforeTorchLoads(IReadOnlyList<string> args)
+    public static WaitPolicy? ApplyBeforeTorchLoads(IReadOnlyList<string> args)
     {
         if (args.Count == 0 || args[0] is not ("run" or "compress" or "bench")) return null;
-        string[] variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
-        if (variables.Any(v => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(v)))) return null;
+        if (WaitPolicy.Variables.Any(v => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(v)))) return null;
         // An empty value counts as unset here; libgomp would warn that it is invalid, so it goes.
-        foreach (var v in variables) Set(v, null);
+        foreach (var v in WaitPolicy.Variables) Set(v, null);
         var sampleParallel = args[0] == "bench"
             ? args.Skip(1).Any(a => a.StartsWith("dwa", StringComparison.Ordinal))
             : OptionValue(args, "-a", "--approach") is { } approach && SampleParallelApproaches.Contains(approach);
         var threads = int.TryParse(OptionValue(args, null, "--threads"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t > 0
             ? t : Environment.ProcessorCount;
         var choice = Choose(sampleParallel, threads, Environment.ProcessorCount, BusyCores());
-        Set(choice.Split('=')[0], choice.Split('=')[1]);
+        foreach (var (name, value) in choice.Settings()) Set(name, value);
         return choice;
     }
 

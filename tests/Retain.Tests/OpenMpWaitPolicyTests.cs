@@ -7,13 +7,13 @@ namespace Retain.Tests;
 public class OpenMpWaitPolicyTests : TempFolderTests
 {
     [Theory]
-    [InlineData(false, 2, 2, 0.05, OpenMpWaitPolicy.Active)]    // alone: spinning threads are fastest
-    [InlineData(false, 2, 2, 1.0, OpenMpWaitPolicy.ShortSpin)]  // another process holds a core
-    [InlineData(false, 1, 2, 1.0, OpenMpWaitPolicy.Active)]     // one thread, and a core is free for it
-    [InlineData(false, 2, 2, 2.0, OpenMpWaitPolicy.ShortSpin)]
-    [InlineData(true, 2, 2, 0.0, OpenMpWaitPolicy.ShortSpin)]   // DWA's own threads would starve beside spinning ones
+    [InlineData(false, 2, 2, 0.05, "OMP_WAIT_POLICY=ACTIVE")]    // alone: spinning threads are fastest
+    [InlineData(false, 2, 2, 1.0, "GOMP_SPINCOUNT=1000")]  // another process holds a core
+    [InlineData(false, 1, 2, 1.0, "OMP_WAIT_POLICY=ACTIVE")]     // one thread, and a core is free for it
+    [InlineData(false, 2, 2, 2.0, "GOMP_SPINCOUNT=1000")]
+    [InlineData(true, 2, 2, 0.0, "GOMP_SPINCOUNT=1000")]   // DWA's own threads would starve beside spinning ones
     public void TheRuleSpinsOnlyWhenTheThreadsHaveTheCoresToThemselves(bool sampleParallel, int threads, int cores, double busy, string expected) =>
-        Assert.Equal(expected, OpenMpWaitPolicy.Choose(sampleParallel, threads, cores, busy));
+        Assert.Equal(expected, OpenMpWaitPolicy.Choose(sampleParallel, threads, cores, busy).ToString());
 
     /// <summary>libgomp itself shows what it read when it loaded (OMP_DISPLAY_ENV): the rule's choice reached it.</summary>
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Retain.Cli;
 using Retain.Curriculum;
 using Retain.Data;
 using Retain.Networks;

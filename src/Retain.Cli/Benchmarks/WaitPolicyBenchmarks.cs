@@ -1,31 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Retain.Cli;
 
 namespace Retain.Benchmarks;
-
-/// <summary>
-/// How torch's OpenMP threads wait between parallel operations, as the environment variables libgomp reads when it
-/// loads: <c>OMP_WAIT_POLICY</c> (ACTIVE: spin; PASSIVE: sleep at once) and <c>GOMP_SPINCOUNT</c> (spin this many
-/// rounds, then sleep). Neither set: the training command chooses by its own rule (OpenMpWaitPolicy in the CLI).
-/// </summary>
-internal sealed record WaitPolicy(string? WaitPolicyVariable, string? SpinCount)
-{
-    public static readonly IReadOnlyList<string> Variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
-
-    /// <summary>No variable set: each training command chooses by retain's rule.</summary>
-    public static readonly WaitPolicy Rule = new(null, null);
-
-    public void ApplyTo(ProcessStartInfo start)
-    {
-        foreach (var name in Variables) start.Environment.Remove(name);
-        if (WaitPolicyVariable is { } policy) start.Environment["OMP_WAIT_POLICY"] = policy;
-        if (SpinCount is { } count) start.Environment["GOMP_SPINCOUNT"] = count;
-    }
-
-    public override string ToString() =>
-        this == Rule ? "retain's rule"
-        : string.Join(' ', new[] { WaitPolicyVariable is null ? null : $"OMP_WAIT_POLICY={WaitPolicyVariable}", SpinCount is null ? null : $"GOMP_SPINCOUNT={SpinCount}" }.OfType<string>());
-}
 
 /// <summary>Where a measurement runs: alone, or while a second process trains on the same cores.</summary>
 internal enum Neighbour { None, Training }
@@ -48,7 +25,7 @@ internal static class WaitPolicyBenchmarks
 
     /// <summary>The candidates: retain's rule, passive, active and bounded spins.</summary>
     public static readonly IReadOnlyList<WaitPolicy> Candidates =
-        [WaitPolicy.Rule, new("PASSIVE", null), new("ACTIVE", null), new(null, "1000"), new(null, "3000"), new(null, "10000")];
+        [WaitPolicy.Rule, new("PASSIVE", null), WaitPolicy.Active, WaitPolicy.ShortSpin, new(null, "3000"), new(null, "10000")];
 
     public static IReadOnlyList<PolicyTiming> Measure(IReadOnlyList<string> retainCommand, IReadOnlyList<WaitPolicy> policies, int rounds = 3)
     {
