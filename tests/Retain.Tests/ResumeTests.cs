@@ -123,4 +123,47 @@ public class ResumeTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassFix
         ExperimentRunner.Run(resumed);
         ResultComparison.AssertSameResults(reference.Output, resumed.Output);
     }
+    /// <summary>
+    /// A study polls its runs' files while they run. A run that finishes between the look at its files and the read
+    /// of its checkpoint has just deleted the checkpoint: planning it again must look again, not call it unreadable.
+    /// A second thread makes the checkpoint appear and vanish while the main thread plans the run over and over.
+    /// </summary>
+    [Fact]
+    public void ACheckpointThatVanishesWhileTheRunIsPlannedIsLookedAtAgain()
+    {
+        var resumed = Config("sgd", "vanishing", resume: true);
+        var stop = new InterruptAt(taskTested: 0);
+        var first = RunPlan.Resolve(resumed);
+        Assert.Throws<RunInterruptedException>(() => ExperimentRunner.Run(first, [.. first.FileSinks(), stop], stop.Interruption));
+        var checkpoint = CheckpointFile.PathFor(resumed.Output);
+        var kept = Path.Combine(Folder, "kept.ckpt");
+        File.Copy(checkpoint, kept);
+
+        using var done = new CancellationTokenSource();
+        var toggler = new Thread(() =>
+        {
+            for (var cycle = 0; !done.IsCancellationRequested; cycle++)
+            {
+                File.Delete(checkpoint);
+                Thread.SpinWait(20_000 * (cycle % 7));
+                File.Copy(kept, checkpoint + ".tmp", overwrite: true);
+                File.Move(checkpoint + ".tmp", checkpoint);
+                Thread.SpinWait(20_000 * (cycle % 5));
+            }
+        });
+        toggler.Start();
+        var starts = new List<RunStart>();
+        try
+        {
+            for (var i = 0; i < 1000; i++) starts.Add(RunPlan.Resolve(resumed).Start);
+        }
+        finally
+        {
+            done.Cancel();
+            toggler.Join();
+        }
+        // Both states were seen: the test did race the reads against the deletions.
+        Assert.Contains(RunStart.Resume, starts);
+        Assert.Contains(RunStart.Fresh, starts);
+    }
 }

@@ -122,7 +122,7 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         Assert.True(TestSupport.WaitUntil(() =>
         {
             using var cli = new CliProcess(Folder, cluster.Environment, "study", "status", slurm);
-            Assert.Equal(0, cli.WaitForExit(Patience));
+            Assert.True(cli.WaitForExit(Patience) == 0, cli.Output + cli.Error);
             Assert.DoesNotContain("failed", cli.Output.Split('\n').Last(l => l.StartsWith("study ", StringComparison.Ordinal)));
             return cli.Output.Contains("study there: 4 done", StringComparison.Ordinal);
         }, Patience, TimeSpan.FromMilliseconds(500)), "the job array did not finish");

@@ -174,14 +174,32 @@ public sealed class RunPlan
         var paths = new RunPaths(config.Output, config.LogPath, config.TensorBoard);
         RunOutputs.Check(paths);
 
-        var existing = ExistingRun.Inspect(paths);
-        var start = Decide(config.Resume, config.Overwrite, existing, paths);
-        var checkpoint = start == RunStart.Resume ? CheckpointFile.ReadValues(paths.Checkpoint) : null;
+        var (existing, start, checkpoint) = LookAtFiles(config.Resume, config.Overwrite, paths);
         var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.SaveModel, config.Overwrite,
             existing, start, checkpoint);
         if (checkpoint is not null) plan.RequireSameIdentityAs(checkpoint);
         return plan;
     }
+
+    /// <summary>
+    /// What is at the run's paths, how the run starts, and the checkpoint it resumes. The run may be running elsewhere
+    /// (a study's job polled by <c>study status</c>): when it finishes between the look and the read, its checkpoint is
+    /// gone, and the files are looked at again rather than reported as unreadable.
+    /// </summary>
+    private static (ExistingRun Existing, RunStart Start, StateDict? Checkpoint) LookAtFiles(bool resume, bool overwrite, RunPaths paths)
+    {
+        for (var look = 1; ; look++)
+        {
+            var existing = ExistingRun.Inspect(paths);
+            var start = Decide(resume, overwrite, existing, paths);
+            if (start != RunStart.Resume) return (existing, start, null);
+            try { return (existing, start, CheckpointFile.ReadValues(paths.Checkpoint)); }
+            catch (DataFileException e) when (e.InnerException is FileNotFoundException && look < MaxLooks) { }
+        }
+    }
+
+    /// <summary>A run's files change a few times a run, not continuously: a handful of looks always finds them still.</summary>
+    private const int MaxLooks = 5;
 
     /// <summary>Nothing complete is replaced silently: existing results need --resume or --overwrite.</summary>
     private static RunStart Decide(bool resume, bool overwrite, ExistingRun existing, RunPaths paths)
