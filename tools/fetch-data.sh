@@ -8,6 +8,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dat="${RETAIN_DATA:-$root/dat}"
 mkdir -p "$dat"
+# Launchers started together take turns: the first fetches, the others wait and then find the files there.
+exec {lock}>"$dat/.fetch.lock"
+flock "$lock"
 
 fail() { echo "retain: error: $1" >&2; exit 2; }
 

@@ -11,15 +11,26 @@ retain_system_has_glibcxx() {
 
 retain_setup_runtime() {
   local rt="$root/.runtime"
+  if [[ ! -f "$rt/ready" ]]; then
+    retain_system_has_glibcxx && return 0
+    # Launchers started together on a fresh checkout take turns: the first sets the runtime up, the others wait for
+    # it and then find it ready (they shared one .runtime.tmp before, and all of them failed).
+    local lock status=0
+    exec {lock}>"$root/.setup.lock"
+    flock "$lock"
+    [[ -f "$rt/ready" ]] || retain_install_runtime "$rt" || status=$?
+    exec {lock}>&-
+    [[ $status -eq 0 ]] || return "$status"
+  fi
+  export PATH="$rt/dotnet:$PATH" DOTNET_ROOT="$rt/dotnet" RETAIN_DOTNET_HOST="$rt/dotnet/dotnet"
+}
+
+# Downloads Debian 13's loader and C++ runtime into <rt>.tmp, points a copy of the dotnet muxer at them, and renames
+# the folder to <rt> once it starts.
+retain_install_runtime() {
+  local rt="$1"
   local libdir="$rt/lib/usr/lib/x86_64-linux-gnu"
   local host="$rt/dotnet/dotnet"
-  if [[ -f "$rt/ready" ]]; then
-    export PATH="$rt/dotnet:$PATH" DOTNET_ROOT="$rt/dotnet" RETAIN_DOTNET_HOST="$host"
-    return 0
-  fi
-  if retain_system_has_glibcxx; then
-    return 0
-  fi
   echo "retain: setting up a private C++ runtime for TorchSharp in .runtime/ (system libstdc++ lacks GLIBCXX_3.4.32)" >&2
   local tmp="$rt.tmp"
   rm -rf "$tmp" && mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/debs" || return 1
@@ -61,5 +72,4 @@ retain_setup_runtime() {
     return 2
   fi
   touch "$rt/ready"
-  export PATH="$rt/dotnet:$PATH" DOTNET_ROOT="$rt/dotnet" RETAIN_DOTNET_HOST="$host"
 }
