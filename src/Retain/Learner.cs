@@ -263,7 +263,7 @@ public sealed class Learner : IDisposable
     {
         var record = state.Value<RunRecord>("run/record");
         RunRecordFile.Check(record, "the state's run/record");
-        if (record.DataSource != Benchmark.Source)
+        if (!DataSourceIdentity.Same(record.DataSource, Benchmark.Source))
             throw new RetainException($"the state was saved by a learner of data from {record.DataSource}, this one's comes from {Benchmark.Source}");
         Record = record;
         TasksTrained = state.Value<int>("run/next_task");

