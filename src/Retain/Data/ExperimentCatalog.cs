@@ -34,6 +34,9 @@ public static class ExperimentCatalog
 {
     public static readonly IReadOnlyList<string> Names = ["mnist2", "pmnist", "split-fashion", "cifar", "mixture"];
 
+    /// <summary>split-fashion's folder under the data directory (Fashion-MNIST's four IDX files).</summary>
+    internal const string FashionMnistFolder = "fashion_mnist";
+
     /// <summary>Replaced, never changed, by <see cref="Register"/>.</summary>
     private static ExperimentEntry[] _registered = [];
     private static readonly Lock RegistrationLock = new();
@@ -163,7 +166,7 @@ public static class ExperimentCatalog
     /// </summary>
     public static Benchmark SplitFashion(string dataDir, int seed)
     {
-        var folder = Path.Combine(dataDir, "fashion_mnist");
+        var folder = Path.Combine(dataDir, FashionMnistFolder);
         var paths = Mnist.IdxFiles.Select(f => Mnist.FindIdx(folder, f)).ToArray();
         if (paths.Any(p => p is null))
             throw new RetainException($"Fashion-MNIST not found: put {string.Join(", ", Mnist.IdxFiles.Select(f => f + ".gz"))} in {folder}, or run `./retain data fetch`");

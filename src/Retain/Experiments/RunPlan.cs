@@ -194,11 +194,15 @@ public sealed class RunPlan
             var start = Decide(resume, overwrite, existing, paths);
             if (start != RunStart.Resume) return (existing, start, null);
             try { return (existing, start, CheckpointFile.ReadValues(paths.Checkpoint)); }
-            catch (DataFileException e) when (e.InnerException is FileNotFoundException && look < MaxLooks) { }
+            catch (DataFileException e) when (e.InnerException is FileNotFoundException && look < MaxLooks)
+            {
+                // A shared file system may show the deleted file a little longer.
+                Thread.Sleep(20 * look);
+            }
         }
     }
 
-    /// <summary>A run's files change a few times a run, not continuously: a handful of looks always finds them still.</summary>
+    /// <summary>A run's files change a few times a run, not continuously: a handful of looks finds them settled.</summary>
     private const int MaxLooks = 5;
 
     /// <summary>Nothing complete is replaced silently: existing results need --resume or --overwrite.</summary>
