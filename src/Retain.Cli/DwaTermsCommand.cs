@@ -72,7 +72,7 @@ public sealed class DwaTermsCommand : Command<DwaTermsSettings>
             DataDir = s.DataDir ?? Environment.GetEnvironmentVariable("RETAIN_DATA") ?? "dat",
             LearningRate = s.LearningRate, Warmup = Training.Warmup.Parse(s.Warmup), Curriculum = Curriculum.CurriculumSchedule.Parse(s.Curriculum),
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Network = RunCommand.ParseNetwork(s.Network), Parameters = RunCommand.ApproachParameters(context),
+            Network = RunCommand.ParseNetwork(s.Network), Parameters = RunCommand.ApproachParameters(context, "dwa", typeof(DwaTermsSettings)),
         };
         var r = DwaCalibration.Measure(config, s.TrainEpochs, s.Batches, new Observer());
 

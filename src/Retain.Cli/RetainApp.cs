@@ -23,6 +23,7 @@ public static class RetainApp
         {
             config.SetApplicationName("retain");
             config.PropagateExceptions();
+            config.SetInterceptor(new UndeclaredOptions(commands));
             if (console is not null) config.ConfigureConsole(console);
             ICommandConfigurator Add<TCommand>(string name) where TCommand : class, ICommand
             {
@@ -187,10 +188,14 @@ public static class RetainApp
     /// </summary>
     private static string? UnconvertibleValue(string[] args, Dictionary<string, Type> commands)
     {
-        var path = commands.Keys.Where(p => p.Split(' ').SequenceEqual(args.Take(p.Split(' ').Length))).MaxBy(p => p.Length);
+        var path = CommandPath(args, commands);
         if (path is null) return null;
         return UnconvertibleValue(args, path.Split(' ').Length, commands[path].BaseType?.GetGenericArguments().SingleOrDefault());
     }
+
+    /// <summary>The command a command line invokes ("study run"), the longest registered path it starts with; null for none.</summary>
+    internal static string? CommandPath(IReadOnlyList<string> args, IReadOnlyDictionary<string, Type> commands) =>
+        commands.Keys.Where(p => p.Split(' ').SequenceEqual(args.Take(p.Split(' ').Length))).MaxBy(p => p.Length);
 
     /// <summary>
     /// The option among <paramref name="args"/> (from <paramref name="start"/> on) whose value a typed option of

@@ -225,7 +225,7 @@ public sealed class RunCommand : Command<RunSettings>
             Curriculum = Retain.Curriculum.CurriculumSchedule.Parse(s.Curriculum),
             WeightInit = Networks.WeightInit.Parse(s.WeightInit), LogPath = s.LogPath, TensorBoard = s.TensorBoard,
             Datasets = s.Datasets?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context),
+            Network = ParseNetwork(s.Network), Parameters = ApproachParameters(context, s.Approach, typeof(RunSettings)),
             Resume = s.Resume, Overwrite = s.Overwrite, CheckpointEvery = s.CheckpointEvery, SaveModel = s.SaveModel,
             Evaluation = s.Eval switch
             {
@@ -331,12 +331,16 @@ public sealed class RunCommand : Command<RunSettings>
     /// Options the run command does not declare are the approach's own (<c>--lamb 5000</c>); the approach's options
     /// record checks their names and types.
     /// </summary>
-    internal static Dictionary<string, string> ApproachParameters(CommandContext context)
+    internal static Dictionary<string, string> ApproachParameters(CommandContext context, string approach, Type settings)
     {
         var parameters = new Dictionary<string, string>();
         foreach (var group in context.Remaining.Parsed)
         {
             var name = group.Key.TrimStart('-');
+            // A misspelt option of the command itself (--nepoch) would otherwise be reported as not the approach's.
+            if (UndeclaredOptions.Suggestion(name, UndeclaredOptions.DeclaredOptions(settings)) is { Length: > 0 } hint
+                && !ApproachRegistry.Get(approach).Spec.Options().Any(o => o.Name == name))
+                throw new RetainException($"--{name}: not an option of retain {context.Name} nor of {approach}{hint}");
             var value = group.LastOrDefault() ?? throw new RetainException($"--{name}: needs a value");
             parameters[name] = value;
         }

@@ -42,6 +42,45 @@ public class CliTests : TempFolderTests
         Assert.Single(error.TrimEnd().Split('\n'));
     }
 
+    /// <summary>
+    /// An option a command does not declare is refused before the command does anything, with the closest declared
+    /// option when one is a typo away: a misspelt --dry-run once started a study's runs, a misspelt --output once wrote
+    /// a report elsewhere. run takes the approach's own options, but a typo of one of its own is named as such.
+    /// </summary>
+    [Fact]
+    public void AnOptionACommandDoesNotDeclareIsRefusedWithTheClosestOne()
+    {
+        var study = Path.Combine(Folder, "s.yaml");
+        File.WriteAllText(study, "name: s\noutput: out\nexperiments: [mnist2]\nseeds: 1\napproaches:\n  sgd: {}\n");
+        Assert.Equal("retain: error: --dryrun: not an option of retain study run; did you mean --dry-run? (see retain study run --help)",
+            CliRunner.Refuses("study", "run", study, "--dryrun"));
+        Assert.False(Directory.Exists(Path.Combine(Folder, "out")), "the study started");
+        Assert.Equal("retain: error: --ouput: not an option of retain report; did you mean --output? (see retain report --help)",
+            CliRunner.Refuses("report", Folder, "--ouput", Path.Combine(Folder, "r")));
+        Assert.Equal("retain: error: --bogus: not an option of retain study status (see retain study status --help)",
+            CliRunner.Refuses("study", "status", study, "--bogus"));
+        Assert.Equal("retain: error: --nepoch: not an option of retain compress; did you mean --nepochs? (see retain compress --help)",
+            CliRunner.Refuses("compress", "--experiment", "mnist2", "--nepoch", "1"));
+        Assert.Equal("retain: error: --nepoch: not an option of retain run nor of ewc; did you mean --nepochs?",
+            CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--nepoch", "3"));
+        // An approach's own option is still the approach's, and an unknown one is named with the approach's options.
+        Assert.Contains("--lamda: not an option of ewc (its options: --lamb",
+            CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--lamda", "3"));
+    }
+
+    [Theory]
+    [InlineData("nepochs", "nepochs", 0)]
+    [InlineData("nepoch", "nepochs", 1)]
+    [InlineData("dryrun", "dry-run", 1)]
+    [InlineData("ouput", "output", 1)]
+    [InlineData("", "abc", 3)]
+    [InlineData("kitten", "sitting", 3)]
+    public void EditDistanceCountsInsertionsDeletionsAndSubstitutions(string a, string b, int distance)
+    {
+        Assert.Equal(distance, UndeclaredOptions.EditDistance(a, b));
+        Assert.Equal(distance, UndeclaredOptions.EditDistance(b, a));
+    }
+
     [Fact]
     public void RunHelpRenders()
     {
