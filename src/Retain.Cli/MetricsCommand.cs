@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Retain.Evaluation;
+using Retain.Experiments;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -105,8 +106,11 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
     {
         console.WriteLine();
         console.Write(new Rule($"[bold]{Markup.Escape(run.Path)}[/]").LeftJustified());
-        var completed = m.CompletedTasks == m.TaskCount
-            ? $"{m.TaskCount} tasks"
+        var json = ResultFiles.JsonPathFor(run.Path);
+        var testMode = File.Exists(json) ? RunRecordFile.ReadFields(json).TestMode : null;
+        var completed = m.CompletedTasks == m.TaskCount ? $"{m.TaskCount} tasks"
+            // A complete run of --test-mode N trained the first N tasks by design: it is not a partial run.
+            : m.CompletedTasks == testMode ? $"the first {testMode} of {m.TaskCount} tasks (--test-mode {testMode})"
             : $"{m.CompletedTasks} of {m.TaskCount} tasks completed (a partial run: metrics over the completed tasks)";
         var scenario = RecordedScenario.TryRead(run.Path);
         Line($"experiment {run.Name.Experiment}, approach {run.Name.Approach}, seed {run.Name.Seed}" +

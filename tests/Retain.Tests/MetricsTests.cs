@@ -262,6 +262,33 @@ public sealed class MetricsTests : IDisposable
         Assert.Contains("(make it with: retain run --experiment mixture --approach joint --seed 0 --limit 320 --datasets mnist,fashion_mnist --output ", printed);
     }
 
+    /// <summary>
+    /// A complete run of --test-mode 2 on 4 tasks: the command that makes its missing references trains the same 2 tasks,
+    /// and its metrics call it what it is, not a partial run.
+    /// </summary>
+    [Fact]
+    public void ARunOfTestModeIsNamedSoAndItsReferencesTrainTheSameTasks()
+    {
+        double[][] Rows(double a, double b, double c) => [[a, 0, 0, 0], [b, c, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]];
+        void Write(string name, double[][] matrix)
+        {
+            WriteMatrix(name + ".txt", matrix);
+            File.WriteAllText(Path.Combine(_dir, name + ".json"),
+                """{ "experiment": "exp4", "seed": 0, "task_names": ["a", "b", "c", "d"], "data_source": "dat/exp4", "limit": null, "test_mode": 2 }""");
+        }
+        Write("exp4_sgd_0", Rows(0.9, 0.7, 0.8));
+        var (exitCode, printed) = RunCliWithErrors("metrics", Path.Combine(_dir, "exp4_sgd_0.txt"));
+        Assert.Equal(2, exitCode);
+        Assert.Contains("(make it with: retain run --experiment exp4 --approach joint --seed 0 --test-mode 2 --output ", printed);
+
+        Write("exp4_random_0", Rows(0.5, 0.5, 0.5));
+        Write("exp4_joint_0", Rows(1, 1, 1));
+        (exitCode, printed) = RunCliWithErrors("metrics", Path.Combine(_dir, "exp4_sgd_0.txt"));
+        Assert.True(exitCode == 0, printed);
+        Assert.Contains("experiment exp4, approach sgd, seed 0: the first 2 of 4 tasks (--test-mode 2)", printed);
+        Assert.DoesNotContain("partial", printed);
+    }
+
     // ---- The CLI command, end to end on files written here ----
 
     private void WriteMatrix(string fileName, double[][] matrix) => ResultFiles.WriteAccuracyMatrix(Path.Combine(_dir, fileName), matrix);

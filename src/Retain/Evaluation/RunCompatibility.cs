@@ -23,7 +23,7 @@ internal sealed record RunDescription(string MatrixPath, ResultFileName Name, Ac
 
     /// <summary>
     /// The <c>retain run</c> options, besides experiment, approach and seed, that make a reference matching this run:
-    /// its <c>--limit</c>, for mixture its data sets (the data source), and its scenario outside task-IL; null when there are none.
+    /// its <c>--limit</c> and <c>--test-mode</c>, for mixture its data sets (the data source), and its scenario outside task-IL; null when there are none.
     /// </summary>
     public string? ReferenceArguments
     {
@@ -31,6 +31,8 @@ internal sealed record RunDescription(string MatrixPath, ResultFileName Name, Ac
         {
             var arguments = new List<string>();
             if (Record?.Limit is { } limit) arguments.Add($"--limit {limit.ToString(CultureInfo.InvariantCulture)}");
+            // Only the tasks the run trained: a reference of every task would cost far more and add nothing.
+            if (Record?.TestMode is { } testMode) arguments.Add($"--test-mode {testMode.ToString(CultureInfo.InvariantCulture)}");
             if (Record is { Experiment: "mixture", DataSource: { } datasets }) arguments.Add($"--datasets {datasets}");
             if (Record?.Scenario is { } scenario and not Scenario.Task) arguments.Add($"--scenario {scenario.Name()}");
             return arguments.Count > 0 ? string.Join(" ", arguments) : null;
