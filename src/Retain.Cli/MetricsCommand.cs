@@ -88,6 +88,7 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         foreach (var path in settings.Files)
         {
             if (!seen.Add(Path.GetFullPath(path))) continue;
+            if (!File.Exists(path)) throw new DataFileException(path, Directory.Exists(path) ? "a folder, where an accuracy matrix (.txt) goes" : "file not found");
             var name = ResultFileName.Parse(path);
             var accuracy = AccuracyMatrix.Read(path);
             if (name.IsReference)

@@ -24,6 +24,7 @@ public static class SettingFlags
         [(typeof(TrainingOptions), nameof(TrainingOptions.ClipGradient))] = "--clipgrad",
         [(typeof(TrainingOptions), nameof(TrainingOptions.Warmup))] = "--warmup",
         [(typeof(TrainingOptions), nameof(TrainingOptions.Curriculum))] = "--curriculum",
+        [(typeof(RunSetup), nameof(RunSetup.Seed))] = "--seed",
         [(typeof(RunSetup), nameof(RunSetup.Device))] = "--device",
         [(typeof(RunSetup), nameof(RunSetup.TestMode))] = "--test-mode",
         [(typeof(RunSetup), nameof(RunSetup.Evaluation))] = "--eval",

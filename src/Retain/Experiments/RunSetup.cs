@@ -53,6 +53,8 @@ public sealed class RunSetup
         int seed = 0, string device = "cpu", WeightInit? weightInit = null, int? testMode = null, EvaluationSetting evaluation = EvaluationSetting.Both,
         Scenario scenario = Scenario.Task)
     {
+        // A seed names the run's files (<experiment>_<approach>_<seed>) and the seed's numpy generator takes 0 to 2^31 - 1.
+        if (seed < 0) throw new SettingException(typeof(RunSetup), nameof(Seed), $"must be at least 0 (got {seed})");
         if (approach.Spec.Refuses(scenario) is { } why)
             throw new SettingException(typeof(RunSetup), nameof(Scenario), $"{scenario.Name()}: {why}");
         if (scenario != Scenario.Task && evaluation == EvaluationSetting.Aware)
