@@ -41,6 +41,12 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
     /// <summary>Logs of the study's runs (one per run, appended to by every attempt).</summary>
     public string LogFolder => Path.Combine(study.Output, "logs");
 
+    /// <summary>
+    /// The exit code of a run's last attempt here, beside its log (<c>logs/&lt;run&gt;.exit</c>); deleted when an attempt
+    /// starts. <c>study status</c> reads it to tell a run that failed from one never started.
+    /// </summary>
+    internal static string ExitFile(Study study, StudyRun run) => Path.Combine(study.Output, "logs", run.Name + ".exit");
+
     public IReadOnlyList<RunOutcome> Run(IStudyObserver observer)
     {
         Directory.CreateDirectory(LogFolder);
@@ -77,6 +83,8 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
     {
         var log = Path.Combine(LogFolder, run.Name + ".log");
         Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+        var exitFile = ExitFile(study, run);
+        File.Delete(exitFile);
         // setsid: a Ctrl-C in the terminal reaches this process only, which passes it on to each run exactly once.
         var start = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in retainCommand.Concat(run.Arguments).Append("--threads").Append(threads.ToString(System.Globalization.CultureInfo.InvariantCulture)))
@@ -102,6 +110,7 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
         {
             process.WaitForExit(); // the redirected output is complete after this
             lock (writer) writer.Dispose();
+            File.WriteAllText(exitFile, process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
             finished.Add(new RunOutcome(run, process.ExitCode, clock.Elapsed, log));
         };
         process.Start();

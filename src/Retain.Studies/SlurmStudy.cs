@@ -81,8 +81,9 @@ public static class SlurmStudy
 
     /// <summary>
     /// Each run's state from the result files, <c>squeue</c> and the elements' exit codes: done when its results are
-    /// complete; pending or running while Slurm lists its element so; failed when its element ended without a complete
-    /// result; partial when it has results or a checkpoint but no element of it is queued; not started otherwise.
+    /// complete; pending or running while Slurm lists its element so; failed when its element, or its last attempt by a
+    /// local <c>study run</c>, ended without a complete result; partial when it has results or a checkpoint but no
+    /// element of it is queued; not started otherwise.
     /// </summary>
     public static IReadOnlyDictionary<StudyRun, (StudyRunStatus Status, string? Detail)> Status(Study study)
     {
@@ -97,7 +98,8 @@ public static class SlurmStudy
             var latest = submissions.Select(s => (Submission: s, Element: Array.IndexOf(s.Runs, run.Name))).LastOrDefault(x => x.Element >= 0);
             if (latest.Submission is null)
             {
-                status[run] = (existing.State == RunState.Missing ? StudyRunStatus.NotStarted : StudyRunStatus.Partial, null);
+                status[run] = LocalAttempt(study, run) is { } failed ? (StudyRunStatus.Failed, failed)
+                    : (existing.State == RunState.Missing ? StudyRunStatus.NotStarted : StudyRunStatus.Partial, null);
                 continue;
             }
             var element = $"{latest.Submission.JobId}_{latest.Element}";
@@ -111,6 +113,17 @@ public static class SlurmStudy
                 status[run] = (StudyRunStatus.Failed, $"{element} left the queue without an exit code (cancelled or killed)");
         }
         return status;
+    }
+
+    /// <summary>
+    /// "exit code N, see its log" when the run's last attempt by <c>study run</c> here ended in an error (a stopped
+    /// run, exit code 130 or 143, is partial, not failed); null otherwise.
+    /// </summary>
+    private static string? LocalAttempt(Study study, StudyRun run)
+    {
+        var file = LocalStudyRunner.ExitFile(study, run);
+        if (!File.Exists(file) || !int.TryParse(File.ReadAllText(file).Trim(), out var code) || code is 0 or 130 or 143) return null;
+        return $"exit code {code}, see {Path.ChangeExtension(file, ".log")}";
     }
 
     /// <summary>Array elements in the queue by <c>&lt;job&gt;_&lt;index&gt;</c>, with their state (one line per element).</summary>

@@ -102,6 +102,12 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         Assert.Equal(1, code);
         Assert.Contains("0 runs completed, 4 failed", output);
         Assert.Equal(4, output.Split('\n').Count(l => l.Contains("failed (exit code 3)", StringComparison.Ordinal) && l.Contains("logs/", StringComparison.Ordinal)));
+
+        // study status tells them from runs never started, with the exit code and the log.
+        (code, output, var error) = CliProcess.Run(Folder, "study", "status", file);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("study failing: 4 failed", output);
+        Assert.Contains("exit code 3, see ", output);
     }
 
     [Fact]
