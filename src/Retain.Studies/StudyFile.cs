@@ -1,5 +1,6 @@
 using System.Globalization;
 using Retain.Approaches;
+using Retain.Data;
 using Retain.Evaluation;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -108,6 +109,10 @@ internal static class StudyFile
             var experiments = List(Required(root, "experiments"), "experiments")
                 .Select(e => (Node: e, Name: Scalar(e).EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(Path.Combine(_folder, Scalar(e))) : Scalar(e)))
                 .ToArray();
+            // An unknown experiment is named at its own line (every run's check would name the run's approach line).
+            foreach (var (node, experiment) in experiments)
+                try { ExperimentCatalog.DefaultBackbone(experiment); }
+                catch (RetainException e) { throw Error(node, e.Message.Replace("--experiment: ", "", StringComparison.Ordinal)); }
             var seeds = Seeds(Required(root, "seeds"));
             Scenario[] scenarios = Get(root, "scenarios") is { } scenarioNode
                 ? [.. List(scenarioNode, "scenarios").Select(ScenarioOf)]

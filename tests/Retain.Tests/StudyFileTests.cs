@@ -85,6 +85,7 @@ public class StudyFileTests : TempFolderTests
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: 1\noptions: {lamb: 3}\napproaches: {ewc: {}}\n", "line 4: 'lamb' is not an option of retain run")]
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sgd: {seed: 3}}\n", "line 4: 'seed' is set by the study")]
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sdg: {}}\n", "line 4: unknown approach 'sdg'")]
+    [InlineData("name: x\nseeds: 1\nexperiments:\n  - mnist2\n  - pmnsit\napproaches: {sgd: {}}\n", "line 5: unknown experiment 'pmnsit'")]
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: 1\nruns:\n  - {approach: sgd}\n  - {approach: sgd}\n", "lines 5 and 6: two runs would write mnist2_sgd_0.txt")]
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: [0, 0]\napproaches: {sgd: {}}\n", "line 3: a seed is listed twice")]
     [InlineData("name: x\nexperiments: [mnist2]\nseeds: 1\napproaches: {sgd: {}\n", "line 5: While parsing a flow mapping")]
