@@ -139,7 +139,7 @@ public static class RetainApp
     /// -n -e -p ..., and its error names one of those ("Option 'experiment' is defined but no value has been
     /// provided"), so the message says instead that long options take two dashes. Null when there is no such word.
     /// </summary>
-    private static string? SingleDash(string[] args) =>
+    internal static string? SingleDash(IEnumerable<string> args) =>
         args.FirstOrDefault(a => a.Length > 2 && a[0] == '-' && char.IsAsciiLetter(a[1]) && a.Skip(2).All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             is { } word ? $"{word}: options take two dashes (--{word[1..]})" : null;
 

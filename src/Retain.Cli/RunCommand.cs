@@ -334,13 +334,15 @@ public sealed class RunCommand : Command<RunSettings>
     internal static Dictionary<string, string> ApproachParameters(CommandContext context, string approach, Type settings)
     {
         var parameters = new Dictionary<string, string>();
+        var own = UndeclaredOptions.DeclaredOptions(settings);
         foreach (var group in context.Remaining.Parsed)
         {
             var name = group.Key.TrimStart('-');
-            // A misspelt option of the command itself (--nepoch) would otherwise be reported as not the approach's.
-            if (UndeclaredOptions.Suggestion(name, UndeclaredOptions.DeclaredOptions(settings)) is { Length: > 0 } hint
-                && !ApproachRegistry.Get(approach).Spec.Options().Any(o => o.Name == name))
-                throw new RetainException($"--{name}: not an option of retain {context.Name} nor of {approach}{hint}");
+            // A misspelt option of the command itself (--nepoch) would otherwise be reported as not the approach's; a
+            // misspelt option of the approach's (the closer one, or as close: listed first) is left to its own check.
+            var approachOptions = ApproachRegistry.Get(approach).Spec.Options().Select(o => o.Name).ToArray();
+            if (!approachOptions.Contains(name) && UndeclaredOptions.Closest(name, approachOptions.Concat(own)) is { } closest && own.Contains(closest))
+                throw new RetainException($"--{name}: not an option of retain {context.Name} nor of {approach}; did you mean --{closest}?");
             var value = group.LastOrDefault() ?? throw new RetainException($"--{name}: needs a value");
             parameters[name] = value;
         }

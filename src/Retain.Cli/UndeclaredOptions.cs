@@ -15,11 +15,13 @@ internal sealed class UndeclaredOptions(IReadOnlyDictionary<string, Type> comman
     {
         var remaining = context.Remaining;
         if (settings is RunSettings or DwaTermsSettings || (remaining.Parsed.Count == 0 && remaining.Raw.Count == 0)) return;
-        var command = "retain " + (RetainApp.CommandPath(RetainApp.Arguments, commands) ?? context.Name);
+        var command = "retain " + (RetainApp.CommandPath(context.Arguments, commands) ?? context.Name);
         // Parsed: the options Spectre did not know; Raw: the words after a "--".
         if (remaining.Parsed.Count == 0) throw new RetainException($"{command}: unexpected argument '{remaining.Raw[0]}' (see {command} --help)");
-        var name = remaining.Parsed.First().Key.TrimStart('-');
-        throw new RetainException($"--{name}: not an option of {command}{Suggestion(name, DeclaredOptions(settings.GetType()))} (see {command} --help)");
+        // -slurm reaches here as -s -l -u -r -m: name the word the user typed.
+        if (RetainApp.SingleDash(context.Arguments) is { } singleDash) throw new RetainException(singleDash);
+        var given = remaining.Parsed.First().Key;
+        throw new RetainException($"{given}: not an option of {command}{Suggestion(given.TrimStart('-'), DeclaredOptions(settings.GetType()))} (see {command} --help)");
     }
 
     public void InterceptResult(CommandContext context, CommandSettings settings, ref int result) { }
@@ -33,12 +35,13 @@ internal sealed class UndeclaredOptions(IReadOnlyDictionary<string, Type> comman
     /// "; did you mean --x?" for the declared name closest to <paramref name="name"/>, else "". A typo is one edit in a
     /// short name and up to one per four letters in a longer one (--lamb is not a typo of --name).
     /// </summary>
-    public static string Suggestion(string name, IEnumerable<string> declared)
-    {
-        var closest = declared.Select(d => (Name: d, Distance: EditDistance(name, d)))
-            .Where(d => d.Distance <= Math.Max(1, name.Length / 4)).OrderBy(d => d.Distance).Select(d => d.Name).FirstOrDefault();
-        return closest is null ? "" : $"; did you mean --{closest}?";
-    }
+    public static string Suggestion(string name, IEnumerable<string> declared) =>
+        Closest(name, declared) is { } closest ? $"; did you mean --{closest}?" : "";
+
+    /// <summary>The candidate closest to <paramref name="name"/> within a typo's distance (<see cref="Suggestion"/>), or null.</summary>
+    public static string? Closest(string name, IEnumerable<string> candidates) =>
+        candidates.Select(c => (Name: c, Distance: EditDistance(name, c)))
+            .Where(c => c.Distance <= Math.Max(1, name.Length / 4)).OrderBy(c => c.Distance).Select(c => c.Name).FirstOrDefault();
 
     /// <summary>
     /// Levenshtein distance (insertions, deletions, substitutions). Hand-written: a dozen lines for a typo hint do not

@@ -110,7 +110,9 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
         {
             process.WaitForExit(); // the redirected output is complete after this
             lock (writer) writer.Dispose();
-            File.WriteAllText(exitFile, process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            // Only study status reads it: losing it (a full disk, a removed folder) must not end the study.
+            try { File.WriteAllText(exitFile, process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             finished.Add(new RunOutcome(run, process.ExitCode, clock.Elapsed, log));
         };
         process.Start();

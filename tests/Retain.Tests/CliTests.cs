@@ -15,7 +15,7 @@ public class CliTests : TempFolderTests
     [InlineData("--approach: unknown approach 'nope'", "run", "--experiment", "mnist2", "--approach", "nope")]
     [InlineData("--nepochs must be at least 1", "run", "--experiment", "mnist2", "--approach", "sgd", "--nepochs", "0")]
     [InlineData("--seed must be at least 0 (got -1)", "run", "--experiment", "mnist2", "--approach", "sgd", "--seed", "-1")]
-    [InlineData("--data /etc/passwd: a file, where the data folder goes", "run", "--experiment", "mnist2", "--approach", "sgd", "--data", "/etc/passwd")]
+    [InlineData("--data /etc/passwd: a file, where the data folder goes (--data or RETAIN_DATA)", "run", "--experiment", "mnist2", "--approach", "sgd", "--data", "/etc/passwd")]
     [InlineData("no-such-run.txt: file not found", "metrics", "no-such-run.txt")]
     [InlineData("--warmup", "run", "--experiment", "mnist2", "--approach", "sgd", "--warmup", "x")]
     [InlineData("--experiment is required", "run", "--approach", "sgd")]
@@ -66,6 +66,11 @@ public class CliTests : TempFolderTests
             CliRunner.Refuses("compress", "--experiment", "mnist2", "--nepoch", "1"));
         Assert.Equal("retain: error: --nepoch: not an option of retain run nor of ewc; did you mean --nepochs?",
             CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--nepoch", "3"));
+        // A single-dash word is named as typed, not as the short options Spectre splits it into.
+        Assert.Equal("retain: error: -slurm: options take two dashes (--slurm)", CliRunner.Refuses("study", "run", study, "-slurm"));
+        Assert.False(Directory.Exists(Path.Combine(Folder, "out")), "the study started");
+        // A typo as close to an option of the approach's as to one of run's is left to the approach's check.
+        Assert.Contains("--deta: not an option of dwa (its options: ", CliRunner.Refuses("run", "-e", "mnist2", "-a", "dwa", "--deta", "3"));
         // An approach's own option is still the approach's, and an unknown one is named with the approach's options.
         Assert.Contains("--lamda: not an option of ewc (its options: --lamb",
             CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--lamda", "3"));
