@@ -76,6 +76,18 @@ public class CliTests : TempFolderTests
             CliRunner.Refuses("run", "-e", "mnist2", "-a", "ewc", "--lamda", "3"));
     }
 
+    /// <summary>A study's runs are checked before any runs: a --test-mode beyond a built-in experiment's tasks is named at its line.</summary>
+    [Fact]
+    public void AStudyWhoseTestModeExceedsTheTasksIsRefusedBeforeItRuns()
+    {
+        var study = Path.Combine(Folder, "t.yaml");
+        File.WriteAllText(study, "name: t\noutput: out\nexperiments: [pmnist]\nseeds: 1\noptions: {test-mode: 20}\napproaches:\n  sgd: {}\n");
+        Assert.Equal($"retain: error: {study}: line 5 (pmnist_sgd_0): --test-mode must be between 1 and 10, the benchmark's tasks (got 20)",
+            CliRunner.Refuses("study", "run", study, "--dry-run"));
+        Assert.Equal("retain: error: --test-mode must be between 1 and 8, the benchmark's tasks (got 9)",
+            CliRunner.Refuses("run", "-e", "mixture", "-a", "sgd", "--test-mode", "9", "--data", Folder));
+    }
+
     [Theory]
     [InlineData("nepochs", "nepochs", 0)]
     [InlineData("nepoch", "nepochs", 1)]

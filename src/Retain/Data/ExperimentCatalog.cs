@@ -66,6 +66,21 @@ public static class ExperimentCatalog
 
     public const int PermutedTaskCount = 10;
 
+    /// <summary>
+    /// A built-in experiment's number of tasks, known without its data (so a run's --test-mode is checked before any
+    /// data is loaded); null for a benchmark file or a registered experiment, whose count is known once loaded.
+    /// </summary>
+    internal static int? TaskCount(string name, IReadOnlyList<string>? datasets) => name switch
+    {
+        _ when CustomBenchmark.IsCustom(name) || Registered(name) is not null => null,
+        "mnist2" => 2,
+        "pmnist" => PermutedTaskCount,
+        "split-fashion" => 5,
+        "cifar" => 10,
+        "mixture" => MixtureExperiments.ClassCounts(datasets).Count,
+        _ => null,
+    };
+
     /// <param name="datasets">mixture only: the data sets to use (default: the seed's eight).</param>
     public static Benchmark Load(string name, string dataDir, int seed, IReadOnlyList<string>? datasets = null) => name switch
     {

@@ -168,6 +168,8 @@ public sealed class RunPlan
         ExperimentCatalog.Scenarios(config.Experiment, config.Datasets).Require(config.Experiment, config.Scenario);
         var setup = RunSetup.Resolve(approach.Bind(config.Parameters, backbone), backbone, config.ApplyTraining,
             config.Seed, config.Device, config.WeightInit, config.TestMode, config.Evaluation, config.Scenario);
+        // A built-in experiment's task count is known now: --test-mode is checked before the data is loaded.
+        if (ExperimentCatalog.TaskCount(config.Experiment, config.Datasets) is { } taskCount) setup.TasksToRun(taskCount);
         if (File.Exists(config.DataDir)) throw new RetainException($"--data {config.DataDir}: a file, where the data folder goes (--data or RETAIN_DATA)");
         var data = new BenchmarkSource(config.Experiment, config.DataDir, config.Datasets, config.Limit);
         if (config.CheckpointEvery is < 0) throw new RetainException($"--checkpoint-every must be 0 (task ends only) or a number of epochs (got {config.CheckpointEvery})");
