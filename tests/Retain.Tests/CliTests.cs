@@ -88,6 +88,15 @@ public class CliTests : TempFolderTests
             CliRunner.Refuses("run", "-e", "mixture", "-a", "sgd", "--test-mode", "9", "--data", Folder));
     }
 
+    /// <summary>Output piped to a file keeps its long lines: Spectre laid it out for 80 columns and split them.</summary>
+    [Fact]
+    public void PipedOutputIsNotWrappedAtEightyColumns()
+    {
+        var (code, output, error) = CliProcess.Run(Folder, "approaches", "dwa");
+        Assert.True(code == 0, error);
+        Assert.Contains(output.Split('\n'), l => l.Contains("base loop:") && l.Contains("linear:nepochs/2:0.2"));
+    }
+
     [Theory]
     [InlineData("nepochs", "nepochs", 0)]
     [InlineData("nepoch", "nepochs", 1)]
