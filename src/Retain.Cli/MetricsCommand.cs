@@ -68,11 +68,11 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         foreach (var note in notes) Line(note);
 
         var results = new List<(Run Run, RunMetrics Metrics)>();
-        foreach (var run in runs)
+        foreach (var (run, description) in runs.Zip(descriptions))
         {
             var beforeTraining = AccuracyBeforeTraining.TryRead(run.Path, run.Accuracy.CompletedTasks);
             var metrics = RunMetrics.Compute(run.Accuracy, Reference(run, ReferenceRuns.Random).Matrix, Reference(run, ReferenceRuns.Joint).Matrix, beforeTraining);
-            PrintRun(run, metrics, beforeTraining is not null);
+            PrintRun(run, metrics, beforeTraining is not null, description.Record?.TestMode);
             PrintAgnostic(run);
             results.Add((run, metrics));
         }
@@ -103,12 +103,10 @@ public sealed class MetricsCommand(IAnsiConsole console) : Command<MetricsSettin
         return runs;
     }
 
-    private void PrintRun(Run run, RunMetrics m, bool hasAccuracyBeforeTraining)
+    private void PrintRun(Run run, RunMetrics m, bool hasAccuracyBeforeTraining, int? testMode)
     {
         console.WriteLine();
         console.Write(new Rule($"[bold]{Markup.Escape(run.Path)}[/]").LeftJustified());
-        var json = ResultFiles.JsonPathFor(run.Path);
-        var testMode = File.Exists(json) ? RunRecordFile.ReadFields(json).TestMode : null;
         var completed = m.CompletedTasks == m.TaskCount ? $"{m.TaskCount} tasks"
             // A complete run of --test-mode N trained the first N tasks by design: it is not a partial run.
             : m.CompletedTasks == testMode ? $"the first {testMode} of {m.TaskCount} tasks (--test-mode {testMode})"

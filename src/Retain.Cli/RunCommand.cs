@@ -280,9 +280,7 @@ public sealed class RunCommand : Command<RunSettings>
     }
 
     /// <summary>The long names of every option of <c>retain run</c> (without dashes).</summary>
-    public static IReadOnlySet<string> OptionNames { get; } = typeof(RunSettings).GetProperties()
-        .Select(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), false).OfType<CommandOptionAttribute>().FirstOrDefault())
-        .Where(a => a is not null).SelectMany(a => a!.LongNames).ToHashSet();
+    public static IReadOnlySet<string> OptionNames { get; } = UndeclaredOptions.DeclaredOptions(typeof(RunSettings)).ToHashSet();
 
     /// <summary>The first signal asks the run to stop after its current step; a second one ends the process at once.</summary>
     private static void Interrupt(PosixSignalContext context, Interruption interruption, string signal)
@@ -335,12 +333,12 @@ public sealed class RunCommand : Command<RunSettings>
     {
         var parameters = new Dictionary<string, string>();
         var own = UndeclaredOptions.DeclaredOptions(settings);
+        var approachOptions = context.Remaining.Parsed.Count == 0 ? [] : ApproachRegistry.Get(approach).Spec.Options().Select(o => o.Name).ToArray();
         foreach (var group in context.Remaining.Parsed)
         {
             var name = group.Key.TrimStart('-');
             // A misspelt option of the command itself (--nepoch) would otherwise be reported as not the approach's; a
             // misspelt option of the approach's (the closer one, or as close: listed first) is left to its own check.
-            var approachOptions = ApproachRegistry.Get(approach).Spec.Options().Select(o => o.Name).ToArray();
             if (!approachOptions.Contains(name) && UndeclaredOptions.Closest(name, approachOptions.Concat(own)) is { } closest && own.Contains(closest))
                 throw new RetainException($"--{name}: not an option of retain {context.Name} nor of {approach}; did you mean --{closest}?");
             var value = group.LastOrDefault() ?? throw new RetainException($"--{name}: needs a value");
