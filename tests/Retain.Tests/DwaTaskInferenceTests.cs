@@ -42,6 +42,30 @@ public class DwaTaskInferenceTests
         Assert.Equal([first, second], Values(DwaTaskInference.KNearest(Queries, Stored(), k)));
     }
 
+    [Fact]
+    public void ThePosteriorNamesTheTaskOfTheMostProbableTaskAndClass()
+    {
+        // p(task | x): sample 0 (0.6, 0.4), sample 1 (0.9, 0.1). Head 0 (two classes) gives its best class 0.5, head 1
+        // (three classes) 0.9 for sample 0; sample 1: 0.7 and 0.8. Products: sample 0 0.30 < 0.36, task 1 (the
+        // classifier alone and max-prob differ: task 0 and task 1); sample 1 0.63 > 0.08, task 0 (max-prob says task 1).
+        var taskLogProbabilities = tensor(new[,] { { 0.6f, 0.4f }, { 0.9f, 0.1f } }).log();
+        Tensor[] logits = [tensor(new[,] { { 0.5f, 0.5f }, { 0.7f, 0.3f } }).log(), tensor(new[,] { { 0.9f, 0.05f, 0.05f }, { 0.8f, 0.1f, 0.1f } }).log()];
+        Assert.Equal([1L, 0], Values(DwaTaskInference.Posterior(taskLogProbabilities, logits)));
+        Assert.Equal([0L, 0], Values(taskLogProbabilities.argmax(1)));
+        Assert.Equal([1L, 1], Values(TaskPredictors.Generic(logits)[TaskPredictors.MaxProbability]));
+        Assert.Throws<ArgumentException>(() => DwaTaskInference.Posterior(taskLogProbabilities, logits[..1]));
+    }
+
+    [Fact]
+    public void TheClassifiersLogProbabilitiesAreNormalisedOverTheTasksLearnt()
+    {
+        using var classifier = DwaTaskClassifier.Train(Xor(), outputs: 3, seed: 0);
+        using var logProbabilities = classifier.LogProbabilities(XorQueries, tasks: 2);
+        Assert.Equal([4L, 2], logProbabilities.shape);
+        Assert.True(logProbabilities.exp().sum(1).allclose(ones(4), rtol: 0, atol: 1e-6));
+        Assert.Equal(Values(classifier.Predict(XorQueries, tasks: 2)), Values(logProbabilities.argmax(1)));
+    }
+
     /// <summary>
     /// XOR in two dimensions: task 0 around (1,1) and (-1,-1), task 1 around (1,-1) and (-1,1), 20 samples per corner on
     /// a fixed jitter. No line separates them, and both tasks' centroids are the origin.

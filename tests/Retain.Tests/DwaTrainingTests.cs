@@ -100,7 +100,7 @@ public class DwaTrainingTests : TempFolderTests
         Assert.Equal([320L, 320], dwa.Memory(2).SamplesPerTask);
         Assert.NotNull(dwa.State.TaskClassifier);
         var agnostic = dwa.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2);
-        Assert.Equal(["anchor", "centroid", "classifier", "entropy", "gaussian", "knn", "max-prob"], agnostic.Keys.Order());
+        Assert.Equal(["anchor", "centroid", "classifier", "entropy", "gaussian", "knn", "max-prob", "posterior"], agnostic.Keys.Order());
         // The embedding predictors compare with the stored inputs as the processor embeds them now (computed here by hand).
         using (no_grad())
         {

@@ -318,13 +318,14 @@ public sealed class Dwa : Approach, IReplayMemory
     // ---- Task-agnostic evaluation ------------------------------------------------------------------------------
 
     public const string AnchorPredictor = "anchor", CentroidPredictor = "centroid", KnnPredictor = "knn", GaussianPredictor = "gaussian",
-        ClassifierPredictor = "classifier";
+        ClassifierPredictor = "classifier", PosteriorPredictor = "posterior";
 
     /// <summary>The name under which a predictor's results are recorded.</summary>
     public static string PredictorName(DwaTaskPredictor predictor) => predictor switch
     {
         DwaTaskPredictor.MaxProb => TaskPredictors.MaxProbability, DwaTaskPredictor.Anchor => AnchorPredictor, DwaTaskPredictor.Centroid => CentroidPredictor,
         DwaTaskPredictor.Knn => KnnPredictor, DwaTaskPredictor.Gaussian => GaussianPredictor, DwaTaskPredictor.Classifier => ClassifierPredictor,
+        DwaTaskPredictor.Posterior => PosteriorPredictor,
         _ => throw new ArgumentOutOfRangeException(nameof(predictor), predictor, null),
     };
 
@@ -334,8 +335,8 @@ public sealed class Dwa : Approach, IReplayMemory
     /// <summary>
     /// The generic predictors, and with a context processor every predictor from the sample's embedding: the nearest
     /// stored anchor (the paper's), and from the stored inputs of the learnt tasks (<see cref="DwaState.TaskInputs"/>),
-    /// embedded as the processor is now, the nearest centroid, the k nearest, the most likely Gaussian and the trained
-    /// task classifier.
+    /// embedded as the processor is now, the nearest centroid, the k nearest, the most likely Gaussian, the trained
+    /// task classifier, and the classifier's task probability combined with the heads' (the most probable task and class).
     /// </summary>
     protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
     {
@@ -347,8 +348,18 @@ public sealed class Dwa : Approach, IReplayMemory
         predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, current);
         predictions[KnnPredictor] = DwaTaskInference.KNearest(embeddings, current, _options.Neighbours);
         predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, current);
-        predictions[ClassifierPredictor] = State.TaskClassifier?.Predict(embeddings, logits.Count)
-            ?? zeros(embeddings.shape[0], ScalarType.Int64, device: embeddings.device);
+        if (State.TaskClassifier is { } classifier)
+        {
+            var taskLogProbabilities = classifier.LogProbabilities(embeddings, logits.Count);
+            predictions[ClassifierPredictor] = taskLogProbabilities.argmax(1);
+            predictions[PosteriorPredictor] = DwaTaskInference.Posterior(taskLogProbabilities, logits);
+        }
+        else
+        {
+            // One task learnt: no classifier yet, and only task 0 to name.
+            predictions[ClassifierPredictor] = zeros(embeddings.shape[0], ScalarType.Int64, device: embeddings.device);
+            predictions[PosteriorPredictor] = zeros(embeddings.shape[0], ScalarType.Int64, device: embeddings.device);
+        }
         return predictions;
     }
 

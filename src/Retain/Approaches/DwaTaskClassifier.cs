@@ -80,9 +80,21 @@ internal sealed class DwaTaskClassifier : IDisposable
     public Tensor Predict(Tensor embeddings, int tasks)
     {
         using var scope = NewDisposeScope();
+        return TaskLogits(embeddings, tasks).argmax(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>log p(task | embedding) over the first <paramref name="tasks"/> tasks for each embedding (B x E): B x tasks.</summary>
+    public Tensor LogProbabilities(Tensor embeddings, int tasks)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.log_softmax(TaskLogits(embeddings, tasks), 1).MoveToOuterDisposeScope();
+    }
+
+    private Tensor TaskLogits(Tensor embeddings, int tasks)
+    {
         var t = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(embeddings.device));
         var logits = Logits((embeddings - t["mean"]) / t["scale"], t["w1"], t["b1"], t["w2"], t["b2"]);
-        return logits.narrow(1, 0, Math.Min(tasks, Outputs)).argmax(1).MoveToOuterDisposeScope();
+        return logits.narrow(1, 0, Math.Min(tasks, Outputs));
     }
 
     /// <summary>Its tensors by name, the form a checkpoint's named tensors take (kept, not copied).</summary>

@@ -17,9 +17,14 @@ public enum DwaTaskPredictor
     Gaussian,
     /// <summary>
     /// A small classifier over the embedding, trained after each task on the stored samples of every task so far
-    /// (<see cref="DwaTaskClassifier"/>). The default: the best measured (docs/task-agnostic.md).
+    /// (<see cref="DwaTaskClassifier"/>).
     /// </summary>
     Classifier,
+    /// <summary>
+    /// The most probable (task, class) pair: the classifier's probability of the task times the task's head's
+    /// probability of its most likely class. The default: the best measured (docs/task-agnostic.md).
+    /// </summary>
+    Posterior,
 }
 
 /// <summary>
@@ -61,6 +66,21 @@ internal static class DwaTaskInference
             return mine.sum(1) * (count + 1) + (mine * rankBonus).amax(1);
         }).ToArray(), 1);                                                                                          // B x T
         return scores.argmax(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The task of the most probable (task, class) pair, <c>argmax_t [log p(t | x) + max_y log p(y | x, t)]</c>: the
+    /// task's probability from the embedding (<paramref name="taskLogProbabilities"/>, B x T) and each class's from
+    /// the task's head (<paramref name="logits"/>: T tensors of B x classes, each head under its task's masks). Why both:
+    /// the embedding tells the tasks apart where the heads are all confident, the heads where the embedding is unsure.
+    /// </summary>
+    public static Tensor Posterior(Tensor taskLogProbabilities, IReadOnlyList<Tensor> logits)
+    {
+        if (taskLogProbabilities.shape[1] != logits.Count)
+            throw new ArgumentException($"{taskLogProbabilities.shape[1]} task probabilities for {logits.Count} heads");
+        using var scope = NewDisposeScope();
+        var classLogProbabilities = stack(logits.Select(l => nn.functional.log_softmax(l, 1).amax(1)).ToArray(), 1);   // B x T
+        return (taskLogProbabilities + classLogProbabilities).argmax(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>
