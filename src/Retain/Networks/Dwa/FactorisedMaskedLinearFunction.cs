@@ -110,7 +110,7 @@ internal sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunct
 
                     // dL/dW += M_b ⊙ (g_b x_b^T); dL/dM_b = W ⊙ (g_b x_b^T) + the summaries' terms
                     grad.addr_(g, xb, beta: 0, alpha: 1);
-                    gradWeight.addcmul_(grad, mask, 1);
+                    gradWeight.addcmul_(grad, mask, WorkerScalars.One);
                     grad.mul_(weights);
                     MaskMath.AddSummaryGradients(grad, mask, scratch, gate, importances, gradMagnitude[b], gradWeighted[b]);
 

@@ -97,7 +97,7 @@ internal sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<Masked
                 // dL/d(W ⊙ M_b) = g_b (unfolded x_b)^T; dL/dW += M_b ⊙ that; dL/dM_b = W ⊙ that + the summaries' terms
                 var columns = Unfold(x[b], kernel, stride, padding);
                 grad.view(outChannels, -1).addmm_(g.view(outChannels, -1), columns.t(), beta: 0, alpha: 1);
-                gradWeight.addcmul_(grad, mask, 1);
+                gradWeight.addcmul_(grad, mask, WorkerScalars.One);
                 grad.mul_(weight);
                 MaskMath.AddSummaryGradients(grad, mask, scratch, gate, importance, gradMagnitude[b], gradWeighted[b]);
                 grad.mul_(gate.DerivativeInPlace(mask));

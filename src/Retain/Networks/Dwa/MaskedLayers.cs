@@ -8,6 +8,26 @@ namespace Retain.Networks.Dwa;
 /// <summary>The squashing function that turns raw generator outputs (and the context embedding) into masks.</summary>
 public enum MaskGate { Sigmoid, Tanh }
 
+/// <summary>
+/// The numbers DWA's per-sample workers pass to torch, as native scalars made once and never collected.
+/// <para>
+/// Why: TorchSharp turns a number into a new native <see cref="Scalar"/> at every call that takes one (also inside
+/// calls that take none from us: <c>add_(Tensor)</c> passes an alpha of 1), and the Scalar's finalizer frees it. No
+/// dispose scope holds Scalars, and the wrapper is unreachable as soon as the call has read its pointer, so a garbage
+/// collection started by the other worker's allocations may finalize it while the call still reads it. Seen as
+/// SIGSEGV in a DWA run and a crashed test host, and reproduced in minutes with frequent collections
+/// (<c>DOTNET_GCgen0size=0x10000</c>): torch's check "Expected false to be true" in <c>add_</c>, called from a worker.
+/// TorchSharp's fix (pull request 1434, disposing the Scalars it makes) is not released. A static field is never collected.
+/// </para>
+/// </summary>
+internal static class WorkerScalars
+{
+    /// <summary>1 (an integer, as the literal it replaces).</summary>
+    public static readonly Scalar One = 1;
+    public static readonly Scalar MinusOne = -1;
+    public static readonly Scalar ActiveThreshold = MaskMath.ActiveThreshold;
+}
+
 /// <summary>Mask arithmetic shared by the masked layers, their reference and the regularisers.</summary>
 internal static class MaskMath
 {
@@ -142,9 +162,9 @@ internal static class MaskMath
     /// </summary>
     internal static void AddSummary(Tensor magnitudes, Tensor? importance, bool countActive, Tensor magnitude, Tensor weighted, Tensor active)
     {
-        magnitude.add_(magnitudes.sum());
-        if (importance is not null) weighted.add_(magnitudes.flatten().dot(importance.flatten()));
-        if (countActive) active.add_(magnitudes.ge(ActiveThreshold).count_nonzero());
+        magnitude.add_(magnitudes.sum(), WorkerScalars.One);
+        if (importance is not null) weighted.add_(magnitudes.flatten().dot(importance.flatten()), WorkerScalars.One);
+        if (countActive) active.add_(magnitudes.ge(WorkerScalars.ActiveThreshold).count_nonzero(), WorkerScalars.One);
     }
 
     /// <summary>
@@ -156,18 +176,18 @@ internal static class MaskMath
     {
         if (gate == MaskGate.Sigmoid)
         {
-            grad.add_(gradMagnitude);
-            if (importance is not null) grad.addcmul_(importance, gradWeighted, 1);
+            grad.add_(gradMagnitude, WorkerScalars.One);
+            if (importance is not null) grad.addcmul_(importance, gradWeighted, WorkerScalars.One);
             return;
         }
         var sign = scratch!.copy_(mask).sign_();
-        grad.addcmul_(sign, gradMagnitude, 1);
-        if (importance is not null) grad.addcmul_(sign.mul_(importance), gradWeighted, 1);
+        grad.addcmul_(sign, gradMagnitude, WorkerScalars.One);
+        if (importance is not null) grad.addcmul_(sign.mul_(importance), gradWeighted, WorkerScalars.One);
     }
 
     /// <summary>Overwrites a gated mask M with the gate's derivative, sigmoid' = M - M², tanh' = 1 - M².</summary>
     internal static Tensor DerivativeInPlace(this MaskGate gate, Tensor mask) =>
-        gate == MaskGate.Sigmoid ? mask.addcmul_(mask, mask, -1) : mask.mul_(mask).neg_().add_(1);
+        gate == MaskGate.Sigmoid ? mask.addcmul_(mask, mask, WorkerScalars.MinusOne) : mask.mul_(mask).neg_().add_(WorkerScalars.One, WorkerScalars.One);
 
     /// <summary>A summary computed for one shared mask, repeated for <paramref name="batch"/> samples.</summary>
     public static MaskSummary Expand(MaskSummary shared, long batch) => new(
