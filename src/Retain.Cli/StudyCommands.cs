@@ -57,6 +57,13 @@ internal static class Studies
         foreach (var run in study.Runs)
         {
             try { RunCommand.Plan(run.Arguments); }
+            catch (ExistingRunMismatchException m)
+            {
+                // A study resumes every run and has no --overwrite: its way out is to remove the run's files.
+                var option = run.Options.LastOrDefault(o => m.Option == "--" + o.Name);
+                throw new DataFileException(study.File, $"line {option?.Line ?? run.Line} ({run.Name}): {m.Option} is {m.Asked} in the study but {m.Existing} in {m.Found}; " +
+                    "delete that run's files to run it again with the study's options, or give the study another output");
+            }
             catch (Exception e) when (e is RetainException or CommandAppException)
             {
                 // Name the line of the option the message is about, else the run's line.

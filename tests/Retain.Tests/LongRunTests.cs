@@ -120,6 +120,11 @@ public class LongRunTests(BaselinesSmallMnist mnist, Xunit.Abstractions.ITestOut
         (code, var text, error) = CliProcess.Run(Folder, Run("done", "--resume"));
         Assert.True(code == 0, error);
         Assert.Contains("nothing to resume", text);
+        // With another value of an option the results depend on, the complete run is not this run's result.
+        (code, _, error) = CliProcess.Run(Folder, Run("done", "--resume", "--lr", "0.5"));
+        Assert.Equal(2, code);
+        Assert.Equal($"retain: error: --resume: --lr is 0.5 here but 0.05 in the complete run {Path.ChangeExtension(output, ".json")}; " +
+            "give the same options, --overwrite to replace it, or --name to write another run", error.Trim());
 
         // --overwrite, killed after its first task: the complete result is still there, untouched.
         using (var cli = new CliProcess(Folder, null, Run("done", "--overwrite")))

@@ -38,6 +38,8 @@ public class ResultFileDefectTests(BaselinesSmallMnist mnist) : TempFolderTests,
         { "history=[null]", "\"history\"[0] must be an epoch" },
         { "training=null", "\"training\" is missing or null" },
         { "parameters={\"x\": null}", "holds a null" },
+        { "identity={\"--lr\": null}", "\"identity\" holds a null" },
+        { "identity=5", "invalid result JSON" },
         { "seed=\"zero\"", "invalid result JSON" },
     };
 

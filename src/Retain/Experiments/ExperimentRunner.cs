@@ -62,6 +62,12 @@ public sealed record RunRecord
     public ReplayMemory? Memory { get; set; }
     public int TasksCompleted { get; set; }
     public double Seconds { get; set; }
+    /// <summary>
+    /// The <c>retain run</c> options the results depend on (<see cref="RunPlan.Identity"/>), written by the run's result
+    /// files so that a later <c>--resume</c> with other options is refused rather than taken as complete; null for a
+    /// run not planned by <see cref="RunPlan"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Identity { get; init; }
 
     /// <summary>Every task the run was asked to train is trained and tested.</summary>
     public bool Complete => TasksCompleted >= (TestMode ?? TaskNames.Length);

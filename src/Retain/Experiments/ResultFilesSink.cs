@@ -11,6 +11,7 @@ namespace Retain.Experiments;
 public sealed class ResultFilesSink(RunPlan plan) : IRunSink
 {
     private readonly bool _protectsComplete = plan.Existing.State == RunState.Complete;
+    private readonly Dictionary<string, string> _identity = plan.Identity.ToDictionary();
 
     public void TaskTested(int task, IReadOnlyList<EvalResult> row, RunRecord record) => Write(record);
 
@@ -20,6 +21,6 @@ public sealed class ResultFilesSink(RunPlan plan) : IRunSink
     {
         if (_protectsComplete && !record.Complete) return;
         ResultFiles.WriteAccuracyMatrix(plan.Paths.Output, record.Accuracy);
-        ResultFiles.WriteRecord(plan.Paths.Json, record);
+        ResultFiles.WriteRecord(plan.Paths.Json, record with { Identity = _identity });
     }
 }

@@ -21,6 +21,21 @@ public sealed record RunPaths(string Output, string? LogPath, string? TensorBoar
 
 public enum RunState { Missing, Partial, Complete }
 
+/// <summary>
+/// <c>--resume</c> found a checkpoint or a complete run made with another value of <see cref="Option"/>: the files are
+/// left as they are. A study, which resumes every run, words the way out its own way.
+/// </summary>
+public sealed class ExistingRunMismatchException(string option, string asked, string existing, string source, bool complete)
+    : RetainException($"--resume: {option} is {asked} here but {existing} in the {(complete ? "complete run" : "checkpoint")} {source}; " +
+        (complete ? "give the same options, --overwrite to replace it, or --name to write another run" : "give the same options as the run it continues, or --overwrite to start again"))
+{
+    public string Option { get; } = option;
+    public string Asked { get; } = asked;
+    public string Existing { get; } = existing;
+    /// <summary>The checkpoint or the complete run's JSON record found at the run's outputs.</summary>
+    public string Found { get; } = source;
+}
+
 /// <summary>What already exists at a run's paths: its result record's state and whether a checkpoint is there.</summary>
 public sealed record ExistingRun(RunState State, int TasksCompleted, int TasksToRun, string? Checkpoint)
 {
@@ -180,7 +195,10 @@ public sealed class RunPlan
         var (existing, start, checkpoint) = LookAtFiles(config.Resume, config.Overwrite, paths);
         var plan = new RunPlan(setup, new RunNames(config.Experiment, config.Approach), data, paths, config.CheckpointEvery, config.SaveModel, config.Overwrite,
             existing, start, checkpoint);
-        if (checkpoint is not null) plan.RequireSameIdentityAs(checkpoint);
+        if (checkpoint is not null) plan.RequireSameIdentity(checkpoint.Value<Dictionary<string, string>>(CheckpointFile.IdentityKey), paths.Checkpoint, complete: false);
+        // A complete run is only taken as this run's result if it was made with the same options.
+        else if (start == RunStart.AlreadyComplete && File.Exists(paths.Json) && RunRecordFile.ReadFields(paths.Json).Identity is { } recorded)
+            plan.RequireSameIdentity(recorded, paths.Json, complete: true);
         return plan;
     }
 
@@ -224,15 +242,16 @@ public sealed class RunPlan
             "add --resume to continue it, --overwrite to replace it, or --name to write another run");
     }
 
-    /// <summary>A resumed run must have the checkpoint's configuration: the first option that differs is named.</summary>
-    private void RequireSameIdentityAs(StateDict checkpoint)
+    /// <summary>
+    /// A resumed run must have the configuration of the checkpoint it continues, or of the complete run it finds
+    /// (<paramref name="saved"/>, from <paramref name="source"/>): the first option that differs is named.
+    /// </summary>
+    private void RequireSameIdentity(IReadOnlyDictionary<string, string> saved, string source, bool complete)
     {
-        var saved = checkpoint.Value<Dictionary<string, string>>(CheckpointFile.IdentityKey);
         foreach (var (option, value) in Identity)
         {
             var before = saved.GetValueOrDefault(option, "(not set)");
-            if (before != value)
-                throw new RetainException($"--resume: {option} is {value} here but {before} in the checkpoint {Paths.Checkpoint}; give the same options as the run it continues, or --overwrite to start again");
+            if (before != value) throw new ExistingRunMismatchException(option, value, before, source, complete);
         }
     }
 

@@ -28,6 +28,7 @@ internal sealed record RecordFields
     public double[]? AccuracyBeforeTraining { get; init; }
     public Dictionary<string, AgnosticMatrices>? Agnostic { get; init; }
     public string? AgnosticPredictor { get; init; }
+    public Dictionary<string, string>? Identity { get; init; }
 
     /// <summary>Tasks of the experiment, where the record tells.</summary>
     public int? TaskCount => TaskNames?.Length ?? Accuracy?.Length;
@@ -101,6 +102,7 @@ internal static class RunRecordFile
             Require(testMode >= 1 && (n is null || testMode <= n), $"\"test_mode\" is {testMode}, not between 1 and the {n} tasks");
         if (r.Limit is { } limit) Require(limit >= 1, $"\"limit\" is {limit}, not a number of samples");
         if (r.Parameters is { } parameters) Require(parameters.Values.All(v => v is not null), "\"parameters\" holds a null");
+        if (r.Identity is { } identity) Require(identity.Values.All(v => v is not null), "\"identity\" holds a null");
         if (r.AccuracyBeforeTraining is { } before)
             for (var u = 0; u < before.Length; u++)
                 Require(before[u] is >= 0 and <= 1, $"\"accuracy_before_training\"[{u}] = {Format(before[u])} is not an accuracy in [0,1]");
@@ -131,7 +133,7 @@ internal static class RunRecordFile
         TasksCompleted = r.TasksCompleted, TestMode = r.TestMode, Limit = r.Limit, Network = r.Network, WeightInit = r.WeightInit,
         Training = r.Training, Parameters = r.Parameters, Accuracy = r.Accuracy,
         ValidAccuracy = r.ValidAccuracy, AccuracyBeforeTraining = r.AccuracyBeforeTraining, Agnostic = r.Agnostic,
-        AgnosticPredictor = r.AgnosticPredictor,
+        AgnosticPredictor = r.AgnosticPredictor, Identity = r.Identity?.ToDictionary(),
     };
 
     private static string Missing(string field) => $"\"{field}\" is missing or null";
