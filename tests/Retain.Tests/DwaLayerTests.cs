@@ -143,6 +143,76 @@ public class DwaLayerTests
         for (var k = 0; k < names.Length; k++) AssertClose(slow[k], fast[k], what: names[k]);
     }
 
+    /// <summary>
+    /// DWA's masked layers, forward and backward, while garbage collections run back to back on another thread (as
+    /// the other worker's allocations start them, or the layer's own): every value and gradient equals the same
+    /// computation without them. Before the fixes the test host crashed here: 3 runs of 3 from TorchSharp's
+    /// non-differentiable-output list (<see cref="MaskMath.Count"/>), and 1 of 3 from a worker's temporary Scalar
+    /// finalized under a running call (<see cref="WorkerScalars"/>, torch's "Expected false to be true" in toFloat).
+    /// </summary>
+    [Fact]
+    public void TheWorkersGiveTheSameResultsWhileCollectionsRunAlongside()
+    {
+        var threads = get_num_threads();
+        set_num_threads(2);   // two ranges of samples, so two workers
+        try
+        {
+            manual_seed(6);
+            var linear = new MaskedLinear(300, 400);
+            var conv = new MaskedConv2d(2, 3, 3);
+            var (x, rows, columns) = (randn(8, 300, requires_grad: true), randn(8, 300, requires_grad: true), randn(8, 400, requires_grad: true));
+            var (image, raw) = (randn([8, 2, 6, 6], requires_grad: true), randn([8, 3 * 2 * 3 * 3], requires_grad: true));
+            var importance = rand(400, 300);
+            Tensor[] Run()
+            {
+                using var scope = NewDisposeScope();
+                var (y, summary) = linear.ForwardFactorised(x, rows, columns, MaskGate.Tanh, importance, countActive: true);
+                var (z, convSummary) = conv.ForwardGated(image, raw, MaskGate.Sigmoid);
+                // Summed by stack, not +: TorchSharp's + passes torch a Scalar of its own making (an alpha of 1).
+                var objective = stack([y.square().sum(), summary.Magnitude.sum(), summary.WeightedMagnitude!.sum(), z.square().sum(), convSummary.Magnitude.sum()]).sum();
+                Tensor[] inputs = [linear.Weight, rows, columns, x, conv.Weight, raw, image];
+                foreach (var t in inputs) t.grad?.zero_();
+                objective.backward();
+                Tensor[] results = [.. inputs.Select(t => t.grad!.clone()), y.detach().clone(), summary.ActiveCount!.clone(), z.detach().clone()];
+                foreach (var t in results) t.MoveToOuterDisposeScope();
+                return results;
+            }
+            var expected = Run();
+            // Calls of the same methods, then a pause: the JIT's optimised code (which tiered compilation puts in place
+            // after some calls and a short delay) ends a temporary's life at its last use; the first code it makes does not.
+            for (var call = 0; call < 40; call++) foreach (var t in Run()) t.Dispose();
+            Thread.Sleep(500);
+            using var stop = new CancellationTokenSource();
+            var collector = new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                }
+            });
+            collector.Start();
+            try
+            {
+                for (var round = 0; round < 100; round++)
+                {
+                    var actual = Run();
+                    for (var k = 0; k < expected.Length; k++) Assert.True(actual[k].allclose(expected[k], rtol: 0, atol: 0), $"round {round}, result {k}");
+                    foreach (var t in actual) t.Dispose();
+                }
+            }
+            finally
+            {
+                stop.Cancel();
+                collector.Join();
+            }
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
     [Fact]
     public void FactorisationFollowsTheSeedsDivisorRule()
     {

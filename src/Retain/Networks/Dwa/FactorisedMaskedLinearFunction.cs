@@ -67,7 +67,6 @@ internal sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunct
                 }
             }
         });
-        ctx.mark_non_differentiable([active]);
         return [y, magnitude, weighted, active];
     }
 
@@ -123,7 +122,7 @@ internal sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunct
         var gradWeightSum = partialGradWeights[0];
         foreach (var partial in partialGradWeights.Skip(1))
         {
-            gradWeightSum.add_(partial);
+            gradWeightSum.add_(partial, WorkerScalars.One);
             partial.Dispose();
         }
         var gradBias = gradY.sum(0L);

@@ -56,7 +56,6 @@ internal sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<Masked
                 y[b].view(outChannels, -1).addmm_(mask.mul_(weight).view(outChannels, -1), columns, beta: 1, alpha: 1);
             }
         });
-        ctx.mark_non_differentiable([active]);
         return [y, magnitude, weighted, active];
     }
 
@@ -106,7 +105,7 @@ internal sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<Masked
         var gradWeightSum = partialGradWeights[0];
         foreach (var partial in partialGradWeights.Skip(1))
         {
-            gradWeightSum.add_(partial);
+            gradWeightSum.add_(partial, WorkerScalars.One);
             partial.Dispose();
         }
         var gradBias = gradY.sum([0, 2, 3]);

@@ -189,6 +189,18 @@ internal static class MaskMath
     internal static Tensor DerivativeInPlace(this MaskGate gate, Tensor mask) =>
         gate == MaskGate.Sigmoid ? mask.addcmul_(mask, mask, WorkerScalars.MinusOne) : mask.mul_(mask).neg_().add_(WorkerScalars.One, WorkerScalars.One);
 
+    /// <summary>
+    /// The active count a masked layer's autograd function returned, cut from the graph: a count has no gradient.
+    /// <para>
+    /// Why not <c>ctx.mark_non_differentiable</c> in the function: TorchSharp 0.107's <c>Node.WrapOutputs</c> builds the
+    /// list of non-differentiable outputs in a pinned array and then builds the next list in the same holder, which
+    /// unpins the first; a collection before the native call reads it frees the array, and torch read a null tensor
+    /// (SIGSEGV in libLibTorchSharp, in a DWA run and in a test). With no output marked, the list is empty and
+    /// nothing is read from it.
+    /// </para>
+    /// </summary>
+    public static Tensor Count(Tensor activeOutput) => activeOutput.detach();
+
     /// <summary>A summary computed for one shared mask, repeated for <paramref name="batch"/> samples.</summary>
     public static MaskSummary Expand(MaskSummary shared, long batch) => new(
         shared.Magnitude.expand(batch), shared.WeightedMagnitude?.expand(batch), shared.ActiveCount?.expand(batch), shared.Elements);
@@ -254,7 +266,7 @@ internal sealed class MaskedLinear : Module<Tensor, Tensor, Tensor>, IWeightLaye
         if (rows.shape[1] * columns.shape[1] != _weight.numel())
             throw new ArgumentException($"mask factors {rows.shape[1]} x {columns.shape[1]} do not cover a {Outputs} x {Inputs} weight");
         var outputs = FactorisedMaskedLinearFunction.apply(x, rows, columns, _weight, _bias, importance, gate, countActive);
-        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? outputs[3] : null, _weight.numel()));
+        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? MaskMath.Count(outputs[3]) : null, _weight.numel()));
     }
 }
 
@@ -303,7 +315,7 @@ internal sealed class MaskedConv2d : Module<Tensor, Tensor, Tensor>, IWeightLaye
         if (raw.dim() != 2 || raw.shape[1] != _weight.numel())
             throw new ArgumentException($"raw masks must be B x {_weight.numel()} for a kernel [{string.Join(",", _weight.shape)}] (got [{string.Join(",", raw.shape)}])");
         var outputs = MaskedConv2dFunction.apply(x, raw, _weight, _bias, importance, gate, countActive, _stride, _padding);
-        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? outputs[3] : null, _weight.numel()));
+        return (outputs[0], new MaskSummary(outputs[1], importance is null ? null : outputs[2], countActive ? MaskMath.Count(outputs[3]) : null, _weight.numel()));
     }
 }
 
