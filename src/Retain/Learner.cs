@@ -189,7 +189,13 @@ public sealed class Learner : IDisposable
                 for (var u = 0; u <= t; u++)
                     foreach (var (predictor, result) in row.Predictors![u])
                     {
-                        var matrices = agnostic.TryGetValue(predictor, out var m) ? m : agnostic[predictor] = new AgnosticMatrices(Square(Benchmark.Tasks.Count), Square(Benchmark.Tasks.Count));
+                        if (!agnostic.TryGetValue(predictor, out var matrices))
+                        {
+                            // A predictor the earlier rows lack (resumed from a version without it) is left out, not
+                            // recorded with zeros for the tasks it never saw.
+                            if (t > 0 && agnostic.Count > 0) continue;
+                            matrices = agnostic[predictor] = new AgnosticMatrices(Square(Benchmark.Tasks.Count), Square(Benchmark.Tasks.Count));
+                        }
                         (matrices.Accuracy[t][u], matrices.TaskAccuracy[t][u]) = (result.Accuracy, result.TaskAccuracy);
                     }
             if (t >= _rowsPublished)

@@ -168,8 +168,9 @@ public class DwaLayerTests
                 using var scope = NewDisposeScope();
                 var (y, summary) = linear.ForwardFactorised(x, rows, columns, MaskGate.Tanh, importance, countActive: true);
                 var (z, convSummary) = conv.ForwardGated(image, raw, MaskGate.Sigmoid);
-                // Summed by stack, not +: TorchSharp's + passes torch a Scalar of its own making (an alpha of 1).
-                var objective = stack([y.square().sum(), summary.Magnitude.sum(), summary.WeightedMagnitude!.sum(), z.square().sum(), convSummary.Magnitude.sum()]).sum();
+                // Squared by mul and summed by stack, not square() and +: TorchSharp's square and + pass torch a Scalar of
+                // their own making (an exponent of 2, an alpha of 1).
+                var objective = stack([y.mul(y).sum(), summary.Magnitude.sum(), summary.WeightedMagnitude!.sum(), z.mul(z).sum(), convSummary.Magnitude.sum()]).sum();
                 Tensor[] inputs = [linear.Weight, rows, columns, x, conv.Weight, raw, image];
                 foreach (var t in inputs) t.grad?.zero_();
                 objective.backward();

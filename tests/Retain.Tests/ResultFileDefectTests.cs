@@ -90,6 +90,24 @@ public class ResultFileDefectTests(BaselinesSmallMnist mnist) : TempFolderTests,
     }
 
     [Fact]
+    public void AResumeOfACompleteRunComparesTheOptionsItsRecordKept()
+    {
+        ExperimentRunner.Run(Config("kept") with { Resume = false });
+        var json = Path.Combine(Folder, "kept.json");
+        // Another scenario than the record's task-IL (which the identity leaves unnamed) is refused.
+        var error = CliRunner.Refuses(Run("kept", "--resume", "--scenario", "class"));
+        Assert.Contains($"--resume: --scenario is class here but task in the complete run {json}", error);
+        // An option the record does not name (one added to Retain after it was written) is not held against it.
+        Assert.Contains("--resume: --lr is 0.5 here", CliRunner.Refuses(Run("kept", "--resume", "--lr", "0.5")));
+        var record = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        Assert.True(record["identity"]!.AsObject().Remove("--lr"));
+        File.WriteAllText(json, record.ToJsonString());
+        var result = CliRunner.Run(Run("kept", "--resume", "--lr", "0.5"));
+        Assert.True(result.Code == 0, result.Printed);
+        Assert.Contains("nothing to resume", result.Printed);
+    }
+
+    [Fact]
     public void AResumeOfACompleteRecordWithoutItsMatrixWritesTheMatrixAgain()
     {
         ExperimentRunner.Run(Config("run") with { Resume = false });

@@ -350,9 +350,8 @@ public sealed class Dwa : Approach, IReplayMemory
         predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, current);
         if (State.TaskClassifier is { } classifier)
         {
-            var taskLogProbabilities = classifier.LogProbabilities(embeddings, logits.Count);
-            predictions[ClassifierPredictor] = taskLogProbabilities.argmax(1);
-            predictions[PosteriorPredictor] = DwaTaskInference.Posterior(taskLogProbabilities, logits);
+            predictions[ClassifierPredictor] = classifier.Predict(embeddings, logits.Count);
+            predictions[PosteriorPredictor] = DwaTaskInference.Posterior(classifier.LogProbabilities(embeddings, logits.Count), logits);
         }
         else
         {

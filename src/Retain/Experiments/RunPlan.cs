@@ -248,10 +248,15 @@ public sealed class RunPlan
     /// </summary>
     private void RequireSameIdentity(IReadOnlyDictionary<string, string> saved, string source, bool complete)
     {
-        foreach (var (option, value) in Identity)
+        // The scenario is compared whatever it is (the identity names only the others, and a record none for task-IL).
+        var identity = complete ? [.. Identity.Where(o => o.Key != "--scenario"), new("--scenario", Setup.Scenario.Name())] : Identity;
+        foreach (var (option, value) in identity)
         {
-            var before = saved.GetValueOrDefault(option, "(not set)");
-            if (before != value) throw new ExistingRunMismatchException(option, value, before, source, complete);
+            var before = saved.TryGetValue(option, out var recorded) ? recorded
+                : !complete ? "(not set)"
+                : option == "--scenario" ? Scenario.Task.Name()
+                : null;   // an option added to Retain after the record was written: a record is kept for good
+            if (before is not null && before != value) throw new ExistingRunMismatchException(option, value, before, source, complete);
         }
     }
 

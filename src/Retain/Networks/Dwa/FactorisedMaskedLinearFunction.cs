@@ -26,7 +26,7 @@ namespace Retain.Networks.Dwa;
 /// </para>
 /// Inputs: x (B x in), rows (B x f2), columns (B x f1), weight (out x in), bias (out), importance F (out x in, or
 /// null), gate, whether to count active entries. Outputs: y (B x out), magnitude (B), weighted magnitude (B; zeros
-/// without F), active count (B, not differentiable; zeros unless counted).
+/// without F), active count (B; zeros unless counted; the layer detaches it, see <see cref="MaskMath.Count"/>).
 /// </summary>
 internal sealed class FactorisedMaskedLinearFunction : autograd.MultiTensorFunction<FactorisedMaskedLinearFunction>
 {

@@ -21,7 +21,7 @@ namespace Retain.Networks.Dwa;
 /// </para>
 /// Inputs: x (B x in x H x W), raw (B x numel(W)), weight (out x in x k x k), bias (out), importance F (weight shape,
 /// or null), gate, whether to count active entries, stride, padding. Outputs: y (B x out x H' x W'), magnitude (B),
-/// weighted magnitude (B; zeros without F), active count (B, not differentiable; zeros unless counted).
+/// weighted magnitude (B; zeros without F), active count (B; zeros unless counted; the layer detaches it, see <see cref="MaskMath.Count"/>).
 /// </summary>
 internal sealed class MaskedConv2dFunction : autograd.MultiTensorFunction<MaskedConv2dFunction>
 {
