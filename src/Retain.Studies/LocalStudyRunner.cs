@@ -69,14 +69,17 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
         return outcomes;
     }
 
-    /// <summary>Starts no further run and asks each running one to checkpoint and stop (SIGINT, once).</summary>
+    /// <summary>
+    /// Starts no further run and asks each running one to checkpoint and stop (SIGTERM, once). Not SIGINT: a study
+    /// started in the background by a script ignores SIGINT, its runs inherit that, and they would train on.
+    /// </summary>
     public void Stop()
     {
         if (_stopping) return;
         _stopping = true;
         lock (_running)
             foreach (var (_, process) in _running)
-                if (!process.HasExited) _ = Kill(process.Id, SignalInterrupt);
+                if (!process.HasExited) _ = Kill(process.Id, SignalTerminate);
     }
 
     private Process Start(StudyRun run, IStudyObserver observer, BlockingCollection<RunOutcome> finished)
@@ -128,7 +131,7 @@ public sealed partial class LocalStudyRunner(Study study, int jobs, int threads,
     [GeneratedRegex(@"^  epoch +(\d+) ")]
     private static partial Regex EpochLine();
 
-    private const int SignalInterrupt = 2;
+    private const int SignalTerminate = 15;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

@@ -16,6 +16,10 @@ public sealed class CliProcess : IDisposable
     private readonly object _lock = new();
 
     public CliProcess(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+        : this(workingDirectory, environment, ignoreInterrupt: false, args) { }
+
+    /// <param name="ignoreInterrupt">start it ignoring SIGINT, as a shell script's background job is (else with SIGINT's default handling).</param>
+    public CliProcess(string workingDirectory, IReadOnlyDictionary<string, string>? environment, bool ignoreInterrupt, params string[] args)
     {
         var host = Environment.GetEnvironmentVariable("RETAIN_DOTNET_HOST") ?? Environment.ProcessPath ?? "dotnet";
         _args = args;
@@ -25,7 +29,7 @@ public sealed class CliProcess : IDisposable
         {
             WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(ignoreInterrupt ? "--ignore-signal=INT" : "--default-signal=INT");
         start.ArgumentList.Add(host);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Retain.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);

@@ -73,12 +73,16 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         Assert.Equal(stamps, study.Runs.Select(r => File.GetLastWriteTimeUtc(r.Output)));
     }
 
-    [Fact]
-    public void StoppedHalfwayTheNextRunFinishesOnlyWhatIsMissing()
+    /// <param name="signal">Ctrl-C at a terminal (INT), or TERM to a study a script started in the background, which
+    /// ignores SIGINT as its runs do.</param>
+    [Theory]
+    [InlineData("INT", false)]
+    [InlineData("TERM", true)]
+    public void StoppedHalfwayTheNextRunFinishesOnlyWhatIsMissing(string signal, bool inBackground)
     {
         var file = WriteStudy("stopped", references: false);
         var study = Load(file);
-        using (var cli = new CliProcess(Folder, null, "study", "run", file, "--jobs", "1"))
+        using (var cli = new CliProcess(Folder, null, inBackground, "study", "run", file, "--jobs", "1"))
         {
             // Stop once the first run is complete and the second has trained an epoch (so it has a checkpoint).
             Assert.True(cli.WaitForLines("complete ", 1, Patience), cli.Output + cli.Error);
@@ -86,7 +90,7 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
             Assert.True(TestSupport.WaitUntil(
                 () => File.Exists(second) && File.ReadAllText(second).Split('\n').Count(l => l.StartsWith("  epoch ", StringComparison.Ordinal)) >= 2,
                 Patience, TimeSpan.FromMilliseconds(50)), "the second run never trained two epochs");
-            cli.Signal("INT");
+            cli.Signal(signal);
             Assert.Equal(130, cli.WaitForExit(Patience));
             Assert.Contains("stopped runs keep their checkpoints", cli.Output);
         }
