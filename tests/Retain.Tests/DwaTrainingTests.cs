@@ -180,7 +180,7 @@ public class DwaTrainingTests : TempFolderTests
             spec.Bind(values.ToDictionary(v => v.Name, v => v.Value), null, "dwa").Options;
 
         var corrected = Bind();
-        Assert.Equal((DwaTaskPredictor.Classifier, DwaTaskPredictor.Knn, 3), (corrected.TaskPredictor, Bind(("task_predictor", "knn")).TaskPredictor, Bind(("knn", "3")).Neighbours));
+        Assert.Equal((DwaTaskPredictor.Posterior, DwaTaskPredictor.Knn, 3), (corrected.TaskPredictor, Bind(("task_predictor", "knn")).TaskPredictor, Bind(("knn", "3")).Neighbours));
         Assert.Equal((DwaPreset.Corrected, DwaFormulation.Corrected), (corrected.Preset, corrected.Formulation));
         Assert.Equal(DwaOptions.CorrectedLossWeights, corrected.LossWeights);
         Assert.Equal((DwaOptions.CorrectedSparsityWeight, 0.2, 1.0, 1.0, MaskGate.Sigmoid, false), (corrected.SparsityWeight, corrected.TargetSparsity, corrected.Margin, corrected.TaskNegativeWeight, corrected.Gate, corrected.BinarySparsity));

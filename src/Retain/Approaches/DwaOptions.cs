@@ -152,8 +152,8 @@ public sealed record DwaOptions : IValidatedOptions
     [Option("gate", "sigmoid or tanh: squashes the embedding and the masks")]
     public MaskGate Gate { get; init; } = MaskGate.Sigmoid;
 
-    [Option("task_predictor", "DWA's task inference without the task id: maxprob (the most confident head, as every approach), or from the context embedding anchor (the nearest stored task anchor, the paper's), centroid (the nearest mean of the task's stored samples), knn (the most frequent task among the nearest stored samples), gaussian (the most likely task, a Gaussian per task with a variance per dimension) classifier (a small network trained after each task on every task's stored samples) or posterior (the classifier's task probability times the head's class probability: the most probable task and class); stored samples are embedded as the processor is when predicting; every one is recorded, this one is DWA's result (docs/task-agnostic.md)")]
-    public DwaTaskPredictor TaskPredictor { get; init; } = DwaTaskPredictor.Classifier;
+    [Option("task_predictor", "DWA's task inference without the task id: maxprob (the most confident head, as every approach), or from the context embedding anchor (the nearest stored task anchor, the paper's), centroid (the nearest mean of the task's stored samples), knn (the most frequent task among the nearest stored samples), gaussian (the most likely task, a Gaussian per task with a variance per dimension), classifier (a small network trained after each task on every task's stored samples) or posterior (the classifier's task probability times the head's class probability: the most probable task and class; the best measured); stored samples are embedded as the processor is when predicting; every one is recorded, this one is DWA's result (docs/task-agnostic.md)")]
+    public DwaTaskPredictor TaskPredictor { get; init; } = DwaTaskPredictor.Posterior;
 
     [Option("knn", "k: stored embeddings the knn task predictor consults")]
     public int Neighbours { get; init; } = 10;
