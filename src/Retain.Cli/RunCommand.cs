@@ -206,6 +206,9 @@ public sealed class RunCommand : Command<RunSettings>
     {
         if (s.Name is { } name && (name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".."))
             throw new RetainException($"--name {name}: a name, not a path (use --output for another folder)");
+        // --name only names the default result file: beside --output it would be ignored.
+        if (s.Name is { } named && s.Output is { } output)
+            throw new RetainException($"--name {named}: names the default result file only; with --output {output}, give the file itself another name");
         if (s.Threads is { } threads)
         {
             OptionValues.RequireAtLeast("--threads", threads, 1);

@@ -269,6 +269,7 @@ public class OutputPathTests : TempFolderTests
             (["--output", Path.Combine(Folder, "ok.txt"), "--tensorboard", Path.Combine(Folder, "ok.json")], $"--output and --tensorboard both write {Path.Combine(Folder, "ok.json")}"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", Path.Combine(Folder, "ok.txt")], $"--output and --log-path both write {Path.Combine(Folder, "ok.txt")}"),
             (["--name", "../../x"], "--name ../../x: a name, not a path"),
+            (["--output", Path.Combine(Folder, "ok.txt"), "--name", "x"], $"--name x: names the default result file only; with --output {Path.Combine(Folder, "ok.txt")}, give the file itself another name"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", file], $"--log-path {file}: is a file, not a folder"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--log-path", "/proc/logs"], "--log-path /proc/logs: cannot write in /proc"),
             (["--output", Path.Combine(Folder, "ok.txt"), "--tensorboard", Path.Combine(file, "tb")], $"--tensorboard {Path.Combine(file, "tb")}: {file} is a file"),

@@ -124,7 +124,7 @@ public class LongRunTests(BaselinesSmallMnist mnist, Xunit.Abstractions.ITestOut
         (code, _, error) = CliProcess.Run(Folder, Run("done", "--resume", "--lr", "0.5"));
         Assert.Equal(2, code);
         Assert.Equal($"retain: error: --resume: --lr is 0.5 here but 0.05 in the complete run {Path.ChangeExtension(output, ".json")}; " +
-            "give the same options, --overwrite to replace it, or --name to write another run", error.Trim());
+            "give the same options, --overwrite to replace it, or another --name or --output to write another run", error.Trim());
 
         // --overwrite, killed after its first task: the complete result is still there, untouched.
         using (var cli = new CliProcess(Folder, null, Run("done", "--overwrite")))

@@ -27,7 +27,7 @@ public enum RunState { Missing, Partial, Complete }
 /// </summary>
 public sealed class ExistingRunMismatchException(string option, string asked, string existing, string source, bool complete)
     : RetainException($"--resume: {option} is {asked} here but {existing} in the {(complete ? "complete run" : "checkpoint")} {source}; " +
-        (complete ? "give the same options, --overwrite to replace it, or --name to write another run" : "give the same options as the run it continues, or --overwrite to start again"))
+        (complete ? "give the same options, --overwrite to replace it, or another --name or --output to write another run" : "give the same options as the run it continues, or --overwrite to start again"))
 {
     public string Option { get; } = option;
     public string Asked { get; } = asked;
@@ -239,7 +239,7 @@ public sealed class RunPlan
         if (existing.State == RunState.Missing && existing.Checkpoint is null) return RunStart.Fresh;
         throw new RetainException(
             $"{(File.Exists(paths.Json) ? paths.Json : File.Exists(paths.Output) ? paths.Output : paths.Checkpoint)}: {existing} is already there; " +
-            "add --resume to continue it, --overwrite to replace it, or --name to write another run");
+            "add --resume to continue it, --overwrite to replace it, or another --name or --output to write another run");
     }
 
     /// <summary>
@@ -253,8 +253,8 @@ public sealed class RunPlan
         foreach (var (option, value) in identity)
         {
             var before = saved.TryGetValue(option, out var recorded) ? recorded
+                : option == "--scenario" ? Scenario.Task.Name()   // task-IL names no scenario
                 : !complete ? "(not set)"
-                : option == "--scenario" ? Scenario.Task.Name()
                 : null;   // an option added to Retain after the record was written: a record is kept for good
             if (before is not null && before != value) throw new ExistingRunMismatchException(option, value, before, source, complete);
         }
