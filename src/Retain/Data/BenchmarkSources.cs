@@ -129,8 +129,7 @@ public sealed partial record Benchmark
     private static Split Select(Split split, long[] labels, int[] group)
     {
         var rows = Enumerable.Range(0, labels.Length).Where(r => Array.IndexOf(group, (int)labels[r]) >= 0).Select(r => (long)r).ToArray();
-        using var index = tensor(rows);
-        return new Split(split.X.index_select(0, index), tensor(rows.Select(r => (long)Array.IndexOf(group, (int)labels[r])).ToArray()));
+        return Split.Built(() => new Split(split.X.index_select(0, tensor(rows)), tensor(rows.Select(r => (long)Array.IndexOf(group, (int)labels[r])).ToArray())));
     }
 
     private static long[] Count(long[] labels, int[] group) =>

@@ -63,12 +63,11 @@ public sealed record ImageSet(byte[] Pixels, byte[] Labels, int Channels, int He
     {
         if (mean.Length != Channels || std.Length != Channels)
             throw new ArgumentException($"normalisation needs {Channels} means and stds");
-        var x = tensor(Pixels, ScalarType.Byte).reshape(Count, Channels, Height, Width);
-        using var scaled = x.to_type(ScalarType.Float32).div_(255f);
-        x.Dispose();
-        using var m = tensor(mean).reshape(1, Channels, 1, 1);
-        using var s = tensor(std).reshape(1, Channels, 1, 1);
-        var normalised = scaled.sub(m).div_(s);
-        return new Split(normalised, tensor(Labels.Select(l => (long)l).ToArray()));
+        return Split.Built(() =>
+        {
+            var scaled = tensor(Pixels, ScalarType.Byte).reshape(Count, Channels, Height, Width).to_type(ScalarType.Float32).div_(255f);
+            var normalised = scaled.sub(tensor(mean).reshape(1, Channels, 1, 1)).div_(tensor(std).reshape(1, Channels, 1, 1));
+            return new Split(normalised, tensor(Labels.Select(l => (long)l).ToArray()));
+        });
     }
 }

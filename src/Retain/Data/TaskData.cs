@@ -16,6 +16,20 @@ public sealed class Split(Tensor x, Tensor y, Tensor? taskIds = null) : IDisposa
     public int Count => (int)X.shape[0];
 
     /// <summary>
+    /// Builds a split inside a dispose scope of its own and moves only the split's tensors out of it. Why: a temporary
+    /// that nothing references (<c>a.index_select(...).reshape(...)</c>) may otherwise be freed by its finalizer, after a
+    /// collection on another thread, while the next call still reads it (a fault in torch's view code, seen in CI).
+    /// </summary>
+    internal static Split Built(Func<Split> build)
+    {
+        using var scope = NewDisposeScope();
+        var split = build();
+        scope.MoveToOuter(split.X, split.Y);
+        if (split.TaskIds is not null) scope.MoveToOuter(split.TaskIds);
+        return split;
+    }
+
+    /// <summary>
     /// The split's first <paramref name="limit"/> samples (all by default) in consecutive batches of at most
     /// <paramref name="size"/>, in stored order, moved to <paramref name="device"/>. Each batch's tensors belong to a
     /// dispose scope that closes when the loop moves on to the next batch (or leaves), so a loop over the batches holds
@@ -42,9 +56,9 @@ public sealed class Split(Tensor x, Tensor y, Tensor? taskIds = null) : IDisposa
     }
 
     /// <summary>The samples of several tasks in one set, each with its task (the sets' order: task k is <paramref name="splits"/>[k]).</summary>
-    public static Split Union(IReadOnlyList<Split> splits) => new(
+    public static Split Union(IReadOnlyList<Split> splits) => Built(() => new(
         cat(splits.Select(s => s.X).ToArray()), cat(splits.Select(s => s.Y).ToArray()),
-        cat(splits.Select((s, k) => full(s.Count, k, ScalarType.Int64)).ToArray()));
+        cat(splits.Select((s, k) => full(s.Count, k, ScalarType.Int64)).ToArray())));
 
     /// <summary>
     /// At most <paramref name="count"/> samples (all of them if there are fewer), chosen deterministically so that every
@@ -102,12 +116,8 @@ public sealed class Split(Tensor x, Tensor y, Tensor? taskIds = null) : IDisposa
     }
 
     /// <summary>The same images with their pixels reordered: output pixel k = input pixel <c>permutation[k]</c> (flattened CHW).</summary>
-    public Split PermutePixels(long[] permutation)
-    {
-        using var index = tensor(permutation);
-        using var flat = X.flatten(1);
-        return new Split(flat.index_select(1, index).reshape(X.shape), Y.clone(), TaskIds?.clone());
-    }
+    public Split PermutePixels(long[] permutation) =>
+        Built(() => new Split(X.flatten(1).index_select(1, tensor(permutation)).reshape(X.shape), Y.clone(), TaskIds?.clone()));
 
     public void Dispose() { X.Dispose(); Y.Dispose(); TaskIds?.Dispose(); }
 }
