@@ -63,12 +63,7 @@ public sealed class Ewc(ApproachContext context, EwcOptions options) : Approach(
     }
 
     /// <summary>The penalty at the end of each epoch, as a scalar of the epoch.</summary>
-    protected override void FinishEpoch(int task, int epoch, TaskData data)
-    {
-        using var _ = no_grad();
-        using var penalty = Penalty(task);
-        ReportScalar("ewc/penalty", penalty.item<float>());
-    }
+    protected override void FinishEpoch(int task, int epoch, TaskData data) => ReportPenalty("ewc/penalty", task);
 
     protected override void SaveState(StateDict state) =>
         state.Set("old_parameters", State.OldParameters).Set("fisher", State.Fisher);

@@ -59,12 +59,7 @@ public sealed class Mas(ApproachContext context, MasOptions options) : Approach(
             : ParameterSet.WeightedSquaredDistance(Model, State.Importance, State.Anchor) * Settings.Lambda;
 
     /// <summary>The penalty at the end of each epoch, as a scalar of the epoch.</summary>
-    protected override void FinishEpoch(int task, int epoch, TaskData data)
-    {
-        using var _ = no_grad();
-        using var penalty = Penalty(task);
-        ReportScalar("mas/penalty", penalty.item<float>());
-    }
+    protected override void FinishEpoch(int task, int epoch, TaskData data) => ReportPenalty("mas/penalty", task);
 
     /// <summary>After the best model is restored: θ* is this task's solution, and the task's Ω joins the importance.</summary>
     protected override void FinishTask(int task, TaskData data)

@@ -109,12 +109,7 @@ public sealed class Si(ApproachContext context, SiOptions options) : Approach(co
     }
 
     /// <summary>The surrogate loss at the end of each epoch, as a scalar of the epoch.</summary>
-    protected override void FinishEpoch(int task, int epoch, TaskData data)
-    {
-        using var _ = no_grad();
-        using var penalty = Penalty(task);
-        ReportScalar("si/penalty", penalty.item<float>());
-    }
+    protected override void FinishEpoch(int task, int epoch, TaskData data) => ReportPenalty("si/penalty", task);
 
     /// <summary>Ω ← max(0, Ω + ω / (Δ² + ξ)) with Δ from the task's start to the parameters it ends with.</summary>
     protected override void FinishTask(int task, TaskData data)

@@ -254,6 +254,18 @@ public abstract class Approach : IDisposable, IStateful
     protected void ReportScalar(string name, double value) => AccumulateScalar(name, value, 1);
 
     /// <summary>
+    /// Reports the regularisation penalty (<see cref="Penalty"/>) at the parameters as they are, as a scalar of the
+    /// epoch. In a dispose scope: the penalty's sum over the parameters makes temporaries that nothing holds otherwise,
+    /// which left about 50 tensors per epoch to the finalizer (<c>NativeLifetimeTests</c>).
+    /// </summary>
+    protected void ReportPenalty(string name, int task)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        ReportScalar(name, Penalty(task).item<float>());
+    }
+
+    /// <summary>
     /// Adds one batch's value of a scalar whose epoch value is the mean over samples (a loss term, for example).
     /// Outside a task's epochs (a Fisher pass after the task, say) there is no epoch to report to, and nothing happens.
     /// </summary>
