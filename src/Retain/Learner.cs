@@ -143,7 +143,9 @@ public sealed class Learner : IDisposable
     /// learning it after <see cref="Restore"/> of a state taken while it trained; returns its history, an epoch a record.
     /// The task's test accuracy just before training it is recorded first (forward transfer needs it).
     /// </summary>
-    public IReadOnlyList<EpochRecord> Train(TaskData task)
+    public IReadOnlyList<EpochRecord> Train(TaskData task) => HeldTemporaries.Run(() => TrainHeld(task));
+
+    private IReadOnlyList<EpochRecord> TrainHeld(TaskData task)
     {
         var t = IndexOf(task);
         if (t != TasksTrained)
@@ -170,7 +172,9 @@ public sealed class Learner : IDisposable
     /// the accuracy and loss matrices, with the validation accuracy beside it (and each task predictor's matrices where
     /// recorded), and the sinks are told (<see cref="IRunSink.TaskTested"/>: result files, a checkpoint).
     /// </summary>
-    public EvaluationReport Evaluate(IEnumerable<TaskData> tasks)
+    public EvaluationReport Evaluate(IEnumerable<TaskData> tasks) => HeldTemporaries.Run(() => EvaluateHeld(tasks));
+
+    private EvaluationReport EvaluateHeld(IEnumerable<TaskData> tasks)
     {
         Start();
         var indices = tasks.Select(IndexOf).Distinct().Order().ToArray();

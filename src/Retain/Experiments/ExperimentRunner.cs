@@ -101,9 +101,12 @@ public static class ExperimentRunner
     public static RunRecord Run(RunPlan plan, IReadOnlyList<IRunSink> sinks, Interruption? interruption = null)
     {
         if (plan.Start == RunStart.AlreadyComplete) return RunOutputs.Complete(plan.Paths).Record;
-        using var benchmark = plan.Data.Load(plan.Setup.Seed);
-        using var checkpoint = plan.Checkpoint is { } values ? CheckpointFile.ReadTensors(plan.Paths.Checkpoint, values) : null;
-        return Run(benchmark, plan.Setup, plan.Names, sinks, checkpoint, interruption);
+        return HeldTemporaries.Run(() =>
+        {
+            using var benchmark = plan.Data.Load(plan.Setup.Seed);
+            using var checkpoint = plan.Checkpoint is { } values ? CheckpointFile.ReadTensors(plan.Paths.Checkpoint, values) : null;
+            return Run(benchmark, plan.Setup, plan.Names, sinks, checkpoint, interruption);
+        });
     }
 
     /// <summary>
