@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Retain.Data;
@@ -65,9 +66,13 @@ public sealed record ImageSet(byte[] Pixels, byte[] Labels, int Channels, int He
             throw new ArgumentException($"normalisation needs {Channels} means and stds");
         return Split.Built(() =>
         {
-            var scaled = tensor(Pixels, ScalarType.Byte).reshape(Count, Channels, Height, Width).to_type(ScalarType.Float32).div_(255f);
-            var normalised = scaled.sub(tensor(mean).reshape(1, Channels, 1, 1)).div_(tensor(std).reshape(1, Channels, 1, 1));
-            return new Split(normalised, tensor(Labels.Select(l => (long)l).ToArray()));
+            var pixels = tensor(Pixels, ScalarType.Byte);
+            var scaled = pixels.reshape(Count, Channels, Height, Width).to_type(ScalarType.Float32);
+            pixels.Dispose();   // the bytes go before the arithmetic, as the split's size in floats comes on top
+            // A Scalar of our own, referenced until the call returns: TorchSharp's implicit one is not (see TorchRandom).
+            using var range = 255f.ToScalar();
+            scaled.div_(range).sub_(tensor(mean).reshape(1, Channels, 1, 1)).div_(tensor(std).reshape(1, Channels, 1, 1));
+            return new Split(scaled, tensor(Labels.Select(l => (long)l).ToArray()));
         });
     }
 }
