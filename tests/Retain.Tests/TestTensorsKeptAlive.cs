@@ -51,8 +51,7 @@ public sealed class TestTensorsKeptAliveAttribute : BeforeAfterTestAttribute
     {
         if (_scope is not { } scope) return;
         _scope = null;
-        scope.Detach(scope.DisposablesView);
-        scope.Dispose();
+        Retain.Training.HeldTemporaries.Release(scope);
         // A dispose scope belongs to its thread; xunit runs a synchronous test's Before, body and After on one thread.
         if (Environment.CurrentManagedThreadId != _thread)
             throw new InvalidOperationException($"{methodUnderTest.Name}: ended on another thread than it started on, so its tensors were not held");

@@ -350,8 +350,10 @@ public sealed class Dwa : Approach, IReplayMemory
         predictions[GaussianPredictor] = DwaTaskInference.Gaussian(embeddings, current);
         if (State.TaskClassifier is { } classifier)
         {
-            predictions[ClassifierPredictor] = classifier.Predict(embeddings, logits.Count);
-            predictions[PosteriorPredictor] = DwaTaskInference.Posterior(classifier.LogProbabilities(embeddings, logits.Count), logits);
+            // The classifier runs once for both: its argmax, and its log-probabilities with the heads'.
+            var taskLogits = classifier.TaskLogits(embeddings, logits.Count);
+            predictions[ClassifierPredictor] = taskLogits.argmax(1);
+            predictions[PosteriorPredictor] = DwaTaskInference.Posterior(DwaTaskClassifier.LogProbabilities(taskLogits), logits);
         }
         else
         {

@@ -87,10 +87,14 @@ internal sealed class DwaTaskClassifier : IDisposable
     public Tensor LogProbabilities(Tensor embeddings, int tasks)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.log_softmax(TaskLogits(embeddings, tasks), 1).MoveToOuterDisposeScope();
+        return LogProbabilities(TaskLogits(embeddings, tasks)).MoveToOuterDisposeScope();
     }
 
-    private Tensor TaskLogits(Tensor embeddings, int tasks)
+    /// <summary><see cref="LogProbabilities(Tensor, int)"/> from the classifier's <see cref="TaskLogits"/>.</summary>
+    public static Tensor LogProbabilities(Tensor taskLogits) => nn.functional.log_softmax(taskLogits, 1);
+
+    /// <summary>The classifier's raw scores of the first <paramref name="tasks"/> tasks for each embedding (B x E): B x tasks, in the caller's scope.</summary>
+    public Tensor TaskLogits(Tensor embeddings, int tasks)
     {
         var t = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(embeddings.device));
         var logits = Logits((embeddings - t["mean"]) / t["scale"], t["w1"], t["b1"], t["w2"], t["b2"]);

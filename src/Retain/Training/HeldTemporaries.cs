@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Retain.Training;
@@ -24,8 +25,14 @@ internal static class HeldTemporaries
         }
         finally
         {
-            scope.Detach(scope.DisposablesView);
-            scope.Dispose();
+            Release(scope);
         }
+    }
+
+    /// <summary>Closes a scope that held temporaries: what it holds is detached (left to its owners or the finalizer), not disposed.</summary>
+    public static void Release(DisposeScope scope)
+    {
+        scope.Detach(scope.DisposablesView);
+        scope.Dispose();
     }
 }
