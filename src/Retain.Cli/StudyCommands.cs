@@ -228,7 +228,7 @@ internal sealed class StudyDisplay(IReadOnlyList<StudyRun> pending, int jobs) : 
     }
 }
 
-/// <summary><c>retain study status</c>: each run as pending, running, done or failed, from Slurm and the result files.</summary>
+/// <summary><c>retain study status</c>: each run as pending, running, done or failed, from Slurm, the result files and the locks of the runs being written.</summary>
 public sealed class StudyStatusCommand : Command<StudySettings>
 {
     public override int Execute(CommandContext context, StudySettings s, CancellationToken cancellation)

@@ -96,9 +96,12 @@ public static class SlurmStudy
             if (existing.State == RunState.Complete) { status[run] = (StudyRunStatus.Done, null); continue; }
             // The newest submission that includes the run decides.
             var latest = submissions.Select(s => (Submission: s, Element: Array.IndexOf(s.Runs, run.Name))).LastOrDefault(x => x.Element >= 0);
+            // A process holding the run's outputs is writing them now: a local study's run, or one started by hand.
+            var writer = RunOutputs.HeldBy(run.Paths);
             if (latest.Submission is null)
             {
-                status[run] = LocalAttempt(study, run) is { } failed ? (StudyRunStatus.Failed, failed)
+                status[run] = writer is not null ? (StudyRunStatus.Running, $"PID {writer}")
+                    : LocalAttempt(study, run) is { } failed ? (StudyRunStatus.Failed, failed)
                     : (existing.State == RunState.Missing ? StudyRunStatus.NotStarted : StudyRunStatus.Partial, null);
                 continue;
             }
@@ -107,6 +110,8 @@ public static class SlurmStudy
                 status[run] = (StudyRunStatus.Running, $"{element} {state}");
             else if (state is "PENDING" or "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" or "SUSPENDED" or "RESIZING")
                 status[run] = (StudyRunStatus.Pending, $"{element} {state}");
+            else if (writer is not null)
+                status[run] = (StudyRunStatus.Running, $"PID {writer}");
             else if (File.Exists(ExitFile(study, latest.Submission.JobId, latest.Element)))
                 status[run] = (StudyRunStatus.Failed, $"{element} exit code {File.ReadAllText(ExitFile(study, latest.Submission.JobId, latest.Element)).Trim()}");
             else

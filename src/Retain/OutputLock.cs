@@ -56,13 +56,32 @@ internal sealed class OutputLock : IDisposable
     /// </summary>
     public static void RequireFree(string what, params IEnumerable<string> stems)
     {
-        foreach (var file in stems.Select(FileFor).Distinct().Where(File.Exists))
+        foreach (var file in stems.Select(FileFor).Distinct())
+            if (HeldBy(file) is { } pid) throw InUse(what, file, pid);
+    }
+
+    /// <summary>
+    /// The PID of the command that holds the lock file <paramref name="file"/> ("unknown" where it cannot be read),
+    /// or null when none does (no file, or one that cannot be opened: nothing is known to run). Takes nothing.
+    /// </summary>
+    public static string? HeldBy(string file)
+    {
+        lock (HeldHere)
+            if (HeldHere.Contains(file)) return Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        try
         {
-            lock (HeldHere)
-                if (HeldHere.Contains(file)) throw InUse(what, file, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-            try { Open(file, what, FileMode.Open).Dispose(); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            if (OperatingSystem.IsMacOS())
+            {
+                try { new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose(); return null; }
+                catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException)) { return "unknown"; }
+            }
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            try { stream.Lock(LockedOffset, 1); }
+            catch (IOException) { return Holder(stream); }
+            stream.Unlock(LockedOffset, 1);
+            return null;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     private void Take(string file, string what)

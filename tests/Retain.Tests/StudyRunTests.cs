@@ -107,6 +107,31 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
     }
 
     [Fact]
+    public void StatusNamesTheProcessWritingARun()
+    {
+        // Epochs enough for the first run to be looked at while it runs.
+        var file = WriteStudy("watched", references: false);
+        File.WriteAllText(file, File.ReadAllText(file).Replace("nepochs: 2,", "nepochs: 1000,"));
+        var study = Load(file);
+        var run = study.Runs[0];
+        // The study's first run started by hand, as in another terminal.
+        using (var cli = new CliProcess(Folder, null, [.. run.Arguments]))
+        {
+            Assert.True(cli.WaitForLines("  epoch ", 1, Patience), cli.Output + cli.Error);
+            var (code, output, error) = CliProcess.Run(Folder, "study", "status", file);
+            Assert.True(code == 0, output + error);
+            Assert.Matches($@"{run.Name}\s*│\s*running\s*│\s*PID {cli.Id}\s", output);
+            Assert.Matches($@"{study.Runs[1].Name}\s*│\s*notstarted", output);
+            cli.Signal("TERM");
+            Assert.Equal(143, cli.WaitForExit(Patience));
+        }
+        // Stopped, it is partial again: its checkpoint is there and nothing holds it.
+        var (after, text, _) = CliProcess.Run(Folder, "study", "status", file);
+        Assert.Equal(0, after);
+        Assert.Matches($@"{run.Name}\s*│\s*partial", text);
+    }
+
+    [Fact]
     public void AFailedRunIsListedWithItsLogAndDoesNotStopTheOthers()
     {
         // lr 1e10 makes every run's loss infinite: each fails with exit code 3, and each is tried.

@@ -57,6 +57,9 @@ internal static class RunOutputs
     /// <summary>Refuses, naming its PID, when another run holds these outputs (what is there is then that run's, in the making).</summary>
     public static void RequireFree(RunPaths paths) => OutputLock.RequireFree(paths.Output, Stems(paths));
 
+    /// <summary>The PID of the process that holds these outputs (a run writing them now), or null when none does.</summary>
+    public static string? HeldBy(RunPaths paths) => Stems(paths).Select(s => OutputLock.HeldBy(OutputLock.FileFor(s))).FirstOrDefault(pid => pid is not null);
+
     private static IEnumerable<string> Stems(RunPaths paths) =>
         new[] { Stem(paths.Output) }.Concat(paths.LogPath is { } logs ? [Path.Combine(logs, paths.Name)] : []);
 
