@@ -14,11 +14,11 @@ namespace Retain.Cli;
 public sealed class RunSettings : CommandSettings
 {
     [CommandOption("-e|--experiment <NAME>")]
-    [Description("Experiment: mnist2, pmnist, split-fashion, cifar, mixture.")]
+    [Description("Experiment: mnist2, pmnist, split-fashion, cifar, mixture, or a benchmark's JSON file.")]
     public string Experiment { get; init; } = "";
 
     [CommandOption("-a|--approach <NAME>")]
-    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, si, mas, packnet, dwa.")]
+    [Description("Approach: sgd, sgd-restart, sgd-frozen, joint, random, ewc, hat, hat-test, lwf, lfl, imm-mean, imm-mode, progressive, pathnet, si, mas, packnet, er, agem, der, der++, dwa.")]
     public string Approach { get; init; } = "";
 
     [CommandOption("--seed <N>")]

@@ -130,6 +130,10 @@ public class CliTests : TempFolderTests
         }
         var all = Render("approaches");
         foreach (var approach in Approaches.ApproachRegistry.All) Assert.Contains($"── {approach.Name} ", all);
+        // run --help names every built-in approach (the tests may register their own).
+        var runHelp = Render("run", "--help");
+        foreach (var approach in Approaches.ApproachRegistry.All.Where(a => a.Spec.GetType().Assembly == typeof(Approaches.ApproachRegistry).Assembly))
+            Assert.Matches($@"[:,]\s+{System.Text.RegularExpressions.Regex.Escape(approach.Name)}(?:,|\s|$)", runHelp);
         var ewc = Render("approaches", "ewc").Split('\n');
         Assert.Contains(ewc, l => l.Contains("--lamb") && l.Contains("5000") && l.Contains("Importance of old tasks"));
         Assert.Contains(ewc, l => l.Contains("on mlp:") && l.Contains("clipgrad 100"));
@@ -317,9 +321,12 @@ public class ScheduleNoteTests : TempFolderTests
     public void APlanSaysWhenTheWarmUpOrTheCurriculumDoesNotFitInTheRun()
     {
         // DWA's defaults (200 epochs, warm-up 10 epochs, curriculum reaching every sample at epoch 100) fit, and so do
-        // they scaled to a run of 2 epochs (no warm-up, linear:1:0.2).
+        // they scaled to a run of 2 epochs (no warm-up, linear:1:0.2) and of 1 (no warm-up, linear:1:1).
         Assert.Empty(Notes("dwa", null));
         Assert.Empty(Notes("dwa", 2));
+        Assert.Empty(Notes("dwa", 1));
+        // A curriculum given for a run of 1 epoch trains only its easiest samples: the note offers every sample.
+        Assert.Contains("e.g. linear:1:1, every sample from the start", Assert.Single(Notes("dwa", 1, curriculum: "linear:1:0.2")));
         // The seed's 200-epoch schedule given in 2 epochs: the warm-up is the whole run, and the linear curriculum
         // reaches 0.2 + 0.8 * 1/100 = 0.21.
         var notes = Notes("dwa", 2, warmup: "10,750", curriculum: "linear:100:0.2");

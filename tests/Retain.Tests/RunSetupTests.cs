@@ -49,7 +49,8 @@ public class RunSetupTests : TempFolderTests
     [InlineData(30, "1,750", "linear:15:0.2")]
     [InlineData(20, "1,750", "linear:10:0.2")]
     [InlineData(6, "none", "linear:3:0.2")]
-    [InlineData(1, "none", "linear:1:0.2")]
+    [InlineData(2, "none", "linear:1:0.2")]
+    [InlineData(1, "none", "linear:1:1")]      // every sample in the one epoch
     public void DwasWarmUpAndCurriculumScaleWithTheRunUnlessGiven(int epochs, string warmup, string curriculum)
     {
         static string Text(Warmup? w) => w is null ? "none" : FormattableString.Invariant($"{w.Epochs},{w.Divisor}");

@@ -12,11 +12,7 @@ namespace Retain.Approaches;
 /// Means over one epoch's training samples of the auxiliary terms (unweighted by λ and stiffness) and of the mask use
 /// (mean |M| of each masked layer, averaged over the layers): what shows whether the sparsity holds the masks near μ.
 /// </summary>
-internal sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double Attention, double Sparsity, double MaskUsage)
-{
-    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"dwa terms: triplet {Triplet:G4}  att {Attention:G4}  sparsity {Sparsity:G4}  mask use {MaskUsage:F3}");
-}
+internal sealed record DwaEpochTerms(int Task, int Epoch, double Triplet, double Attention, double Sparsity, double MaskUsage);
 
 /// <summary>
 /// DWA's auxiliary terms on one batch, unweighted by λ and stiffness (null where a term is not defined: no anchors yet,
@@ -91,14 +87,16 @@ public sealed class Dwa : Approach, IReplayMemory
 
     /// <summary>
     /// The seed's curriculum as the same fraction of a run of <paramref name="epochs"/> epochs: the threshold grows from
-    /// 0.2 and reaches every sample halfway (linear:100:0.2 at 200 epochs).
+    /// 0.2 and reaches every sample halfway (linear:100:0.2 at 200 epochs). A run of one epoch gets every sample from
+    /// the start (linear:1:1): 0.2 would train it on the easiest samples only. It still has a curriculum, because the
+    /// anchors are placed on simple samples.
     /// </summary>
-    public static CurriculumSchedule ScaledCurriculum(int epochs) =>
-        CurriculumSchedule.Parse(FormattableString.Invariant($"linear:{Math.Max(1, epochs / 2)}:{CurriculumSchedule.DefaultStart}"))!;
+    public static CurriculumSchedule ScaledCurriculum(int epochs) => CurriculumSchedule.Parse(epochs < 2 ? "linear:1:1"
+        : FormattableString.Invariant($"linear:{epochs / 2}:{CurriculumSchedule.DefaultStart}"))!;
 
     /// <summary>The rule of <see cref="ScaledWarmup"/> and <see cref="ScaledCurriculum"/>, as <c>retain approaches</c> shows it.</summary>
     public const string ScalingRule = "a warm-up or curriculum not given is the seed's scaled to --nepochs: warm-up nepochs/20 epochs at lr/750 " +
-        "(none below 20 epochs), curriculum linear:nepochs/2:0.2 (at 200 epochs: 10,750 and linear:100:0.2); given ones are taken as they are";
+        "(none below 20 epochs), curriculum linear:nepochs/2:0.2 (linear:1:1 in 1 epoch; at 200 epochs: 10,750 and linear:100:0.2); given ones are taken as they are";
 
     /// <summary>
     /// DWA's initialisation with either preset: the paper's (section 4.3, and every published script's --weight_init)

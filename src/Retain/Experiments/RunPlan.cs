@@ -139,7 +139,7 @@ public sealed class RunPlan
             if (t.Warmup is { Epochs: > 0 } w && w.Epochs >= t.Epochs)
                 notes.Add(FormattableString.Invariant($"the warm-up ({w.Epochs} epochs at lr/{w.Divisor}) covers the whole run of {t.Epochs} epochs: the rate never reaches --lr {t.LearningRate} (give a shorter --warmup, e.g. 0,1)"));
             if (t.Curriculum is { } c && c.Threshold(t.Epochs - 1) < 1)
-                notes.Add(FormattableString.Invariant($"the curriculum {c} trains the last of the {t.Epochs} epochs only on samples of complexity up to {c.Threshold(t.Epochs - 1):0.##} (give a faster --curriculum, e.g. linear:{Math.Max(1, t.Epochs / 2)}:0.2)"));
+                notes.Add(FormattableString.Invariant($"the curriculum {c} trains the last of the {t.Epochs} epochs only on samples of complexity up to {c.Threshold(t.Epochs - 1):0.##} (give a faster --curriculum, e.g. {(t.Epochs < 2 ? "linear:1:1, every sample from the start" : $"linear:{t.Epochs / 2}:0.2")})"));
             notes.AddRange(Setup.Approach.Notes(t));
             return notes;
         }
