@@ -133,7 +133,7 @@ internal static class DwaBenchmarks
         var fisher = gating.MaskedLayers.ToDictionary(l => l, l => rand(gating.Spec(l).WeightShape) * 1e-3);
         var (positive, negative, taskNegative) = (rand(gating.EmbeddingSize), rand(gating.EmbeddingSize), rand(gating.EmbeddingSize));
         var scales = DwaLosses.LayerScales(gating.MaskedLayers.Count, scaled: false);
-        using var optimizer = optim.SGD(network.parameters(), 0.075);
+        using var optimizer = new SgdOptimizer().Create(network.parameters(), 0.075);   // the base loop's SGD
         network.train();
         var clock = new Stopwatch();
         for (var step = 0; step <= steps; step++)

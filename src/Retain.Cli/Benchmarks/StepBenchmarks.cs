@@ -63,7 +63,7 @@ internal static class StepBenchmarks
         using var network = NetworkFactory.Create(BackboneRegistry.Mlp, InputSize, [10]);
         network.train();
         var parameters = network.parameters().ToArray();
-        using var optimizer = optim.SGD(parameters, 0.05);
+        using var optimizer = new SgdOptimizer().Create(parameters, 0.05);   // the base loop's SGD
         using var images = randn(100 * batch, InputSize[0], InputSize[1], InputSize[2]);
         using var labels = randint(0, 10, [100 * batch]);
         // One epoch's order, drawn once as the base loop draws it; each step gathers its own batch of it.

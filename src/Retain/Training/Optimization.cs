@@ -51,9 +51,7 @@ public sealed record SgdOptimizer : OptimizerOptions
     internal override bool HasState => Momentum != 0;
 
     internal override optim.Optimizer Create(IEnumerable<Parameter> parameters, double learningRate) =>
-        Momentum == 0 && WeightDecay == 0 && !Nesterov
-            ? optim.SGD(parameters, learningRate)
-            : optim.SGD(parameters, learningRate, momentum: Momentum, weight_decay: WeightDecay, nesterov: Nesterov);
+        new HeldScalarSgd(parameters, learningRate, Momentum, WeightDecay, Nesterov);
 
     internal override void Validate()
     {
@@ -61,6 +59,48 @@ public sealed record SgdOptimizer : OptimizerOptions
         Require(WeightDecay >= 0, nameof(WeightDecay), $"must not be negative (got {WeightDecay})");
         Require(!Nesterov || Momentum > 0, nameof(Nesterov), $"needs a positive momentum");
     }
+}
+
+/// <summary>
+/// <c>torch.optim.SGD</c> whose step holds its Scalars until the step ends. TorchSharp 0.107's step hands the rate
+/// (and the momentum factors) to libtorch as temporary Scalars that nothing references during the native call, so a
+/// collection at that moment can let the finalizer thread free one under libtorch: a run then ends with exit code 70
+/// and "Expected false to be true" in <c>Scalar::toFloat</c> under <c>add_</c>, as one here did (docs/testing.md).
+/// The step is TorchSharp's own, operation for operation (momentum, dampening 0, weight decay, Nesterov), so a run
+/// trains to the same parameters bit for bit; a test compares the two.
+/// </summary>
+internal sealed class HeldScalarSgd(IEnumerable<Parameter> parameters, double learningRate, double momentum, double weightDecay, bool nesterov)
+    : TorchSharp.Modules.SGD(parameters, learningRate, momentum, weight_decay: weightDecay, nesterov: nesterov)
+{
+    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    {
+        var options = group.Options;
+        var momentum = options.momentum!.Value;
+        var weightDecay = options.weight_decay!.Value;
+        var learningRate = options.LearningRate!.Value;
+        using var decay = weightDecay.ToScalar();
+        using var momentumFactor = momentum.ToScalar();
+        using var undamped = (1 - options.dampening!.Value).ToScalar();
+        using var rate = (options.maximize!.Value ? learningRate : -learningRate).ToScalar();
+        foreach (var param in group.Parameters)
+        {
+            var grad = param.grad;
+            if (grad is null) continue;
+            if (weightDecay != 0) grad = grad.add(param, alpha: decay);
+            if (momentum != 0)
+            {
+                var state = (State)_state[param.Handle];
+                var buffer = state.momentum_buffer;
+                if (buffer is null)
+                    buffer = grad.clone().detach().DetachFromDisposeScope();
+                else
+                    buffer.mul_(momentumFactor).add_(grad, alpha: undamped);
+                grad = options.nesterov!.Value ? grad.add(buffer, alpha: momentumFactor) : buffer;
+                state.momentum_buffer = buffer;
+            }
+            param.add_(grad, alpha: rate);
+        }
+    }, closure);
 }
 
 /// <summary>Adam (Kingma and Ba, 2015; <c>torch.optim.Adam</c>); its weight decay is L2 added to the gradient.</summary>
