@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Retain.Tests;
 
 /// <summary>
-/// The base loop's SGD holds the Scalars of its step (<see cref="HeldScalarSgd"/>) and is otherwise TorchSharp's:
+/// The base loop's SGD holds the Scalars of its step (<see cref="Training.SGD"/>) and is otherwise TorchSharp's:
 /// from the same start, on the same batches, both give the same parameters bit for bit.
 /// </summary>
 public class HeldScalarSgdTests
@@ -36,7 +36,7 @@ public class HeldScalarSgdTests
     [InlineData(0.0, 1e-2, false)]
     public void TakesTorchSharpsStepsBitForBit(double momentum, double weightDecay, bool nesterov)
     {
-        var held = Train(p => Assert.IsType<HeldScalarSgd>(new SgdOptimizer { Momentum = momentum, WeightDecay = weightDecay, Nesterov = nesterov }.Create(p, 0.1)));
+        var held = Train(p => Assert.IsType<Training.SGD>(new SgdOptimizer { Momentum = momentum, WeightDecay = weightDecay, Nesterov = nesterov }.Create(p, 0.1)));
         var torchSharp = Train(p => optim.SGD(p, 0.1, momentum: momentum, weight_decay: weightDecay, nesterov: nesterov));
         Assert.Equal(torchSharp.Length, held.Length);
         for (var i = 0; i < held.Length; i++)
@@ -45,5 +45,23 @@ public class HeldScalarSgdTests
         manual_seed(11);
         using var untouched = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3));
         Assert.NotEqual(untouched.parameters().First().data<float>().ToArray(), held[0].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void ReadsTheMomentumTorchSharpsSgdWroteIntoACheckpoint()
+    {
+        manual_seed(11);
+        using var network = nn.Sequential(nn.Linear(6, 3));
+        using var theirs = optim.SGD(network.parameters(), 0.1, momentum: 0.9);
+        nn.functional.cross_entropy(network.forward(randn(4, 6)), tensor(new long[] { 0, 1, 2, 0 })).backward();
+        theirs.step();
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) theirs.save_state_dict(writer);
+        stream.Position = 0;
+        using var ours = new SgdOptimizer { Momentum = 0.9 }.Create(network.parameters(), 0.1);
+        using (var reader = new BinaryReader(stream)) ((OptimizerHelper)ours).load_state_dict(reader);
+        var written = (TorchSharp.Modules.SGD.State)theirs.state_dict().State[0];
+        var read = (TorchSharp.Modules.SGD.State)((OptimizerHelper)ours).state_dict().State[0];
+        Assert.Equal(written.momentum_buffer!.data<float>().ToArray(), read.momentum_buffer!.data<float>().ToArray());
     }
 }

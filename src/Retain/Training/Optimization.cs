@@ -51,7 +51,7 @@ public sealed record SgdOptimizer : OptimizerOptions
     internal override bool HasState => Momentum != 0;
 
     internal override optim.Optimizer Create(IEnumerable<Parameter> parameters, double learningRate) =>
-        new HeldScalarSgd(parameters, learningRate, Momentum, WeightDecay, Nesterov);
+        new SGD(parameters, learningRate, Momentum, WeightDecay, Nesterov);
 
     internal override void Validate()
     {
@@ -67,9 +67,10 @@ public sealed record SgdOptimizer : OptimizerOptions
 /// collection at that moment can let the finalizer thread free one under libtorch: a run then ends with exit code 70
 /// and "Expected false to be true" in <c>Scalar::toFloat</c> under <c>add_</c>, as one here did (docs/testing.md).
 /// The step is TorchSharp's own, operation for operation (momentum, dampening 0, weight decay, Nesterov), so a run
-/// trains to the same parameters bit for bit; a test compares the two.
+/// trains to the same parameters bit for bit; a test compares the two. Named as TorchSharp's because a checkpoint
+/// records the optimiser's type name and refuses another: checkpoints of either stay readable by the other.
 /// </summary>
-internal sealed class HeldScalarSgd(IEnumerable<Parameter> parameters, double learningRate, double momentum, double weightDecay, bool nesterov)
+internal sealed class SGD(IEnumerable<Parameter> parameters, double learningRate, double momentum, double weightDecay, bool nesterov)
     : TorchSharp.Modules.SGD(parameters, learningRate, momentum, weight_decay: weightDecay, nesterov: nesterov)
 {
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
