@@ -62,7 +62,8 @@ internal sealed class OutputLock : IDisposable
 
     /// <summary>
     /// The PID of the command that holds the lock file <paramref name="file"/> ("unknown" where it cannot be read),
-    /// or null when none does (no file, or one that cannot be opened: nothing is known to run). Takes nothing.
+    /// or null when none does (no file, or one that cannot be opened: nothing is known to run). .NET cannot ask
+    /// without taking, so a free lock is taken and let go at once; a command starting meanwhile tries again (<see cref="Open"/>).
     /// </summary>
     public static string? HeldBy(string file)
     {
@@ -109,14 +110,31 @@ internal sealed class OutputLock : IDisposable
         }
     }
 
-    /// <summary>Opens the lock file and locks it, or throws naming the holder.</summary>
+    /// <summary>
+    /// Opens the lock file and locks it, or throws naming the holder. Another command's <see cref="HeldBy"/> (such as
+    /// <c>study status</c>, run at any moment) holds the lock for an instant, so a refusal comes only after a few tries.
+    /// </summary>
     private static FileStream Open(string file, string what, FileMode mode)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var (stream, holder) = OpenOnce(file, mode);
+            if (stream is not null) return stream;
+            if (attempt == Attempts) throw InUse(what, file, holder!);
+            Thread.Sleep(10 * attempt);
+        }
+    }
+
+    /// <summary>Tries to lock before refusing: 100 ms in all, far longer than a probe holds the lock.</summary>
+    private const int Attempts = 5;
+
+    private static (FileStream? Stream, string? Holder) OpenOnce(string file, FileMode mode)
     {
         if (OperatingSystem.IsMacOS())
         {
             // No record locks in .NET on macOS: an exclusive open (flock) instead, which hides the holder's PID.
-            try { return new FileStream(file, mode, FileAccess.ReadWrite, FileShare.None); }
-            catch (IOException) when (File.Exists(file)) { throw InUse(what, file, "unknown"); }
+            try { return (new FileStream(file, mode, FileAccess.ReadWrite, FileShare.None), null); }
+            catch (IOException) when (File.Exists(file)) { return (null, "unknown"); }
         }
         var stream = new FileStream(file, mode, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         try { stream.Lock(LockedOffset, 1); }
@@ -124,9 +142,9 @@ internal sealed class OutputLock : IDisposable
         {
             var holder = Holder(stream);
             stream.Dispose();
-            throw InUse(what, file, holder);
+            return (null, holder);
         }
-        return stream;
+        return (stream, null);
     }
 
     /// <summary>The PID the holder wrote (a holder that has just taken the lock may not have written it yet).</summary>
