@@ -71,16 +71,9 @@ internal sealed class OutputLock : IDisposable
             if (HeldHere.Contains(file)) return Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         try
         {
-            if (OperatingSystem.IsMacOS())
-            {
-                try { new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose(); return null; }
-                catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException)) { return "unknown"; }
-            }
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            try { stream.Lock(LockedOffset, 1); }
-            catch (IOException) { return Holder(stream); }
-            stream.Unlock(LockedOffset, 1);
-            return null;
+            var (stream, holder) = OpenOnce(file, FileMode.Open);
+            stream?.Dispose();   // closing lets the lock go
+            return holder;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
