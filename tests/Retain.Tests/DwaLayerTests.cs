@@ -241,17 +241,22 @@ public class DwaLayerTests
     }
 
     [Theory]
-    [InlineData(0, 8192L)]
-    [InlineData(1, 2048L)]
-    [InlineData(2, 1152L)]
-    [InlineData(3, 128L)]
-    public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs)
+    [InlineData(0, 8192L, 768L)]
+    [InlineData(1, 2048L, 3136L)]
+    [InlineData(2, 1152L, 4608L)]
+    [InlineData(3, 128L, 1024L)]
+    public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs, long processorFeatures)
     {
         var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem }).Network;
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
         Assert.Equal([100L, pfc1Inputs], pfc1.shape);
         var gating = (DwaWeightMasks)net.Backbone.Gating;
         Assert.Equal(new[] { "c1", "c2", "c3", "fc1", "fc2" }.Skip(stem), gating.MaskedLayers);
+        // What the processor reads, as the task classifier gets it: the stem's maps, max-pooled once where they are at
+        // least 14 wide (the input's 3x32x32 to 3x16x16; c1's 64x14x14 to 64x7x7), flattened.
+        net.eval();
+        using var _ = no_grad();
+        Assert.Equal([2L, processorFeatures], gating.ProcessorFeatures(net.Backbone, randn(2, 3, 32, 32), new ForwardContext(0)).shape);
     }
 
     [Fact]

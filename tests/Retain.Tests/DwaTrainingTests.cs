@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Retain.Approaches;
 using Retain.Curriculum;
 using Retain.Data;
@@ -108,6 +109,10 @@ public class DwaTrainingTests : TempFolderTests
             var current = dwa.State.TaskInputs.Values.Select(x => dwa.Masks.Embedding(network.Backbone, x, new Networks.ForwardContext(0))).ToArray();
             var test = dwa.Masks.Embedding(network.Backbone, bench.Tasks[1].Test.X, new Networks.ForwardContext(0));
             Assert.Equal(DwaTaskInference.NearestCentroid(test, current).eq(1).to_type(ScalarType.Float64).mean().item<double>(), agnostic["centroid"].TaskAccuracy, 12);
+            // The classifier reads what the processor reads, the stem's features (fc1's 64 ReLU units here), not the embedding.
+            var features = dwa.Masks.ProcessorFeatures(network.Backbone, bench.Tasks[1].Test.X, new Networks.ForwardContext(0));
+            Assert.Equal([bench.Tasks[1].Test.Count, 64L], features.shape);
+            Assert.Equal(dwa.State.TaskClassifier!.Predict(features, 2).eq(1).to_type(ScalarType.Float64).mean().item<double>(), agnostic["classifier"].TaskAccuracy, 12);
         }
         // The classifier names the task beyond chance (0.5) on both tasks' test samples: 61.8% of these 600 (0.58 is 4 standard errors above chance).
         var classifierRight = (agnostic["classifier"].TaskAccuracy + dwa.EvaluateWithoutTask(0, bench.Tasks[0].Test, 2)["classifier"].TaskAccuracy) / 2;
@@ -121,6 +126,17 @@ public class DwaTrainingTests : TempFolderTests
             Assert.All(dwa.State.TaskInputs, kv => Assert.True(resumed.State.TaskInputs[kv.Key].allclose(kv.Value, rtol: 0, atol: 0)));
             Assert.All(dwa.State.TaskClassifier!.Tensors, kv => Assert.True(resumed.State.TaskClassifier!.Tensors[kv.Key].allclose(kv.Value, rtol: 0, atol: 0), kv.Key));
             Assert.Equal(agnostic, resumed.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2));
+        }
+        // A checkpoint of an earlier Retain has no classifier over the stem's features (its own read the embedding): the
+        // resumed run trains it from the stored inputs, here on the model as the task ended, so bit for bit the same.
+        var earlier = StateDict.From(checkpoint.AllTensors.Where(kv => !kv.Key.Contains("task_classifier_features")).ToDictionary(),
+            JsonNode.Parse(checkpoint.AllValues.ToJsonString())!.AsObject());
+        foreach (var key in earlier.AllValues.Select(kv => kv.Key).Where(k => k.Contains("task_classifier_features")).ToArray()) earlier.AllValues.Remove(key);
+        var (fromEarlier, _) = Build(bench);
+        using (fromEarlier)
+        {
+            fromEarlier.Load(earlier);
+            Assert.All(dwa.State.TaskClassifier!.Tensors, kv => Assert.True(fromEarlier.State.TaskClassifier!.Tensors[kv.Key].allclose(kv.Value, rtol: 0, atol: 0), kv.Key));
         }
 
         // Introspection: per task JSON, images, masks (fc2, fc3 factorised), figure; embedding summary and PCA figure.

@@ -333,8 +333,9 @@ public sealed class Dwa : Approach, IReplayMemory
     /// <summary>
     /// The generic predictors, and with a context processor every predictor from the sample's embedding: the nearest
     /// stored anchor (the paper's), and from the stored inputs of the learnt tasks (<see cref="DwaState.TaskInputs"/>),
-    /// embedded as the processor is now, the nearest centroid, the k nearest, the most likely Gaussian, the trained
-    /// task classifier, and the classifier's task probability combined with the heads' (the most probable task and class).
+    /// embedded as the processor is now, the nearest centroid, the k nearest, the most likely Gaussian; and the task
+    /// classifier over what the processor reads of the sample, alone and with the heads' probabilities (the most
+    /// probable task and class).
     /// </summary>
     protected override IReadOnlyDictionary<string, Tensor> PredictTasks(Tensor x, IReadOnlyList<Tensor> logits)
     {
@@ -349,7 +350,7 @@ public sealed class Dwa : Approach, IReplayMemory
         if (State.TaskClassifier is { } classifier)
         {
             // The classifier runs once for both: its argmax, and its log-probabilities with the heads'.
-            var taskLogits = classifier.TaskLogits(embeddings, logits.Count);
+            var taskLogits = classifier.TaskLogits(_masks.ProcessorFeatures(Model.Backbone, x, new ForwardContext(0)), logits.Count);
             predictions[ClassifierPredictor] = taskLogits.argmax(1);
             predictions[PosteriorPredictor] = DwaTaskInference.Posterior(DwaTaskClassifier.LogProbabilities(taskLogits), logits);
         }
@@ -390,7 +391,10 @@ public sealed class Dwa : Approach, IReplayMemory
     protected override void AfterStep(int task) => ForgetCurrentEmbeddings();
 
     /// <summary>The context embeddings of <paramref name="inputs"/> (eval mode, batches of sbatch), on the device.</summary>
-    private Tensor EmbeddingsOf(Tensor inputs)
+    private Tensor EmbeddingsOf(Tensor inputs) => InEvalMode(inputs, x => _masks.Embedding(Model.Backbone, x, new ForwardContext(0)));
+
+    /// <summary><paramref name="of"/> of <paramref name="inputs"/> in eval mode without gradients, in batches of sbatch, on the device.</summary>
+    private Tensor InEvalMode(Tensor inputs, Func<Tensor, Tensor> of)
     {
         var training = Model.training;
         Model.eval();
@@ -398,10 +402,10 @@ public sealed class Dwa : Approach, IReplayMemory
         using var scope = NewDisposeScope();
         var rows = new List<Tensor>();
         for (long start = 0; start < inputs.shape[0]; start += Options.BatchSize)
-            rows.Add(_masks.Embedding(Model.Backbone, inputs.narrow(0, start, Math.Min(Options.BatchSize, inputs.shape[0] - start)).to(Device), new ForwardContext(0)));
-        var embeddings = cat(rows.ToArray(), 0).MoveToOuterDisposeScope();
+            rows.Add(of(inputs.narrow(0, start, Math.Min(Options.BatchSize, inputs.shape[0] - start)).to(Device)));
+        var result = cat(rows.ToArray(), 0).MoveToOuterDisposeScope();
         Model.train(training);
-        return embeddings;
+        return result;
     }
 
     /// <summary>What the task predictors keep: <see cref="StoredSamplesPerTask"/> inputs of every finished task.</summary>
@@ -440,7 +444,7 @@ public sealed class Dwa : Approach, IReplayMemory
     /// <summary>
     /// Keeps the inputs of the task's first <see cref="StoredSamplesPerTask"/> training samples (stored order, i.e. a
     /// random sample) and, from the second task on, retrains the task classifier on every task's stored inputs as the
-    /// processor now embeds them.
+    /// context processor now reads them (the stem's features, <see cref="DwaWeightMasks.ProcessorFeatures"/>).
     /// </summary>
     private void StoreForTaskInference(int task, Split train)
     {
@@ -448,9 +452,19 @@ public sealed class Dwa : Approach, IReplayMemory
         replaced?.Dispose();
         State.TaskInputs[task] = train.X.narrow(0, 0, Math.Min(train.Count, StoredSamplesPerTask)).cpu().clone();
         ForgetCurrentEmbeddings();
-        var current = CurrentTaskEmbeddings();
+        TrainTaskClassifier();
+    }
+
+    /// <summary>Trains the task classifier afresh on the stored inputs of every finished task; none before two tasks.</summary>
+    private void TrainTaskClassifier()
+    {
         State.TaskClassifier?.Dispose();
-        State.TaskClassifier = task == 0 ? null : DwaTaskClassifier.Train(current, Model.TaskCount, (long)Context.Seed * 1000 + task);
+        State.TaskClassifier = null;
+        if (State.TaskInputs.Count < 2) return;
+        var features = State.TaskInputs.Values.Select(inputs => InEvalMode(inputs, x => _masks.ProcessorFeatures(Model.Backbone, x, new ForwardContext(0)))).ToArray();
+        var lastTask = State.TaskInputs.Keys.Max();
+        State.TaskClassifier = DwaTaskClassifier.Train(features, Model.TaskCount, (long)Context.Seed * 1000 + lastTask);
+        foreach (var f in features) f.Dispose();
     }
 
     /// <summary>
@@ -469,13 +483,19 @@ public sealed class Dwa : Approach, IReplayMemory
     }
 
     protected override void SaveState(StateDict state) =>
-        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_inputs", State.TaskInputsByName).Set("task_classifier", State.TaskClassifier?.Tensors);
+        state.SetValue("dwa", State.ToFile(includeFisher: false)).Set("fisher", State.Fisher).Set("task_inputs", State.TaskInputsByName).Set(TaskClassifierKey, State.TaskClassifier?.Tensors);
+
+    /// <summary>The task classifier's checkpoint entry; before it read the stem's features it was "task_classifier", over the embedding.</summary>
+    private const string TaskClassifierKey = "task_classifier_features";
 
     protected override void LoadState(StateDict state)
     {
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
         State.RestoreTaskInputs(state.Tensors("task_inputs", CPU));
-        State.TaskClassifier = DwaTaskClassifier.FromTensors(state.Tensors("task_classifier", Device));
+        // A checkpoint of an earlier Retain holds a classifier over the embedding, which cannot read the stem's
+        // features: train the one this version keeps from the stored inputs, as the end of the last task would have.
+        if (state.ContainsTensors(TaskClassifierKey)) State.TaskClassifier = DwaTaskClassifier.FromTensors(state.Tensors(TaskClassifierKey, Device));
+        else TrainTaskClassifier();
         ForgetCurrentEmbeddings();
         _importanceByLayer = null;
     }

@@ -5,16 +5,17 @@ using static TorchSharp.torch;
 namespace Retain.Approaches;
 
 /// <summary>
-/// A small classifier of the task from DWA's context embedding (<c>--task_predictor classifier</c>,
-/// docs/task-agnostic.md): the embedding standardised with the training set's mean and deviation, one hidden layer of
-/// <see cref="Hidden"/> ReLU units, one output per task. DWA retrains it from scratch after every task on the stored
-/// samples of every task so far, embedded by the context processor as it is then, so it describes the map the
-/// processor has now (embeddings stored when a task ended drift away as later tasks train the processor).
+/// A small classifier of the task (<c>--task_predictor classifier</c>, docs/task-agnostic.md) from what DWA's context
+/// processor reads of a sample: the stem's features, standardised with the training set's mean and deviation, one hidden
+/// layer of <see cref="Hidden"/> ReLU units, one output per task. DWA retrains it from scratch after every task on the
+/// stored samples of every task so far, as the stem maps them then, so it describes the features the network has now.
 /// <para>
-/// A hidden layer rather than a linear one: after later tasks the processor maps earlier tasks' inputs close together,
-/// so their regions need not be linearly separable, and at E x 64 + 64 x T weights it costs nothing beside DWA. It is
-/// trained full-batch (AdamW, <see cref="Steps"/> steps) from weights drawn with a generator of its own, so it leaves
-/// the global generator, and with it DWA's training, untouched.
+/// Why the stem's features and not the embedding the processor makes of them: the processor is trained to generate
+/// masks for the current task, not to keep tasks apart, and it maps later tasks' inputs close together. Measured on
+/// pmnist at 20 epochs (seed 0), a classifier over the embedding named the task of 72% of the test samples, the same
+/// classifier over the stem's features of 100% (docs/task-agnostic.md). It is trained full-batch (AdamW, <see cref="Steps"/>
+/// steps) from weights drawn with a generator of its own, so it leaves the global generator, and with it DWA's
+/// training, untouched.
 /// </para>
 /// </summary>
 internal sealed class DwaTaskClassifier : IDisposable
@@ -31,27 +32,30 @@ internal sealed class DwaTaskClassifier : IDisposable
     public int Outputs => (int)_tensors["w2"].shape[1];
 
     /// <summary>
-    /// Trains a classifier on <paramref name="embeddings"/>[t] (N_t x E, on one device), the samples of task t, with
+    /// Trains a classifier on <paramref name="features"/>[t] (N_t x n, on one device), the samples of task t, with
     /// <paramref name="outputs"/> outputs (at least as many as tasks given); <paramref name="seed"/> draws its initial weights.
     /// </summary>
-    public static DwaTaskClassifier Train(IReadOnlyList<Tensor> embeddings, int outputs, long seed)
+    public static DwaTaskClassifier Train(IReadOnlyList<Tensor> features, int outputs, long seed)
     {
-        if (outputs < embeddings.Count) throw new ArgumentOutOfRangeException(nameof(outputs), outputs, $"fewer outputs than the {embeddings.Count} tasks given");
+        if (outputs < features.Count) throw new ArgumentOutOfRangeException(nameof(outputs), outputs, $"fewer outputs than the {features.Count} tasks given");
         using var scope = NewDisposeScope();
-        var device = embeddings[0].device;
-        var x = cat(embeddings.ToArray(), 0);
-        var y = cat(embeddings.Select((e, t) => full(e.shape[0], t, ScalarType.Int64, device: device)).ToArray());
+        var device = features[0].device;
+        var x = cat(features.ToArray(), 0);
+        var y = cat(features.Select((f, t) => full(f.shape[0], t, ScalarType.Int64, device: device)).ToArray());
         var mean = x.mean([0]);
-        var scale = (x - mean).square().mean([0]).sqrt().clamp_min(1e-6);
+        // A feature (a ReLU unit) silent in every stored sample has deviation 0; dividing by a tiny one would blow up
+        // the first test sample on which it fires, so each deviation is at least a hundredth of their mean.
+        var deviation = (x - mean).square().mean([0]).sqrt();
+        var scale = deviation.clamp_min(Math.Max(1e-6, 0.01 * deviation.mean().ToDouble()));
         var z = (x - mean) / scale;
 
         // Xavier-uniform weights, zero biases, from the classifier's own generator.
         using var generator = new Generator((ulong)seed, device);
         Parameter Uniform(long fanIn, long fanOut) =>
             new((rand([fanIn, fanOut], generator: generator, device: device) * 2 - 1) * Math.Sqrt(6.0 / (fanIn + fanOut)));
-        var embeddingSize = x.shape[1];
-        Parameter[] parameters = [Uniform(embeddingSize, Hidden), new(zeros(Hidden, device: device)), Uniform(Hidden, outputs), new(zeros(outputs, device: device))];
-        var tasks = embeddings.Count;
+        var featureCount = x.shape[1];
+        Parameter[] parameters = [Uniform(featureCount, Hidden), new(zeros(Hidden, device: device)), Uniform(Hidden, outputs), new(zeros(outputs, device: device))];
+        var tasks = features.Count;
         using (var optimizer = optim.AdamW(parameters, LearningRate, weight_decay: WeightDecay))
         {
             for (var step = 0; step < Steps; step++)
@@ -76,28 +80,28 @@ internal sealed class DwaTaskClassifier : IDisposable
     private static Tensor Logits(Tensor standardised, Tensor w1, Tensor b1, Tensor w2, Tensor b2) =>
         nn.functional.relu(standardised.matmul(w1) + b1).matmul(w2) + b2;
 
-    /// <summary>The most likely of the first <paramref name="tasks"/> tasks for each embedding (B x E): int64, B.</summary>
-    public Tensor Predict(Tensor embeddings, int tasks)
+    /// <summary>The most likely of the first <paramref name="tasks"/> tasks for each sample's features (B x n): int64, B.</summary>
+    public Tensor Predict(Tensor features, int tasks)
     {
         using var scope = NewDisposeScope();
-        return TaskLogits(embeddings, tasks).argmax(1).MoveToOuterDisposeScope();
+        return TaskLogits(features, tasks).argmax(1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>log p(task | embedding) over the first <paramref name="tasks"/> tasks for each embedding (B x E): B x tasks.</summary>
-    public Tensor LogProbabilities(Tensor embeddings, int tasks)
+    /// <summary>log p(task | features) over the first <paramref name="tasks"/> tasks for each sample's features (B x n): B x tasks.</summary>
+    public Tensor LogProbabilities(Tensor features, int tasks)
     {
         using var scope = NewDisposeScope();
-        return LogProbabilities(TaskLogits(embeddings, tasks)).MoveToOuterDisposeScope();
+        return LogProbabilities(TaskLogits(features, tasks)).MoveToOuterDisposeScope();
     }
 
     /// <summary><see cref="LogProbabilities(Tensor, int)"/> from the classifier's <see cref="TaskLogits"/>.</summary>
     public static Tensor LogProbabilities(Tensor taskLogits) => nn.functional.log_softmax(taskLogits, 1);
 
-    /// <summary>The classifier's raw scores of the first <paramref name="tasks"/> tasks for each embedding (B x E): B x tasks, in the caller's scope.</summary>
-    public Tensor TaskLogits(Tensor embeddings, int tasks)
+    /// <summary>The classifier's raw scores of the first <paramref name="tasks"/> tasks for each sample's features (B x n): B x tasks, in the caller's scope.</summary>
+    public Tensor TaskLogits(Tensor features, int tasks)
     {
-        var t = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(embeddings.device));
-        var logits = Logits((embeddings - t["mean"]) / t["scale"], t["w1"], t["b1"], t["w2"], t["b2"]);
+        var t = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(features.device));
+        var logits = Logits((features - t["mean"]) / t["scale"], t["w1"], t["b1"], t["w2"], t["b2"]);
         return logits.narrow(1, 0, Math.Min(tasks, Outputs));
     }
 

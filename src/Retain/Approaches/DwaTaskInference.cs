@@ -16,8 +16,8 @@ public enum DwaTaskPredictor
     /// <summary>The task whose stored embeddings, as a Gaussian with a variance per dimension, make the embedding most likely.</summary>
     Gaussian,
     /// <summary>
-    /// A small classifier over the embedding, trained after each task on the stored samples of every task so far
-    /// (<see cref="DwaTaskClassifier"/>).
+    /// A small classifier over what the context processor reads (the stem's features), trained after each task on the
+    /// stored samples of every task so far (<see cref="DwaTaskClassifier"/>).
     /// </summary>
     Classifier,
     /// <summary>

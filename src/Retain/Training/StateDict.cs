@@ -58,6 +58,9 @@ public sealed class StateDict : IDisposable
         return this;
     }
 
+    /// <summary>Whether a named set was stored under <paramref name="name"/> (as a set or as absent).</summary>
+    public bool ContainsTensors(string name) => Contains(name + "#present");
+
     public Tensor Tensor(string name) =>
         _tensors.TryGetValue(_prefix + name, out var t) ? t : throw new KeyNotFoundException($"state has no tensor '{_prefix + name}'");
 

@@ -12,6 +12,12 @@ namespace Retain.Networks.Dwa;
 /// </summary>
 internal abstract class ContextProcessor(string name) : Module<Tensor, Tensor>(name)
 {
+    /// <summary>
+    /// What the processor's first layer reads of its input, one row per sample (B x n): the maps as the processor pools
+    /// them, flattened; a vector as it is. DWA's task classifier reads this (docs/task-agnostic.md).
+    /// </summary>
+    public abstract Tensor Reads(Tensor input);
+
     /// <summary>Builds the processor the seed uses for an input of <paramref name="channels"/> maps of side <paramref name="side"/> (side 0: a vector).</summary>
     public static ContextProcessor Create(long channels, long side, int bottleneck, int features, int embedding, MaskGate gate) =>
         side > 0
@@ -46,6 +52,8 @@ internal sealed class ConvContextProcessor : ContextProcessor
         RegisterComponents();
     }
 
+    public override Tensor Reads(Tensor maps) => (_pool ? functional.max_pool2d(maps, 2) : maps).flatten(1);
+
     public override Tensor forward(Tensor maps)
     {
         using var pooled = _pool ? functional.max_pool2d(maps, 2) : maps.alias();
@@ -75,6 +83,8 @@ internal sealed class LinearContextProcessor : ContextProcessor
         pfc3 = Linear(features, embedding);
         RegisterComponents();
     }
+
+    public override Tensor Reads(Tensor input) => input.flatten(1);
 
     public override Tensor forward(Tensor input)
     {

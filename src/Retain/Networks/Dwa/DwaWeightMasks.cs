@@ -132,6 +132,17 @@ public sealed class DwaWeightMasks : Gating
     }
 
     /// <summary>
+    /// What the context processor reads of each input (B x n, see <see cref="ContextProcessor.Reads"/>): the stem blocks'
+    /// output (with use_concat, the input and every stem output), before the processor's own layers. Needs a processor.
+    /// </summary>
+    public Tensor ProcessorFeatures(Backbone backbone, Tensor x, ForwardContext context)
+    {
+        if (_processor is null) throw new InvalidOperationException("no context processor (use_processor false)");
+        using var stem = backbone.Forward(x, context, Options.StemLayers);
+        return _processor.Reads(ProcessorInput(stem, context));
+    }
+
+    /// <summary>
     /// The embedding of this pass: the given one, the processor's, or the task's one-hot row. One row is shared by
     /// every sample for the masks; <see cref="DwaForwardState.EmbeddingOut"/> always has one row per sample.
     /// </summary>
