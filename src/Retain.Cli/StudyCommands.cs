@@ -54,16 +54,13 @@ internal static class Studies
     public static Study Load(string file)
     {
         var study = Study.Load(file, RunCommand.OptionNames);
+        // Every run whose files were made with other options is named at once, so that one edit of the study file is
+        // not followed by one refusal per stale run.
+        var stale = new List<(StudyRun Run, ExistingRunMismatchException Mismatch)>();
         foreach (var run in study.Runs)
         {
             try { RunCommand.Plan(run.Arguments); }
-            catch (ExistingRunMismatchException m)
-            {
-                // A study resumes every run and has no --overwrite: its way out is to remove the run's files.
-                var option = run.Options.LastOrDefault(o => m.Option == "--" + o.Name);
-                throw new DataFileException(study.File, $"line {option?.Line ?? run.Line} ({run.Name}): {m.Option} is {m.Asked} in the study but {m.Existing} in {m.Found}; " +
-                    "delete that run's files to run it again with the study's options, or give the study another output");
-            }
+            catch (ExistingRunMismatchException m) { stale.Add((run, m)); }
             catch (Exception e) when (e is RetainException or CommandAppException)
             {
                 // Name the line of the option the message is about, else the run's line.
@@ -71,6 +68,15 @@ internal static class Studies
                 var option = run.Options.LastOrDefault(o => message.StartsWith("--" + o.Name, StringComparison.Ordinal) || message.Contains($" --{o.Name} ", StringComparison.Ordinal));
                 throw new DataFileException(study.File, $"line {option?.Line ?? run.Line} ({run.Name}): {message}");
             }
+        }
+        if (stale.Count > 0)
+        {
+            // A study resumes every run and has no --overwrite: its way out is to remove the runs' files.
+            var (first, m) = stale[0];
+            var option = first.Options.LastOrDefault(o => m.Option == "--" + o.Name);
+            var others = stale.Count == 1 ? "" : $"; {stale.Count - 1} more made with other options than the study's: {string.Join(", ", stale.Skip(1).Select(s => s.Run.Name))}";
+            throw new DataFileException(study.File, $"line {option?.Line ?? first.Line} ({first.Name}): {m.Option} is {m.Asked} in the study but {m.Existing} in {m.Found}{others}; " +
+                $"delete {(stale.Count == 1 ? "that run's files" : "those runs' files")} to run {(stale.Count == 1 ? "it" : "them")} again with the study's options, or give the study another output");
         }
         return study;
     }

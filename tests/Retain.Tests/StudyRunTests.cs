@@ -63,13 +63,15 @@ public class StudyRunTests(BaselinesSmallMnist mnist) : TempFolderTests, IClassF
         Assert.Equal("0 1", ewc[4]);
 
         // An option changed after the runs completed: their results are not taken as the new option's. The study
-        // stops before running anything, at the option's line, and keeps the results.
+        // stops before running anything, at the option's line, names every run made with the old value (both seeds),
+        // and keeps the results.
         File.WriteAllText(file, File.ReadAllText(file).Replace("ewc: {lamb: 100}", "ewc: {lamb: 50}"));
         (code, output, error) = CliProcess.Run(Folder, "study", "run", file, "--jobs", "2");
         Assert.Equal(2, code);
         var ewc0 = Path.Combine(study.Output, "mnist2_ewc_0.json");
         Assert.Equal($"retain: error: {file}: line 8 (mnist2_ewc_0): --lamb is 50 in the study but 100 in {ewc0}; " +
-            "delete that run's files to run it again with the study's options, or give the study another output", error.Trim());
+            "1 more made with other options than the study's: mnist2_ewc_1; " +
+            "delete those runs' files to run them again with the study's options, or give the study another output", error.Trim());
         Assert.Equal(stamps, study.Runs.Select(r => File.GetLastWriteTimeUtc(r.Output)));
     }
 
