@@ -114,9 +114,10 @@ public class DwaTrainingTests : TempFolderTests
             Assert.Equal([bench.Tasks[1].Test.Count, 64L], features.shape);
             Assert.Equal(dwa.State.TaskClassifier!.Predict(features, 2).eq(1).to_type(ScalarType.Float64).mean().item<double>(), agnostic["classifier"].TaskAccuracy, 12);
         }
-        // The classifier names the task beyond chance (0.5) on both tasks' test samples: 61.8% of these 600 (0.58 is 4 standard errors above chance).
+        // The classifier names the task far beyond chance (0.5) on both tasks' test samples: 84.3% of these 600. When it
+        // read the embedding it named 61.8%; 0.75 lies over 6 standard errors from either.
         var classifierRight = (agnostic["classifier"].TaskAccuracy + dwa.EvaluateWithoutTask(0, bench.Tasks[0].Test, 2)["classifier"].TaskAccuracy) / 2;
-        Assert.True(classifierRight > 0.58, $"the task classifier named the task of {classifierRight:P1} of the test samples");
+        Assert.True(classifierRight > 0.75, $"the task classifier named the task of {classifierRight:P1} of the test samples");
         using var checkpoint = new StateDict();
         dwa.Save(checkpoint);
         var (resumed, _) = Build(bench);
