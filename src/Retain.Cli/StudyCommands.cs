@@ -74,7 +74,9 @@ internal static class Studies
             // A study resumes every run and has no --overwrite: its way out is to remove the runs' files.
             var (first, m) = stale[0];
             var option = first.Options.LastOrDefault(o => m.Option == "--" + o.Name);
-            var others = stale.Count == 1 ? "" : $"; {stale.Count - 1} more made with other options than the study's: {string.Join(", ", stale.Skip(1).Select(s => s.Run.Name))}";
+            const int named = 10;
+            var names = string.Join(", ", stale.Skip(1).Take(named).Select(s => s.Run.Name)) + (stale.Count - 1 > named ? ", …" : "");
+            var others = stale.Count == 1 ? "" : $"; {stale.Count - 1} more made with other options than the study's: {names}";
             throw new DataFileException(study.File, $"line {option?.Line ?? first.Line} ({first.Name}): {m.Option} is {m.Asked} in the study but {m.Existing} in {m.Found}{others}; " +
                 $"delete {(stale.Count == 1 ? "that run's files" : "those runs' files")} to run {(stale.Count == 1 ? "it" : "them")} again with the study's options, or give the study another output");
         }

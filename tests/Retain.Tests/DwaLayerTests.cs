@@ -245,7 +245,7 @@ public class DwaLayerTests
     [InlineData(1, 2048L, 3136L)]
     [InlineData(2, 1152L, 4608L)]
     [InlineData(3, 128L, 1024L)]
-    public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs, long processorFeatures)
+    public void ProcessorGeometryFollowsTheSeedsTable(int stem, long pfc1Inputs, long stemFeatures)
     {
         var net = DwaNetworkFactory.Create(BackboneRegistry.AlexNet, [3, 32, 32], [10, 10], new DwaNetworkOptions { StemLayers = stem }).Network;
         var pfc1 = net.named_parameters().Single(p => p.name == "backbone.gating.processor.pfc1.weight").parameter;
@@ -256,7 +256,7 @@ public class DwaLayerTests
         // least 14 wide (the input's 3x32x32 to 3x16x16; c1's 64x14x14 to 64x7x7), flattened.
         net.eval();
         using var _ = no_grad();
-        Assert.Equal([2L, processorFeatures], gating.ProcessorFeatures(net.Backbone, randn(2, 3, 32, 32), new ForwardContext(0)).shape);
+        Assert.Equal([2L, stemFeatures], gating.StemFeatures(net.Backbone, randn(2, 3, 32, 32), new ForwardContext(0)).shape);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Retain.Tests;
 
-/// <summary>DWA's task predictors from the context embedding against hand computations, and their state across a checkpoint.</summary>
+/// <summary>DWA's task predictors (from the context embedding and the stem's features) against hand computations, and their state across a checkpoint.</summary>
 public class DwaTaskInferenceTests
 {
     // Task 0 stored (0,0), (2,0): mean (1,0), variances (1, floor 1e-4). Task 1 stored (4,-6), (4,6): mean (4,0), variances (floor, 36).

@@ -110,7 +110,7 @@ public class DwaTrainingTests : TempFolderTests
             var test = dwa.Masks.Embedding(network.Backbone, bench.Tasks[1].Test.X, new Networks.ForwardContext(0));
             Assert.Equal(DwaTaskInference.NearestCentroid(test, current).eq(1).to_type(ScalarType.Float64).mean().item<double>(), agnostic["centroid"].TaskAccuracy, 12);
             // The classifier reads what the processor reads, the stem's features (fc1's 64 ReLU units here), not the embedding.
-            var features = dwa.Masks.ProcessorFeatures(network.Backbone, bench.Tasks[1].Test.X, new Networks.ForwardContext(0));
+            var features = dwa.Masks.StemFeatures(network.Backbone, bench.Tasks[1].Test.X, new Networks.ForwardContext(0));
             Assert.Equal([bench.Tasks[1].Test.Count, 64L], features.shape);
             Assert.Equal(dwa.State.TaskClassifier!.Predict(features, 2).eq(1).to_type(ScalarType.Float64).mean().item<double>(), agnostic["classifier"].TaskAccuracy, 12);
         }
@@ -128,11 +128,14 @@ public class DwaTrainingTests : TempFolderTests
             Assert.All(dwa.State.TaskClassifier!.Tensors, kv => Assert.True(resumed.State.TaskClassifier!.Tensors[kv.Key].allclose(kv.Value, rtol: 0, atol: 0), kv.Key));
             Assert.Equal(agnostic, resumed.EvaluateWithoutTask(1, bench.Tasks[1].Test, 2));
         }
-        // A checkpoint of an earlier Retain has no classifier over the stem's features (its own read the embedding): the
-        // resumed run trains it from the stored inputs, here on the model as the task ended, so bit for bit the same.
-        var earlier = StateDict.From(checkpoint.AllTensors.Where(kv => !kv.Key.Contains("task_classifier_features")).ToDictionary(),
-            JsonNode.Parse(checkpoint.AllValues.ToJsonString())!.AsObject());
-        foreach (var key in earlier.AllValues.Select(kv => kv.Key).Where(k => k.Contains("task_classifier_features")).ToArray()) earlier.AllValues.Remove(key);
+        // A checkpoint of an earlier Retain holds its classifier under "task_classifier" (it read the embedding; here the
+        // entries are this one's, renamed): the resumed run ignores it and trains the classifier over the stem's features
+        // from the stored inputs, here on the model as the task ended, so bit for bit the same.
+        static string Earlier(string key) => key.Replace("task_classifier_features", "task_classifier", StringComparison.Ordinal);
+        var values = new JsonObject();
+        foreach (var (key, value) in checkpoint.AllValues) values[Earlier(key)] = value?.DeepClone();
+        var earlier = StateDict.From(checkpoint.AllTensors.ToDictionary(kv => Earlier(kv.Key), kv => kv.Value), values);
+        Assert.Contains("approach/task_classifier/w1", earlier.AllTensors.Keys);
         var (fromEarlier, _) = Build(bench);
         using (fromEarlier)
         {

@@ -350,7 +350,7 @@ public sealed class Dwa : Approach, IReplayMemory
         if (State.TaskClassifier is { } classifier)
         {
             // The classifier runs once for both: its argmax, and its log-probabilities with the heads'.
-            var taskLogits = classifier.TaskLogits(_masks.ProcessorFeatures(Model.Backbone, x, new ForwardContext(0)), logits.Count);
+            var taskLogits = classifier.TaskLogits(_masks.StemFeatures(Model.Backbone, x, new ForwardContext(0)), logits.Count);
             predictions[ClassifierPredictor] = taskLogits.argmax(1);
             predictions[PosteriorPredictor] = DwaTaskInference.Posterior(DwaTaskClassifier.LogProbabilities(taskLogits), logits);
         }
@@ -444,7 +444,7 @@ public sealed class Dwa : Approach, IReplayMemory
     /// <summary>
     /// Keeps the inputs of the task's first <see cref="StoredSamplesPerTask"/> training samples (stored order, i.e. a
     /// random sample) and, from the second task on, retrains the task classifier on every task's stored inputs as the
-    /// context processor now reads them (the stem's features, <see cref="DwaWeightMasks.ProcessorFeatures"/>).
+    /// context processor now reads them (the stem's features, <see cref="DwaWeightMasks.StemFeatures"/>).
     /// </summary>
     private void StoreForTaskInference(int task, Split train)
     {
@@ -461,7 +461,7 @@ public sealed class Dwa : Approach, IReplayMemory
         State.TaskClassifier?.Dispose();
         State.TaskClassifier = null;
         if (State.TaskInputs.Count < 2) return;
-        var features = State.TaskInputs.Values.Select(inputs => InEvalMode(inputs, x => _masks.ProcessorFeatures(Model.Backbone, x, new ForwardContext(0)))).ToArray();
+        var features = State.TaskInputs.Values.Select(inputs => InEvalMode(inputs, x => _masks.StemFeatures(Model.Backbone, x, new ForwardContext(0)))).ToArray();
         var lastTask = State.TaskInputs.Keys.Max();
         State.TaskClassifier = DwaTaskClassifier.Train(features, Model.TaskCount, (long)Context.Seed * 1000 + lastTask);
         foreach (var f in features) f.Dispose();
@@ -493,7 +493,8 @@ public sealed class Dwa : Approach, IReplayMemory
         State.Restore(state.Value<DwaStateFile>("dwa"), state.Tensors("fisher", Device));
         State.RestoreTaskInputs(state.Tensors("task_inputs", CPU));
         // A checkpoint of an earlier Retain holds a classifier over the embedding, which cannot read the stem's
-        // features: train the one this version keeps from the stored inputs, as the end of the last task would have.
+        // features: train this version's from the stored inputs. Between tasks that is what the end of the last task
+        // trained; in a task's midst it is trained again when the task ends, before any prediction.
         if (state.ContainsTensors(TaskClassifierKey)) State.TaskClassifier = DwaTaskClassifier.FromTensors(state.Tensors(TaskClassifierKey, Device));
         else TrainTaskClassifier();
         ForgetCurrentEmbeddings();

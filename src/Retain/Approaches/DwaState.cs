@@ -31,7 +31,7 @@ internal sealed class DwaState : IDisposable
     /// checkpoint's tensors, not in <see cref="ToFile"/>.
     /// </summary>
     public SortedDictionary<int, Tensor> TaskInputs { get; } = [];
-    /// <summary>The task classifier over the context embedding, trained after each task from the second on; null before.</summary>
+    /// <summary>The task classifier over the stem's features, trained after each task from the second on; null before.</summary>
     public DwaTaskClassifier? TaskClassifier { get; set; }
     public List<AnchorSearch> Searches { get; } = [];
     /// <summary>Per epoch, the means of the auxiliary terms and the masks' use.</summary>

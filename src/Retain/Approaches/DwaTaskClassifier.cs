@@ -39,21 +39,25 @@ internal sealed class DwaTaskClassifier : IDisposable
     {
         if (outputs < features.Count) throw new ArgumentOutOfRangeException(nameof(outputs), outputs, $"fewer outputs than the {features.Count} tasks given");
         using var scope = NewDisposeScope();
+        using var gradients = enable_grad();   // callers predict under no_grad, and a checkpoint may be loaded under it
         var device = features[0].device;
         var x = cat(features.ToArray(), 0);
         var y = cat(features.Select((f, t) => full(f.shape[0], t, ScalarType.Int64, device: device)).ToArray());
         var mean = x.mean([0]);
-        // A feature (a ReLU unit) silent in every stored sample has deviation 0; dividing by a tiny one would blow up
-        // the first test sample on which it fires, so each deviation is at least a hundredth of their mean.
-        var deviation = (x - mean).square().mean([0]).sqrt();
+        var z = x - mean;
+        x.Dispose();   // the stem's features are wide (up to 10,816 on AlexNet): keep one N x n copy
+        // A feature (a ReLU unit) that fires in a few stored samples only has a tiny deviation, and dividing by it
+        // would blow up a test sample on which it fires: each deviation is at least a hundredth of their mean.
+        Tensor deviation;
+        using (var squares = z.square()) deviation = squares.mean([0]).sqrt();
         var scale = deviation.clamp_min(Math.Max(1e-6, 0.01 * deviation.mean().ToDouble()));
-        var z = (x - mean) / scale;
+        z.div_(scale);
 
         // Xavier-uniform weights, zero biases, from the classifier's own generator.
         using var generator = new Generator((ulong)seed, device);
         Parameter Uniform(long fanIn, long fanOut) =>
             new((rand([fanIn, fanOut], generator: generator, device: device) * 2 - 1) * Math.Sqrt(6.0 / (fanIn + fanOut)));
-        var featureCount = x.shape[1];
+        var featureCount = z.shape[1];
         Parameter[] parameters = [Uniform(featureCount, Hidden), new(zeros(Hidden, device: device)), Uniform(Hidden, outputs), new(zeros(outputs, device: device))];
         var tasks = features.Count;
         using (var optimizer = optim.AdamW(parameters, LearningRate, weight_decay: WeightDecay))
@@ -67,6 +71,9 @@ internal sealed class DwaTaskClassifier : IDisposable
                 optimizer.step();
             }
         }
+        // A feature silent in every stored sample was 0 throughout training, so its weights kept their random start:
+        // they are zeroed, so that it counts for nothing when it fires on a test sample.
+        using (no_grad()) parameters[0].mul_(deviation.gt(0).unsqueeze(1).to_type(parameters[0].dtype));
         var tensors = new Dictionary<string, Tensor>
         {
             ["mean"] = mean, ["scale"] = scale,

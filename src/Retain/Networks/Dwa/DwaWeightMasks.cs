@@ -135,7 +135,7 @@ public sealed class DwaWeightMasks : Gating
     /// What the context processor reads of each input (B x n, see <see cref="ContextProcessor.Reads"/>): the stem blocks'
     /// output (with use_concat, the input and every stem output), before the processor's own layers. Needs a processor.
     /// </summary>
-    public Tensor ProcessorFeatures(Backbone backbone, Tensor x, ForwardContext context)
+    public Tensor StemFeatures(Backbone backbone, Tensor x, ForwardContext context)
     {
         if (_processor is null) throw new InvalidOperationException("no context processor (use_processor false)");
         using var stem = backbone.Forward(x, context, Options.StemLayers);
