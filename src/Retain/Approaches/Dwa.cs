@@ -341,7 +341,7 @@ public sealed class Dwa : Approach, IReplayMemory
     {
         var predictions = TaskPredictors.Generic(logits);
         if (!_masks.HasProcessor) return predictions;
-        var embeddings = _masks.Embedding(Model.Backbone, x, new ForwardContext(0));
+        var (embeddings, stemFeatures) = _masks.EmbeddingAndStemFeatures(Model.Backbone, x, new ForwardContext(0));
         predictions[AnchorPredictor] = NearestAnchor(embeddings, logits.Count);
         var current = CurrentTaskEmbeddings().Take(logits.Count).ToArray();
         predictions[CentroidPredictor] = DwaTaskInference.NearestCentroid(embeddings, current);
@@ -350,7 +350,7 @@ public sealed class Dwa : Approach, IReplayMemory
         if (State.TaskClassifier is { } classifier)
         {
             // The classifier runs once for both: its argmax, and its log-probabilities with the heads'.
-            var taskLogits = classifier.TaskLogits(_masks.StemFeatures(Model.Backbone, x, new ForwardContext(0)), logits.Count);
+            var taskLogits = classifier.TaskLogits(stemFeatures, logits.Count);
             predictions[ClassifierPredictor] = taskLogits.argmax(1);
             predictions[PosteriorPredictor] = DwaTaskInference.Posterior(DwaTaskClassifier.LogProbabilities(taskLogits), logits);
         }

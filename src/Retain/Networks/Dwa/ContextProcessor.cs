@@ -52,11 +52,17 @@ internal sealed class ConvContextProcessor : ContextProcessor
         RegisterComponents();
     }
 
-    public override Tensor Reads(Tensor maps) => (_pool ? functional.max_pool2d(maps, 2) : maps).flatten(1);
+    public override Tensor Reads(Tensor maps)
+    {
+        using var pooled = Pool(maps);
+        return pooled.flatten(1);
+    }
+
+    private Tensor Pool(Tensor maps) => _pool ? functional.max_pool2d(maps, 2) : maps.alias();
 
     public override Tensor forward(Tensor maps)
     {
-        using var pooled = _pool ? functional.max_pool2d(maps, 2) : maps.alias();
+        using var pooled = Pool(maps);
         using var a = pc1.forward(pooled);
         using var b = functional.relu(a);
         using var c = pc2.forward(b);

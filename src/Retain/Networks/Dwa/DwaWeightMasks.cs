@@ -135,11 +135,16 @@ public sealed class DwaWeightMasks : Gating
     /// What the context processor reads of each input (B x n, see <see cref="ContextProcessor.Reads"/>): the stem blocks'
     /// output (with use_concat, the input and every stem output), before the processor's own layers. Needs a processor.
     /// </summary>
-    public Tensor StemFeatures(Backbone backbone, Tensor x, ForwardContext context)
+    public Tensor StemFeatures(Backbone backbone, Tensor x, ForwardContext context) => EmbeddingAndStemFeatures(backbone, x, context).StemFeatures;
+
+    /// <summary><see cref="Embedding"/> and <see cref="StemFeatures"/> from one pass of the stem (the task predictors read both).</summary>
+    public (Tensor Embedding, Tensor StemFeatures) EmbeddingAndStemFeatures(Backbone backbone, Tensor x, ForwardContext context)
     {
         if (_processor is null) throw new InvalidOperationException("no context processor (use_processor false)");
         using var stem = backbone.Forward(x, context, Options.StemLayers);
-        return _processor.Reads(ProcessorInput(stem, context));
+        var features = _processor.Reads(ProcessorInput(stem, context));
+        Embed(stem, context);
+        return (context.Get<DwaForwardState>().EmbeddingOut!, features);
     }
 
     /// <summary>
